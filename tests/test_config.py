@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from vidseg.errors import ConfigError
+from vidseg.maskrcnn import COCO_CLASS_NAMES, CocoConfig, Config
+
+
+def test_defaults_are_matterports():
+    c = Config()
+    assert c.BACKBONE == "resnet101"
+    assert c.IMAGES_PER_GPU == 2 and c.GPU_COUNT == 1 and c.BATCH_SIZE == 2
+    assert c.IMAGE_MIN_DIM == 800 and c.IMAGE_MAX_DIM == 1024 and c.IMAGE_RESIZE_MODE == "square"
+    assert list(c.IMAGE_SHAPE) == [1024, 1024, 3]
+    np.testing.assert_allclose(c.MEAN_PIXEL, [123.7, 116.8, 103.9])
+    assert c.RPN_ANCHOR_SCALES == [32, 64, 128, 256, 512] and c.RPN_ANCHOR_RATIOS == [0.5, 1, 2]
+    assert c.RPN_NMS_THRESHOLD == 0.7 and c.PRE_NMS_LIMIT == 6000 and c.POST_NMS_ROIS_INFERENCE == 1000
+    assert c.BACKBONE_STRIDES == [4, 8, 16, 32, 64]
+    assert c.TOP_DOWN_PYRAMID_SIZE == 256 and c.FPN_CLASSIF_FC_LAYERS_SIZE == 1024
+    assert c.POOL_SIZE == 7 and c.MASK_POOL_SIZE == 14 and c.MASK_SHAPE == [28, 28]
+    assert c.DETECTION_MAX_INSTANCES == 100 and c.DETECTION_MIN_CONFIDENCE == 0.7
+    assert c.DETECTION_NMS_THRESHOLD == 0.3
+    np.testing.assert_allclose(c.RPN_BBOX_STD_DEV, [0.1, 0.1, 0.2, 0.2])
+    np.testing.assert_allclose(c.BBOX_STD_DEV, [0.1, 0.1, 0.2, 0.2])
+    assert c.IMAGE_META_SIZE == 1 + 3 + 3 + 4 + 1 + c.NUM_CLASSES
+
+
+def test_subclass_like_mrcnn_users_do():
+    class BalloonConfig(Config):
+        NAME = "balloon"
+        NUM_CLASSES = 2
+        IMAGES_PER_GPU = 1
+
+    c = BalloonConfig()
+    assert (c.NAME, c.NUM_CLASSES, c.BATCH_SIZE) == ("balloon", 2, 1)
+    assert CocoConfig().NUM_CLASSES == len(COCO_CLASS_NAMES) == 81
+    assert COCO_CLASS_NAMES[0] == "BG" and COCO_CLASS_NAMES[1] == "person" and COCO_CLASS_NAMES[-1] == "toothbrush"
+
+
+def test_from_dict_lower_case_and_round_trip(tmp_path):
+    c = Config.from_dict({"num_classes": 5, "backbone": "resnet50", "image_max_dim": 512, "mean_pixel": [1, 2, 3]})
+    assert (c.NUM_CLASSES, c.BACKBONE, c.IMAGE_MAX_DIM) == (5, "resnet50", 512)
+    path = tmp_path / "model.yaml"
+    c.to_yaml(path)
+    again = Config.from_yaml(path)
+    assert again.to_dict() == c.to_dict()
+
+
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"num_clases": 3}, "unknown config key 'num_clases'"),
+        ({"num_classes": "three"}, "'num_classes': expected an integer"),
+        ({"num_classes": 0}, "'num_classes': must be >= 1"),
+        ({"backbone": "vgg16"}, "'backbone': must be one of"),
+        ({"image_max_dim": 500}, "'image_max_dim': must be divisible by 64"),
+        ({"detection_min_confidence": 1.5}, "'detection_min_confidence': must lie in"),
+        ({"rpn_bbox_std_dev": [0.1, 0.1]}, "'rpn_bbox_std_dev': expected 4 values"),
+        ({"image_resize_mode": "crop"}, "'image_resize_mode': must be one of"),
+        ({"use_mini_mask": "yes"}, "'use_mini_mask': expected true or false"),
+        ({"batch_size": 4}, "'batch_size' is derived"),
+    ],
+)
+def test_bad_keys_and_values_are_clear_errors(data, fragment):
+    with pytest.raises(ConfigError, match="model.yaml") as err:
+        Config.from_dict(data, source="model.yaml")
+    assert fragment in str(err.value)
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("num_classes: [1,\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        Config.from_yaml(bad)
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        Config.from_yaml(tmp_path / "missing.yaml")

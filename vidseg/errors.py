@@ -1,0 +1,16 @@
+"""Errors a user can meet, as one exception family.
+
+Messages name the file, config key or video involved; tracebacks are for bugs.
+"""
+
+
+class VidsegError(Exception):
+    """Base class for every error caused by user input (config, files, videos)."""
+
+
+class ConfigError(VidsegError, ValueError):
+    """A configuration key is unknown or has a bad value."""
+
+
+class WeightsError(VidsegError):
+    """A weights file cannot be read or does not fit the model."""

@@ -1,0 +1,222 @@
+"""Mask R-CNN configuration with matterport's field names and defaults.
+
+Subclass `Config` the way `mrcnn` users do, or build one from a dict/YAML with
+lower-case keys; unknown keys and bad values raise `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from vidseg.errors import ConfigError
+
+RESIZE_MODES = ("square",)
+BACKBONES = ("resnet50", "resnet101")
+
+
+def _int(min_value: int | None = None) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ConfigError(f"config key {key.lower()!r}: expected an integer, got {value!r}")
+        if min_value is not None and value < min_value:
+            raise ConfigError(f"config key {key.lower()!r}: must be >= {min_value}, got {value}")
+        return int(value)
+
+    return check
+
+
+def _float(lo: float | None = None, hi: float | None = None) -> Callable[[str, Any], float]:
+    def check(key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"config key {key.lower()!r}: expected a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ConfigError(f"config key {key.lower()!r}: must lie in [{lo}, {hi}], got {value}")
+        return value
+
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if value not in options:
+            raise ConfigError(f"config key {key.lower()!r}: must be one of {list(options)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _name(key: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"config key {key.lower()!r}: expected a string, got {value!r}")
+    return value
+
+
+def _seq(length: int | None, item: Callable[[str, Any], Any], as_array: bool = False):
+    def check(key: str, value: Any):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+            raise ConfigError(f"config key {key.lower()!r}: expected a list, got {value!r}")
+        if length is not None and len(value) != length:
+            raise ConfigError(f"config key {key.lower()!r}: expected {length} values, got {len(value)}")
+        if len(value) == 0:
+            raise ConfigError(f"config key {key.lower()!r}: must not be empty")
+        items = [item(key, v) for v in value]
+        return np.array(items, dtype=np.float64) if as_array else items
+
+    return check
+
+
+# Field name -> (default, validator). Defaults are matterport's `mrcnn.config.Config`.
+FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
+    "NAME": (None, _name),
+    "GPU_COUNT": (1, _int(1)),
+    "IMAGES_PER_GPU": (2, _int(1)),
+    "BACKBONE": ("resnet101", _choice(BACKBONES)),
+    "BACKBONE_STRIDES": ([4, 8, 16, 32, 64], _seq(5, _int(1))),
+    "FPN_CLASSIF_FC_LAYERS_SIZE": (1024, _int(1)),
+    "TOP_DOWN_PYRAMID_SIZE": (256, _int(1)),
+    "NUM_CLASSES": (1, _int(1)),
+    "RPN_ANCHOR_SCALES": ([32, 64, 128, 256, 512], _seq(5, _float(1e-6))),
+    "RPN_ANCHOR_RATIOS": ([0.5, 1, 2], _seq(None, _float(1e-6))),
+    "RPN_ANCHOR_STRIDE": (1, _int(1)),
+    "RPN_NMS_THRESHOLD": (0.7, _float(0.0, 1.0)),
+    "RPN_TRAIN_ANCHORS_PER_IMAGE": (256, _int(1)),
+    "PRE_NMS_LIMIT": (6000, _int(1)),
+    "POST_NMS_ROIS_TRAINING": (2000, _int(1)),
+    "POST_NMS_ROIS_INFERENCE": (1000, _int(1)),
+    "USE_MINI_MASK": (True, lambda k, v: _bool(k, v)),
+    "MINI_MASK_SHAPE": ([56, 56], _seq(2, _int(1))),
+    "IMAGE_RESIZE_MODE": ("square", _choice(RESIZE_MODES)),
+    "IMAGE_MIN_DIM": (800, _int(0)),
+    "IMAGE_MAX_DIM": (1024, _int(64)),
+    "IMAGE_MIN_SCALE": (0, _float(0.0)),
+    "IMAGE_CHANNEL_COUNT": (3, _int(3)),
+    "MEAN_PIXEL": ([123.7, 116.8, 103.9], _seq(3, _float(), as_array=True)),
+    "TRAIN_ROIS_PER_IMAGE": (200, _int(1)),
+    "ROI_POSITIVE_RATIO": (0.33, _float(0.0, 1.0)),
+    "POOL_SIZE": (7, _int(1)),
+    "MASK_POOL_SIZE": (14, _int(1)),
+    "MASK_SHAPE": ([28, 28], _seq(2, _int(1))),
+    "MAX_GT_INSTANCES": (100, _int(1)),
+    "RPN_BBOX_STD_DEV": ([0.1, 0.1, 0.2, 0.2], _seq(4, _float(1e-9), as_array=True)),
+    "BBOX_STD_DEV": ([0.1, 0.1, 0.2, 0.2], _seq(4, _float(1e-9), as_array=True)),
+    "DETECTION_MAX_INSTANCES": (100, _int(1)),
+    "DETECTION_MIN_CONFIDENCE": (0.7, _float(0.0, 1.0)),
+    "DETECTION_NMS_THRESHOLD": (0.3, _float(0.0, 1.0)),
+    "LEARNING_RATE": (0.001, _float(0.0)),
+    "LEARNING_MOMENTUM": (0.9, _float(0.0, 1.0)),
+    "WEIGHT_DECAY": (0.0001, _float(0.0)),
+    "TRAIN_BN": (False, lambda k, v: _bool(k, v)),
+    "GRADIENT_CLIP_NORM": (5.0, _float(0.0)),
+}
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"config key {key.lower()!r}: expected true or false, got {value!r}")
+    return bool(value)
+
+
+# Values computed from the others; they cannot be set.
+DERIVED = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
+
+
+class Config:
+    """Mask R-CNN settings. Class attributes give defaults; subclasses override them.
+
+    `Config(num_classes=81, images_per_gpu=4)` overrides fields by keyword, in
+    lower or upper case. Derived values (`BATCH_SIZE`, `IMAGE_SHAPE`) follow.
+    """
+
+    def __init__(self, **overrides: Any) -> None:
+        values: dict[str, Any] = {}
+        for field, (default, _) in FIELDS.items():
+            values[field] = getattr(type(self), field, default)
+        for key, value in overrides.items():
+            field = key.upper()
+            if field in DERIVED:
+                raise ConfigError(f"config key {key!r} is derived from other keys and cannot be set")
+            if field not in FIELDS:
+                raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(k.lower() for k in FIELDS)}")
+            values[field] = value
+        for field, value in values.items():
+            setattr(self, field, FIELDS[field][1](field, value))
+        self._check_consistency()
+        self.BATCH_SIZE = self.IMAGES_PER_GPU * self.GPU_COUNT
+        self.IMAGE_SHAPE = np.array([self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM, self.IMAGE_CHANNEL_COUNT])
+        self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+
+    def _check_consistency(self) -> None:
+        if self.IMAGE_MAX_DIM % 64:
+            raise ConfigError(
+                f"config key 'image_max_dim': must be divisible by 64 (the backbone halves it 6 times), "
+                f"got {self.IMAGE_MAX_DIM}"
+            )
+        if self.MASK_SHAPE != [2 * self.MASK_POOL_SIZE] * 2:
+            raise ConfigError(
+                f"config key 'mask_shape' must be twice 'mask_pool_size' (the mask head upsamples once), "
+                f"got {self.MASK_SHAPE} for pool size {self.MASK_POOL_SIZE}"
+            )
+        if self.BACKBONE_STRIDES != [4, 8, 16, 32, 64]:
+            raise ConfigError(
+                "config key 'backbone_strides' must be [4, 8, 16, 32, 64] for the ResNet-FPN backbone, "
+                f"got {self.BACKBONE_STRIDES}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> "Config":
+        """Build from a mapping with lower-case (or upper-case) keys."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: expected a mapping of config keys, got {type(data).__name__}")
+        try:
+            return cls(**{str(k): v for k, v in data.items()})
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Config":
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except OSError as err:
+            raise ConfigError(f"cannot read model config {path}: {err.strerror}") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"model config {path} is not valid YAML: {err}") from None
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settable fields with lower-case keys, plain Python values (YAML/JSON-safe)."""
+        out: dict[str, Any] = {}
+        for field in FIELDS:
+            value = getattr(self, field)
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            out[field.lower()] = value
+        return out
+
+    def to_yaml(self, path: str | Path) -> None:
+        import yaml
+
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def display(self) -> str:
+        """Every field and derived value, one per line, as matterport prints them."""
+        lines = [f"{name:30} {getattr(self, name)}" for name in sorted([*FIELDS, *DERIVED])]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.NAME!r}, num_classes={self.NUM_CLASSES}, backbone={self.BACKBONE!r})"
+
+
+class CocoConfig(Config):
+    """The configuration of matterport's public COCO model (`mask_rcnn_coco.h5`), for inference."""
+
+    NAME = "coco"
+    NUM_CLASSES = 81
+    IMAGES_PER_GPU = 1
