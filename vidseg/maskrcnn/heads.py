@@ -1,0 +1,70 @@
+"""The second-stage heads: classifier + box regression, and the mask head.
+
+Both take pooled ROI features [B, N, pool, pool, C]. Layer names are matterport's
+(`mrcnn_class_conv1`, `mrcnn_bbox_fc`, `mrcnn_mask_conv1`, ..., `mrcnn_mask`).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from vidseg.maskrcnn.layers import Conv2DTranspose, Dense, FrozenBatchNorm, conv
+
+
+def _merge_rois(x):
+    """[B, N, h, w, C] -> [B*N, h, w, C] (what matterport's TimeDistributed does)."""
+    shape = ops.shape(x)
+    return ops.reshape(x, (-1, shape[2], shape[3], shape[4])), shape[0], shape[1]
+
+
+class ClassifierHead(keras.layers.Layer):
+    """Pooled ROIs -> (class logits [B, N, K], class probs [B, N, K], box deltas [B, N, K, 4])."""
+
+    def __init__(self, num_classes: int, pool_size: int, fc_size: int = 1024, **kw):
+        super().__init__(name="mrcnn_classifier", **kw)
+        self.num_classes = num_classes
+        self.conv1 = conv(fc_size, pool_size, "mrcnn_class_conv1")
+        self.bn1 = FrozenBatchNorm(name="mrcnn_class_bn1")
+        self.conv2 = conv(fc_size, 1, "mrcnn_class_conv2")
+        self.bn2 = FrozenBatchNorm(name="mrcnn_class_bn2")
+        self.logits = Dense(num_classes, name="mrcnn_class_logits")
+        self.bbox = Dense(4 * num_classes, name="mrcnn_bbox_fc")
+
+    def weight_layers(self) -> list[keras.layers.Layer]:
+        return [self.conv1, self.bn1, self.conv2, self.bn2, self.logits, self.bbox]
+
+    def call(self, pooled):
+        x, batch, n = _merge_rois(pooled)
+        x = ops.relu(self.bn1(self.conv1(x)))
+        x = ops.relu(self.bn2(self.conv2(x)))
+        shared = ops.reshape(x, (batch, n, -1))
+        logits = self.logits(shared)
+        deltas = ops.reshape(self.bbox(shared), (batch, n, self.num_classes, 4))
+        return logits, ops.softmax(logits, axis=-1), deltas
+
+
+class MaskHead(keras.layers.Layer):
+    """Pooled ROIs [B, N, 14, 14, C] -> per-class mask probabilities [B, N, 28, 28, K]."""
+
+    def __init__(self, num_classes: int, **kw):
+        super().__init__(name="mrcnn_mask_head", **kw)
+        self.convs = [conv(256, 3, f"mrcnn_mask_conv{i}", padding="same") for i in range(1, 5)]
+        self.bns = [FrozenBatchNorm(name=f"mrcnn_mask_bn{i}") for i in range(1, 5)]
+        self.deconv = Conv2DTranspose(256, 2, strides=2, name="mrcnn_mask_deconv")
+        self.mask = conv(num_classes, 1, "mrcnn_mask")
+
+    def weight_layers(self) -> list[keras.layers.Layer]:
+        out: list[keras.layers.Layer] = []
+        for c, b in zip(self.convs, self.bns):
+            out += [c, b]
+        return out + [self.deconv, self.mask]
+
+    def call(self, pooled):
+        x, batch, n = _merge_rois(pooled)
+        for c, b in zip(self.convs, self.bns):
+            x = ops.relu(b(c(x)))
+        x = ops.relu(self.deconv(x))
+        x = ops.sigmoid(self.mask(x))
+        shape = ops.shape(x)
+        return ops.reshape(x, (batch, n, shape[1], shape[2], shape[3]))

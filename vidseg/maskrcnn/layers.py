@@ -1,0 +1,62 @@
+"""Small building blocks shared by the backbone and the heads.
+
+The layers here are Keras' own plus one hook used only by
+`seeded_weights`: on request, a layer rescales itself on the next (eager) call
+so that its output has a target scale. Trained weights never use it.
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+class _Calibration:
+    """Mixin: `calibrate_to = s` makes the next call rescale the kernel so the output std is `s`."""
+
+    calibrate_to: float | None = None
+
+    def call(self, inputs, *args, **kw):
+        out = super().call(inputs, *args, **kw)
+        if self.calibrate_to is not None:
+            factor = self.calibrate_to / (float(keras.ops.std(out)) + 1e-6)
+            self.kernel.assign(self.kernel * factor)
+            if self.use_bias:
+                self.bias.assign(self.bias * factor)
+            out = out * factor
+            self.calibrate_to = None
+        return out
+
+
+class Conv2D(_Calibration, keras.layers.Conv2D):
+    pass
+
+
+class Dense(_Calibration, keras.layers.Dense):
+    pass
+
+
+class Conv2DTranspose(_Calibration, keras.layers.Conv2DTranspose):
+    pass
+
+
+class FrozenBatchNorm(keras.layers.BatchNormalization):
+    """Batch normalization that always uses its moving statistics (matterport's TRAIN_BN=False).
+
+    Detection trains with tiny batches, where batch statistics are noise; the
+    statistics of the pretrained weights are used in training and inference alike.
+    """
+
+    calibrate_next_call = False
+
+    def call(self, inputs, training=None, mask=None):
+        if self.calibrate_next_call:
+            axes = list(range(len(inputs.shape) - 1))
+            self.moving_mean.assign(keras.ops.mean(inputs, axis=axes))
+            self.moving_variance.assign(keras.ops.var(inputs, axis=axes))
+            self.calibrate_next_call = False
+        return super().call(inputs, training=False, mask=mask)
+
+
+def conv(filters: int, kernel: int | tuple[int, int], name: str, strides: int = 1, padding: str = "valid", **kw):
+    """A biased Conv2D with the given matterport layer name."""
+    return Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=True, name=name, **kw)
