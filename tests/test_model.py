@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+
+from conftest import seeded_model, small_config
+from vidseg.errors import VidsegError
+from vidseg.maskrcnn import MaskRCNN
+
+
+def assert_same_detections(a, b, atol=1e-4):
+    assert len(a) == len(b)
+    np.testing.assert_array_equal(a.class_ids, b.class_ids)
+    np.testing.assert_allclose(a.scores, b.scores, atol=atol)
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=1)
+    for ma, mb in zip(a.masks, b.masks):
+        if ma.shape == mb.shape:
+            assert (ma != mb).mean() < 0.02
+
+
+def test_detect_returns_one_result_per_frame_in_frame_pixels(small_model, frames):
+    results = small_model.detect(frames)
+    assert len(results) == 3  # IMAGES_PER_GPU = 2: the last partial batch is processed
+    for frame, det in zip(frames, results):
+        h, w = frame.shape[:2]
+        assert det.image_shape == (h, w)
+        assert 0 < len(det) <= 20
+        assert det.boxes.dtype == np.int32 and det.class_ids.dtype == np.int32 and det.scores.dtype == np.float32
+        assert (det.boxes[:, 0] >= 0).all() and (det.boxes[:, 2] <= h).all()
+        assert (det.boxes[:, 1] >= 0).all() and (det.boxes[:, 3] <= w).all()
+        assert (det.boxes[:, 2] > det.boxes[:, 0]).all() and (det.boxes[:, 3] > det.boxes[:, 1]).all()
+        assert (np.diff(det.scores) <= 0).all()
+        assert ((det.class_ids >= 1) & (det.class_ids < 81)).all()
+        for box, mask in zip(det.boxes, det.masks):
+            assert mask.dtype == bool and mask.shape == (box[2] - box[0], box[3] - box[1])
+        assert det.full_masks().shape == (h, w, len(det))
+
+
+def test_a_frame_gets_the_same_result_alone_or_in_a_batch(small_model, frames):
+    batched = small_model.detect(frames)
+    for frame, in_batch in zip(frames, batched):
+        assert_same_detections(small_model.detect([frame])[0], in_batch)
+    # order inside the batch does not matter either
+    swapped = small_model.detect([frames[1], frames[0]])
+    assert_same_detections(swapped[0], batched[1])
+    assert_same_detections(swapped[1], batched[0])
+
+
+def test_save_then_load_gives_identical_outputs(small_model, frames, tmp_path):
+    path = tmp_path / "model.h5"
+    small_model.save_weights(path)
+    other = seeded_model(seed=1)
+    before = other.detect(frames[:1])[0]
+    report = other.load_weights(path, strict=True)
+    assert not report.missing and not report.unexpected
+    for a, b in zip(small_model.detect(frames), other.detect(frames)):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.class_ids, b.class_ids)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        for ma, mb in zip(a.masks, b.masks):
+            np.testing.assert_array_equal(ma, mb)
+    assert not np.array_equal(before.scores, other.detect(frames[:1])[0].scores)
+    for layer_a, layer_b in zip(small_model.network.weight_layers(), other.network.weight_layers()):
+        for wa, wb in zip(layer_a.weights, layer_b.weights):
+            np.testing.assert_array_equal(wa.numpy(), wb.numpy())
+
+
+def test_resnet101_with_81_classes_builds_and_runs(frames):
+    model = seeded_model(seed=2, backbone="resnet101", images_per_gpu=1)
+    names = [layer.name for layer in model.network.weight_layers()]
+    assert "res4w_branch2c" in names and "res4x_branch2a" not in names
+    results = model.detect(frames[:1])
+    assert len(results) == 1 and len(results[0]) > 0
+
+
+def test_empty_input_and_bad_frames():
+    model = MaskRCNN(small_config(images_per_gpu=1))
+    assert model.detect([]) == []
+    with pytest.raises(VidsegError, match="frame 1: expected an HxWx3 uint8 RGB array"):
+        model.detect([np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10), np.uint8)])
+    with pytest.raises(VidsegError, match="frame 0: expected .* float32"):
+        model.detect([np.zeros((10, 10, 3), np.float32)])
+    with pytest.raises(VidsegError, match="a list of frames"):
+        model.detect(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_min_confidence_filters_detections(small_model, frames):
+    strict = seeded_model(seed=0, detection_min_confidence=0.9999)
+    loose = small_model.detect(frames[:1])[0]
+    kept = strict.detect(frames[:1])[0]
+    assert len(kept) <= len(loose)
+    assert (kept.scores >= 0.9999).all()
