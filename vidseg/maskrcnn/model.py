@@ -6,7 +6,6 @@ files, `detect(frames)` returns one `Detections` per RGB frame.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Iterable, Sequence
 
@@ -26,8 +25,6 @@ from vidseg.maskrcnn.preprocess import check_frame, mold_frame, normalized_windo
 from vidseg.maskrcnn.roi_align import pyramid_roi_align
 from vidseg.maskrcnn.rpn import RPNHead, select_proposals
 from vidseg.maskrcnn.weights import LoadReport, load_weights, save_weights
-
-log = logging.getLogger(__name__)
 
 
 class MaskRCNNNetwork(keras.Model):
@@ -99,7 +96,7 @@ class MaskRCNN:
         tf_ops.require_tensorflow_backend()
         self.config = config
         self.network = MaskRCNNNetwork(config)
-        self._predict = _compile(self.network)
+        self._predict = tf_ops.traced(lambda images, windows: self.network(images, windows, training=False))
 
     @property
     def keras_model(self) -> keras.Model:
@@ -144,13 +141,3 @@ class MaskRCNN:
             for i, m in enumerate(moldings)
         ]
 
-
-def _compile(network: MaskRCNNNetwork):
-    """A traced forward function; it traces once per batch size (static shapes throughout)."""
-    import tensorflow as tf
-
-    @tf.function(autograph=False)
-    def predict(images, windows):
-        return network(images, windows, training=False)
-
-    return predict

@@ -66,5 +66,10 @@ def map_images(fn, elems, output_signature):
     return tf.map_fn(fn, elems, fn_output_signature=output_signature)
 
 
+def traced(fn):
+    """`fn` as a TensorFlow graph function; it traces once per input shape (static shapes throughout)."""
+    return tf.function(fn, autograph=False)
+
+
 def spec(shape, dtype):
     return tf.TensorSpec(shape, dtype)
