@@ -73,3 +73,10 @@ def test_yaml_errors_name_the_file(tmp_path):
         Config.from_yaml(bad)
     with pytest.raises(ConfigError, match="missing.yaml"):
         Config.from_yaml(tmp_path / "missing.yaml")
+
+
+def test_non_utf8_yaml_is_a_clear_error(tmp_path):
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="latin1.yaml is not UTF-8"):
+        Config.from_yaml(bad)

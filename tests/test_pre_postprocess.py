@@ -92,3 +92,10 @@ def test_unmold_drops_boxes_without_area():
 
 def test_normalized_window():
     np.testing.assert_allclose(normalized_window((16, 0, 112, 128), 128), [16 / 127, 0, 111 / 127, 1], rtol=1e-6)
+
+
+def test_too_elongated_frame_is_a_clear_error():
+    from vidseg.errors import VidsegError
+
+    with pytest.raises(VidsegError, match="5000x2 frame is too elongated"):
+        mold_frame(np.zeros((2, 5000, 3), np.uint8), Config(image_min_dim=0, image_max_dim=128))

@@ -108,3 +108,24 @@ def test_save_writes_matterport_layout(small_model, tmp_path):
             assert stored == [w for w, _ in weights]
             for w, shape in weights:
                 assert f[layer][w].shape == shape
+
+
+def test_matterports_readme_exclude_list_works(small_model, tmp_path):
+    path = tmp_path / "coco_like.h5"
+    write_keras2_h5(path, matterport_layers("resnet50", num_classes=5))
+    report = small_model.load_weights(path, exclude=["mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask"])
+    assert not report.missing and "mrcnn_bbox" in report.excluded
+
+
+def test_suffixed_inner_scopes_and_broken_datasets(small_model, tmp_path):
+    layers = [
+        (n, [(w.replace("rpn_conv_shared/", "rpn_conv_shared_1/"), s) for w, s in ws]) for n, ws in matterport_layers("resnet50", 81)
+    ]
+    path = tmp_path / "suffixed.h5"
+    values = write_keras2_h5(path, layers)
+    small_model.load_weights(path, strict=True)
+    np.testing.assert_array_equal(small_model.network.rpn.shared.kernel.numpy(), values[("rpn_model", "rpn_conv_shared_1/kernel:0")])
+    with h5py.File(path, "a") as f:
+        del f["conv1"]["conv1/bias:0"]  # listed in weight_names, but gone
+    with pytest.raises(WeightsError, match="cannot read weights file .*suffixed.h5"):
+        small_model.load_weights(path)

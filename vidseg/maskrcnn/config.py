@@ -186,6 +186,8 @@ class Config:
             data = yaml.safe_load(path.read_text()) or {}
         except OSError as err:
             raise ConfigError(f"cannot read model config {path}: {err.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"model config {path} is not UTF-8 text") from None
         except yaml.YAMLError as err:
             raise ConfigError(f"model config {path} is not valid YAML: {err}") from None
         return cls.from_dict(data, source=str(path))

@@ -115,7 +115,8 @@ class MaskRCNN:
 
         Frames may differ in size. They run in batches of IMAGES_PER_GPU; a last
         partial batch runs at its own size. A frame's result does not depend on
-        the other frames of its batch.
+        the other frames of its batch, up to float rounding (which can swap
+        near-tied detections).
         """
         if isinstance(frames, np.ndarray):
             if frames.ndim != 4:

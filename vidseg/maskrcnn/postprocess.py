@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from vidseg.maskrcnn.boxes import denorm_boxes
 from vidseg.maskrcnn.preprocess import Molding, normalized_window
+from vidseg.maskrcnn.resize import resize_like_skimage
 
 
 @dataclass
@@ -115,8 +115,7 @@ def unmold(
     pixel_boxes = pixel_boxes[keep]
     crops = []
     for (y1, x1, y2, x2), prob in zip(pixel_boxes, masks[keep]):
-        resized = cv2.resize(prob, (int(x2 - x1), int(y2 - y1)), interpolation=cv2.INTER_LINEAR)
-        crops.append(resized >= 0.5)
+        crops.append(resize_like_skimage(prob, (int(y2 - y1), int(x2 - x1))) >= 0.5)
     return Detections(
         boxes=pixel_boxes.astype(np.int32),
         class_ids=class_ids[keep].astype(np.int32),

@@ -1,7 +1,7 @@
 """Frame preprocessing: resize into the square model input, pad, subtract the mean pixel.
 
 Follows matterport's `resize_image` (mode "square") and `mold_image`: bilinear
-resize (no anti-aliasing) truncated back to uint8, zero padding centred, and the
+resize as scikit-image does it (see `resize.py`) truncated back to uint8, zero padding centred, and the
 window of real pixels inside the padded image recorded for post-processing.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from vidseg.errors import VidsegError
 from vidseg.maskrcnn.boxes import norm_boxes
+from vidseg.maskrcnn.resize import resize_like_skimage
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,11 @@ def mold_frame(frame: np.ndarray, config, out: np.ndarray | None = None) -> tupl
     h, w = frame.shape[:2]
     size = config.IMAGE_MAX_DIM
     scale, (new_h, new_w), window = square_geometry((h, w), config.IMAGE_MIN_DIM, size, config.IMAGE_MIN_SCALE)
+    if min(new_h, new_w) < 1:
+        raise VidsegError(f"a {w}x{h} frame is too elongated to fit a {size}x{size} model input")
     if (new_h, new_w) != (h, w):
-        resized = cv2.resize(frame.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         # matterport casts the float resize back to the frame's dtype (truncation).
-        frame = np.clip(resized, 0, 255).astype(np.uint8)
+        frame = resize_like_skimage(frame, (new_h, new_w)).astype(np.uint8)
     if out is None:
         out = np.empty((size, size, 3), np.float32)
     mean = np.asarray(config.MEAN_PIXEL, np.float32)

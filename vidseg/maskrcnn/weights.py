@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,13 @@ import numpy as np
 from vidseg.errors import WeightsError
 
 log = logging.getLogger(__name__)
+
+
+# matterport layers that hold no weights; users' exclude lists often name them (e.g. "mrcnn_bbox").
+WEIGHTLESS_LAYERS = {
+    "mrcnn_bbox", "mrcnn_class", "mrcnn_detection", "roi_align_classifier", "roi_align_mask",
+    "ROI", "rpn_class", "rpn_bbox", "rpn_class_logits", "pool_squeeze", "input_image", "input_image_meta",
+}
 
 
 @dataclass
@@ -87,9 +95,11 @@ def _read_names(group: h5py.Group, name: str) -> list[str] | None:
 
 
 def _key_matches(file_name: str, key: str) -> bool:
-    """Does a file weight name (`conv1/kernel:0`, `rpn_conv_shared/kernel:0`) fill model key `key`?"""
-    base = file_name.split(":", 1)[0]
-    parts = base.split("/")
+    """Does a file weight name (`conv1/kernel:0`, `rpn_conv_shared/kernel:0`) fill model key `key`?
+
+    Keras 2 suffixes a scope built twice (`rpn_conv_shared_1`); the suffix is ignored.
+    """
+    parts = [re.sub(r"_\d+$", "", p) for p in file_name.split(":", 1)[0].split("/")]
     want = key.split("/")
     return parts[-len(want) :] == want
 
@@ -112,7 +122,7 @@ def load_weights(
     path = Path(path)
     model = weight_map(layers)
     exclude = list(exclude)
-    unknown = [name for name in exclude if name not in model]
+    unknown = [name for name in exclude if name not in model and name not in WEIGHTLESS_LAYERS]
     if unknown:
         raise WeightsError(f"exclude names layers the model does not have: {', '.join(unknown)}")
     if not path.is_file():
@@ -146,7 +156,7 @@ def load_weights(
                 assignments += _match_layer(path, name, entries, group, weight_names)
                 report.loaded.append(name)
             report.unexpected = [name for name in in_file if name not in model]
-    except OSError as err:
+    except (OSError, KeyError, ValueError, TypeError) as err:
         raise WeightsError(f"cannot read weights file {path}: {err}") from None
     if strict and (report.missing or report.unexpected):
         raise WeightsError(f"weights file {path} does not fit the model exactly: {report}")
