@@ -1,0 +1,9 @@
+checkpoint probe:
+    input:
+        video=video_path,
+    output:
+        json="results/probe/{video}.json",
+    log:
+        "logs/probe/{video}.log",
+    script:
+        "../scripts/probe.py"

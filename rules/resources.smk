@@ -1,0 +1,18 @@
+rule sample_video:
+    output:
+        SAMPLE_VIDEO,
+    log:
+        "logs/sample_video.log",
+    script:
+        "../scripts/sample_video.py"
+
+
+rule download_weights:
+    output:
+        COCO_WEIGHTS,
+    log:
+        "logs/download_weights.log",
+    params:
+        url=config["weights_url"],
+    script:
+        "../scripts/download_weights.py"

@@ -1,0 +1,9 @@
+from vidseg.logs import log_to
+
+log = log_to(snakemake.log[0])
+
+from vidseg.download import download_weights  # noqa: E402
+
+log.info("downloading %s", snakemake.params.url)
+download_weights(snakemake.params.url, snakemake.output[0])
+log.info("wrote %s", snakemake.output[0])

@@ -1,0 +1,8 @@
+from vidseg.logs import log_to
+
+log = log_to(snakemake.log[0])
+
+from vidseg.sample import make_sample_video  # noqa: E402
+
+make_sample_video(snakemake.output[0])
+log.info("wrote %s", snakemake.output[0])

@@ -1,0 +1,14 @@
+from vidseg.logs import log_to
+
+log = log_to(snakemake.log[0])
+
+from vidseg.segment import class_names_for, load_model, segment_chunk  # noqa: E402
+
+model = load_model(snakemake.params.model, snakemake.input.weights)
+names = class_names_for(model.config, snakemake.params.class_names)
+found = segment_chunk(
+    model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,
+    snakemake.params.image_format, int(snakemake.wildcards.chunk), snakemake.params.chunk_size,
+    snakemake.params.n_chunks, snakemake.output.detections, snakemake.output.frames,
+)
+log.info("%s chunk %s: %d detections", snakemake.wildcards.video, snakemake.wildcards.chunk, found)

@@ -1,0 +1,13 @@
+from vidseg.logs import log_to
+
+log = log_to(snakemake.log[0])
+
+import pandas as pd  # noqa: E402
+
+from vidseg.tables import summary  # noqa: E402
+
+detections = pd.concat([pd.read_parquet(p) for p in snakemake.input.detections], ignore_index=True)
+frames = pd.concat([pd.read_parquet(p) for p in snakemake.input.frames], ignore_index=True)
+table = summary(detections, frames)
+table.to_csv(snakemake.output[0], index=False)
+log.info("summary: %d rows", len(table))

@@ -1,0 +1,34 @@
+"""Tiny synthetic videos for tests, made with ffmpeg's test sources."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def make_video(path: Path, seconds: float = 1.0, size: str = "96x64", fps: str = "10", audio: bool = False,
+               source: str = "testsrc2", pix_fmt: str = "yuv420p", crop: str | None = None) -> Path:
+    """`crop` ("w:h") cuts the source down, e.g. to odd sizes that sources cannot produce."""
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}{'' if source.endswith(':') else '='}size={size}:rate={fps}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}", "-c:a", "aac"]
+    if crop:
+        args += ["-vf", f"format={pix_fmt},crop={crop}"]
+    args += ["-c:v", "libx264", "-pix_fmt", pix_fmt, str(path)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(args, check=True)
+    return path
+
+
+def stream_info(path: Path) -> list[dict]:
+    import json
+
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["streams"]
+
+
+def frame_times(path: Path) -> list[float]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time",
+                          "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True).stdout
+    return [float(line.strip().strip(",")) for line in out.splitlines() if line.strip()]

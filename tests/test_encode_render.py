@@ -1,0 +1,47 @@
+import numpy as np
+import pandas as pd
+import pytest
+from pycocotools import mask as mask_utils
+
+from media import frame_times, make_video, stream_info
+from vidseg.encode import encode
+from vidseg.frames import extract
+from vidseg.render import class_colour, draw
+
+
+def test_cfr_with_audio_keeps_frames_rate_and_audio(tmp_path):
+    video = make_video(tmp_path / "in.mp4", seconds=1.5, fps="12", audio=True)
+    times = extract(video, tmp_path / "frames")
+    encode(tmp_path / "frames", times, "jpg", (12, 1), False, video, "aac", tmp_path / "out.mp4", preset="ultrafast")
+    streams = {s["codec_type"]: s for s in stream_info(tmp_path / "out.mp4")}
+    v = streams["video"]
+    assert v["codec_name"] == "h264" and v["pix_fmt"] == "yuv420p" and v["avg_frame_rate"] == "12/1"
+    assert int(v["nb_read_frames"]) == len(times) == 18
+    assert abs(float(v["duration"]) - 1.5) <= 1 / 12
+    assert streams["audio"]["codec_name"] == "aac"
+
+
+def test_vfr_keeps_timestamps_and_odd_sizes_are_padded(tmp_path):
+    video = make_video(tmp_path / "odd.mp4", seconds=1.0, size="34x22", fps="10", pix_fmt="yuv444p", crop="33:21")
+    times = extract(video, tmp_path / "frames")
+    shifted = [t + (0.03 if i % 3 == 0 and i else 0) for i, t in enumerate(times)]  # uneven spacing
+    encode(tmp_path / "frames", shifted, "jpg", (10, 1), True, video, None, tmp_path / "vfr.mp4", preset="ultrafast")
+    np.testing.assert_allclose(frame_times(tmp_path / "vfr.mp4"), shifted, atol=2e-3)
+    assert stream_info(video)[0]["width"] == 33
+    (v,) = stream_info(tmp_path / "vfr.mp4")
+    assert (v["width"], v["height"]) == (34, 22)
+
+
+def test_draw_colours_the_mask_and_keeps_the_rest():
+    image = np.zeros((60, 80, 3), np.uint8)
+    mask = np.zeros((60, 80), np.uint8, order="F")
+    mask[30:50, 40:70] = 1
+    rle = mask_utils.encode(mask)
+    rows = pd.DataFrame([dict(class_id=3, class_name="car", score=0.9, x_min=40, y_min=30, x_max=70, y_max=50,
+                              mask_rle=rle["counts"].decode())])
+    out = draw(image, rows)
+    inside = out[40, 55].astype(int)
+    np.testing.assert_allclose(inside, np.array(class_colour(3)) * 0.45, atol=2)
+    assert (out[5:25, 0:35] == 0).all()  # far from the box and label
+    assert class_colour(3) == class_colour(3) != class_colour(4)
+    assert (draw(image, rows.iloc[0:0]) == image).all()

@@ -1,0 +1,70 @@
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from pycocotools import mask as mask_utils
+
+from vidseg.maskrcnn.postprocess import Detections
+from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, concat_parts, detection_table, frame_table, summary, write_atomic
+
+NAMES = ["BG", "circle", "square"]
+
+
+def detections(n, shape=(40, 60)):
+    boxes = np.array([[2 + i, 3 + i, 12 + i, 20 + i] for i in range(n)], np.int32)
+    masks = [np.ones((10, 17), bool) for _ in range(n)]
+    return Detections(boxes, np.array([1 + i % 2 for i in range(n)], np.int32),
+                      np.linspace(0.9, 0.5, n).astype(np.float32), masks, shape)
+
+
+def test_detection_rows_schema_and_values():
+    table = detection_table("cam", [4, 5, 6], [0.4, 0.5, 0.6], [detections(2), detections(0), detections(1)], NAMES)
+    assert table.schema == DETECTIONS_SCHEMA and table.num_rows == 3
+    df = table.to_pandas()
+    assert df.frame.tolist() == [4, 4, 6] and df.instance.tolist() == [0, 1, 0]
+    assert df.class_name.tolist() == ["circle", "square", "circle"] and df.time_s.tolist() == [0.4, 0.4, 0.6]
+    first = df.iloc[0]
+    assert (first.x_min, first.y_min, first.x_max, first.y_max) == (3, 2, 20, 12)
+    assert (first.width, first.height, first.mask_area) == (60, 40, 170)
+    rle = {"size": [40, 60], "counts": first.mask_rle.encode()}
+    assert mask_utils.decode(rle)[2:12, 3:20].all() and mask_utils.area(rle) == 170
+    assert detection_table("cam", [0], [0.0], [detections(0)], NAMES).num_rows == 0
+
+
+def test_hive_dataset_reads_with_pandas_and_duckdb(tmp_path):
+    for vid, n in [("a", 2), ("b", 3)]:
+        parts = []
+        for chunk in range(2):
+            part = tmp_path / f"chunks/{vid}/{chunk}.parquet"
+            write_atomic(detection_table(vid, [chunk], [chunk / 10], [detections(n)], NAMES), part)
+            parts.append(part)
+        concat_parts(parts, DETECTIONS_SCHEMA, tmp_path / f"detections/video_id={vid}/part-0.parquet")
+        write_atomic(frame_table(vid, [0, 1], [0.0, 0.1], [n, n]), tmp_path / f"frames/video_id={vid}/part-0.parquet")
+    df = pd.read_parquet(tmp_path / "detections")
+    assert len(df) == 10 and df.groupby("video_id", observed=True).size().to_dict() == {"a": 4, "b": 6}
+    one = pq.read_table(tmp_path / "detections/video_id=a/part-0.parquet").to_pandas()
+    assert set(one.video_id) == {"a"}  # a real column, not only the folder name
+    counts = duckdb.sql(f"select video_id, count(*) from read_parquet('{tmp_path}/detections/*/*.parquet', "
+                        "hive_partitioning=true) group by 1 order by 1").fetchall()
+    assert counts == [("a", 4), ("b", 6)]
+    frames = pd.read_parquet(tmp_path / "frames")
+    table = summary(df, frames)
+    row = table[(table.video_id == "b") & (table.class_id == 1)].iloc[0]
+    assert (row.instances, row.frames_with, row.frames_processed) == (4, 2, 2)
+    assert row.mean_score == np.float32(np.mean(np.linspace(0.9, 0.5, 3)[[0, 2]]))
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "x.parquet"
+
+    def broken(table, where):
+        open(where, "wb").write(b"PAR1 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", broken)
+    try:
+        write_atomic(frame_table("v", [0], [0.0], [0]), target)
+    except OSError:
+        pass
+    assert list(tmp_path.iterdir()) == []
+    assert FRAMES_SCHEMA.names == ["video_id", "frame", "time_s", "n_detections"]

@@ -1,0 +1,125 @@
+"""End to end: the Snakemake workflow on two tiny videos, its outputs, and what reruns redo."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import seeded_model
+from media import make_video, stream_info
+from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+MODEL = dict(name="tiny", num_classes=81, backbone="resnet50", image_min_dim=64, image_max_dim=64, images_per_gpu=2,
+             detection_min_confidence=0.5, pre_nms_limit=1000, post_nms_rois_inference=200, detection_max_instances=20)
+
+
+def snakemake(workdir: Path, *extra: str) -> str:
+    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+            str(workdir / "config.yaml"), "--cores", "2", "--resources", "gpu=1", *extra]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def planned_jobs(workdir: Path) -> dict[str, int]:
+    """Job counts per rule of a dry run ({} when nothing is to be done)."""
+    out = snakemake(workdir, "--dry-run")
+    if "Nothing to be done" in out:
+        return {}
+    stats = out.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+def write_config(workdir: Path, **model_overrides) -> None:
+    config = {"videos": "videos", "model": {**MODEL, **model_overrides}, "weights": str(workdir / "weights.h5"),
+              "frames": {"keep": True}, "segment": {"chunk_size": 8}, "encode": {"preset": "ultrafast"}}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workflow")
+    make_video(root / "videos" / "street clip.mp4", seconds=1.5, fps="10", audio=True)  # 15 frames: 2 chunks
+    make_video(root / "videos" / "plain.mp4", seconds=1.0, size="80x60", fps="12")  # 12 frames: 2 chunks, no audio
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
+    write_config(root)
+    snakemake(root)
+    return root
+
+
+def test_tables_have_the_documented_schema(workdir):
+    detections = pd.read_parquet(workdir / "results/detections")
+    assert list(detections.columns) == DETECTIONS_SCHEMA.names
+    assert set(detections.video_id.astype(str)) <= {"street_clip", "plain"} and len(detections) > 0
+    assert (detections.x_max <= detections.width).all() and (detections.y_max <= detections.height).all()
+    frames = pd.read_parquet(workdir / "results/frames")
+    assert list(frames.columns) == FRAMES_SCHEMA.names
+    per_video = frames.groupby(frames.video_id.astype(str)).frame.apply(list).to_dict()
+    assert per_video == {"plain": list(range(12)), "street_clip": list(range(15))}
+    counted = detections.groupby([detections.video_id.astype(str), "frame"]).size()
+    for row in frames.itertuples():
+        assert row.n_detections == counted.get((str(row.video_id), row.frame), 0)
+    summary = pd.read_csv(workdir / "results/summary.csv")
+    assert {"video_id", "class_name", "instances", "frames_with", "mean_score"} <= set(summary.columns)
+    assert summary.instances.sum() == len(detections)
+    probe = json.loads((workdir / "results/probe/street_clip.json").read_text())
+    assert probe["n_frames"] == 15 and probe["has_audio"] and probe["fps"] == 10
+
+
+def test_annotated_videos_keep_frames_rate_and_audio(workdir):
+    for vid, frames, rate, audio in [("street_clip", 15, "10/1", True), ("plain", 12, "12/1", False)]:
+        streams = stream_info(workdir / f"results/videos/{vid}.mp4")
+        video = next(s for s in streams if s["codec_type"] == "video")
+        assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p"
+        assert int(video["nb_read_frames"]) == frames and video["avg_frame_rate"] == rate
+        num, den = map(int, rate.split("/"))
+        assert abs(float(video["duration"]) - frames * den / num) <= den / num
+        assert any(s["codec_type"] == "audio" for s in streams) == audio
+
+
+def test_every_job_logged_and_segment_reports_progress(workdir):
+    logs = workdir / "logs"
+    for rule in ["probe", "frames", "video_tables", "render", "encode"]:
+        assert (logs / rule / "street_clip.log").is_file()
+    segment_log = (logs / "segment/street_clip/0001.log").read_text()
+    assert re.search(r"\d+/\d+ frames, [\d.]+ frames/s", segment_log)
+    assert (workdir / "benchmarks/segment/street_clip/0000.tsv").is_file()
+
+
+def test_reruns_redo_only_what_changed(workdir):
+    assert planned_jobs(workdir) == {}
+    # a changed detection parameter: segmentation and everything after it, not probe or frames
+    write_config(workdir, detection_min_confidence=0.6)
+    jobs = planned_jobs(workdir)
+    assert jobs.get("segment") == 4 and jobs.get("encode") == 2 and jobs.get("summary") == 1
+    assert "probe" not in jobs and "frames" not in jobs
+    write_config(workdir)
+    assert planned_jobs(workdir) == {}
+    # a video replaced by a new version: only that video's jobs, and the dataset summary
+    before = output_times(workdir)
+    make_video(workdir / "videos" / "plain.mp4", seconds=1.0, size="80x60", fps="12", source="testsrc")
+    snakemake(workdir)
+    changed = {p for p, t in output_times(workdir).items() if before.get(p) != t}
+    assert changed == {p for p in before if "plain" in p} | {"results/summary.csv"}
+    # a new video: only its jobs, and the summary
+    before = output_times(workdir)
+    shutil.copy(workdir / "videos" / "plain.mp4", workdir / "videos" / "third.mp4")
+    snakemake(workdir)
+    after = output_times(workdir)
+    assert {p for p in after if before.get(p) != after[p]} == {p for p in after if "third" in p} | {"results/summary.csv"}
+    assert len([p for p in after if "third" in p]) == len([p for p in after if "plain" in p]) > 8
+
+
+def output_times(workdir: Path) -> dict[str, int]:
+    """Modification times of every result file (not the kept frame images)."""
+    results = workdir / "results"
+    return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
+            if p.is_file() and "frames_tmp" not in p.parts}

@@ -1,0 +1,33 @@
+"""Running ffmpeg and ffprobe: argument lists (never a shell), clear errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Sequence
+
+from vidseg.errors import VidsegError
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise VidsegError(
+            f"{tool} is not installed or not on PATH; install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg; "
+            f"conda: conda install -c conda-forge ffmpeg)"
+        )
+    return path
+
+
+def run(args: Sequence[str], what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run a command; on failure raise `VidsegError` with `what` and the tool's last error lines."""
+    require(args[0])
+    try:
+        proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise VidsegError(f"{what}: {args[0]} did not finish within {timeout} s") from None
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        reason = " / ".join(lines[-3:]) if lines else f"exit status {proc.returncode}"
+        raise VidsegError(f"{what}: {reason}")
+    return proc

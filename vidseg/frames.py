@@ -1,0 +1,74 @@
+"""Decode a video into numbered frame images and an index of their presentation times.
+
+One ffmpeg pass: `-fps_mode passthrough` (no frame duplicated or dropped),
+autorotation on, frames `000000.jpg`, `000001.jpg`, ... and, from the
+`showinfo` filter, every frame's presentation time in seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidseg.errors import VidsegError
+from vidseg.ffmpeg import run
+
+IMAGE_FORMATS = ("jpg", "png")
+_SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[0-9.eE+-]+)")
+
+
+def frame_name(index: int, image_format: str) -> str:
+    return f"{index:06d}.{image_format}"
+
+
+def extract(video: str | Path, out_dir: str | Path, image_format: str = "jpg", jpeg_quality: int = 2) -> list[float]:
+    """Decode every frame of `video` into `out_dir`; returns each frame's time in seconds.
+
+    `jpeg_quality` is ffmpeg's `-q:v` (2 = best, 31 = worst).
+    """
+    if image_format not in IMAGE_FORMATS:
+        raise VidsegError(f"config key 'frames.format': must be one of {list(IMAGE_FORMATS)}, got {image_format!r}")
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "info", "-i", str(video),
+            "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", "showinfo", "-start_number", "0"]
+    if image_format == "jpg":
+        args += ["-q:v", str(jpeg_quality)]
+    args.append(str(out / f"%06d.{image_format}"))
+    proc = run(args, what=f"{video}: ffmpeg cannot decode it")
+    times = [float(m.group(3)) for m in _SHOWINFO.finditer(proc.stderr)]
+    written = sorted(out.iterdir())
+    if not written:
+        raise VidsegError(f"{video}: no frame could be decoded")
+    if len(written) != len(times):
+        raise VidsegError(f"{video}: ffmpeg wrote {len(written)} frames but reported {len(times)} frame times")
+    return times
+
+
+def write_index(times: list[float], path: str | Path) -> None:
+    """The frame index: TSV with `frame` (0-based) and `time_s`."""
+    lines = ["frame\ttime_s"] + [f"{i}\t{t:.6f}" for i, t in enumerate(times)]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def read_index(path: str | Path) -> np.ndarray:
+    """Frame times in seconds (float64), indexed by frame number."""
+    data = np.loadtxt(path, delimiter="\t", skiprows=1, ndmin=2)
+    if data.size and not np.array_equal(data[:, 0], np.arange(len(data))):
+        raise VidsegError(f"frame index {path} is not numbered 0..n-1")
+    return data[:, 1] if data.size else np.zeros(0)
+
+
+def read_rgb(frames_dir: str | Path, index: int, image_format: str) -> np.ndarray:
+    """Frame `index` as an RGB uint8 array (OpenCV reads BGR; the model wants RGB)."""
+    path = Path(frames_dir) / frame_name(index, image_format)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise VidsegError(f"cannot read frame image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

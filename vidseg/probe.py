@@ -1,0 +1,116 @@
+"""Probe a video with ffprobe and normalize what the workflow needs from it.
+
+Frame rate as an exact rational (avg_frame_rate, else r_frame_rate), size after
+rotation, rotation, duration, frame count, audio presence, and a
+variable-frame-rate flag. A file without a usable video stream is an error
+naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from vidseg.errors import VidsegError
+from vidseg.ffmpeg import run
+
+MIN_FPS, MAX_FPS = 0.1, 1000.0
+
+
+def ffprobe(path: str | Path) -> dict[str, Any]:
+    """ffprobe's JSON (`-show_streams -show_format`) for a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise VidsegError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise VidsegError(f"{path}: empty file (0 bytes)")
+    proc = run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        what=f"{path}: ffprobe cannot read it",
+        timeout=120,
+    )
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise VidsegError(f"{path}: ffprobe printed no JSON") from None
+
+
+def parse_rate(text: str | None) -> Fraction | None:
+    """'30000/1001' -> Fraction; None for missing, 0/0, zero or out-of-range rates."""
+    if not text:
+        return None
+    try:
+        num, _, den = str(text).partition("/")
+        rate = Fraction(int(num), int(den or 1))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if MIN_FPS <= rate <= MAX_FPS else None
+
+
+def rotation_of(stream: dict) -> int:
+    """Clockwise display rotation in degrees (0, 90, 180, 270)."""
+    for side in stream.get("side_data_list", []) or []:
+        if "rotation" in side:
+            return int(round(-float(side["rotation"]))) % 360
+    tag = (stream.get("tags") or {}).get("rotate")
+    return int(tag) % 360 if tag not in (None, "") else 0
+
+
+def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The fields the workflow uses, from ffprobe's JSON."""
+    streams = raw.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic", 0) == 0), None)
+    if video is None:
+        raise VidsegError(f"{path}: no video stream (streams: {[s.get('codec_type') for s in streams] or 'none'})")
+    avg, real = parse_rate(video.get("avg_frame_rate")), parse_rate(video.get("r_frame_rate"))
+    fps = avg or real
+    if fps is None:
+        raise VidsegError(
+            f"{path}: no usable frame rate (avg_frame_rate {video.get('avg_frame_rate')}, "
+            f"r_frame_rate {video.get('r_frame_rate')})"
+        )
+    coded_w, coded_h = int(video.get("width") or 0), int(video.get("height") or 0)
+    if coded_w <= 0 or coded_h <= 0:
+        raise VidsegError(f"{path}: the video stream has no frame size")
+    rotation = rotation_of(video)
+    width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    fmt = raw.get("format", {})
+    duration = _float(video.get("duration")) or _float(fmt.get("duration"))
+    nb_frames = int(video.get("nb_frames") or 0)
+    n_frames = nb_frames if nb_frames > 0 else (max(1, round(duration * float(fps))) if duration else 0)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    return {
+        "path": str(path),
+        "video_codec": video.get("codec_name"),
+        "fps_num": fps.numerator,
+        "fps_den": fps.denominator,
+        "fps": float(fps),
+        "width": width,
+        "height": height,
+        "coded_width": coded_w,
+        "coded_height": coded_h,
+        "rotation": rotation,
+        "duration_s": duration,
+        "n_frames": n_frames,
+        "n_frames_exact": nb_frames > 0,
+        "variable_frame_rate": bool(avg and real and avg != real),
+        "has_audio": audio is not None,
+        "audio_codec": audio.get("codec_name") if audio else None,
+    }
+
+
+def _float(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def probe(path: str | Path) -> dict[str, Any]:
+    """Normalized fields plus ffprobe's own JSON under `ffprobe`."""
+    raw = ffprobe(path)
+    return {**normalize(raw, path), "ffprobe": raw}

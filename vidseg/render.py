@@ -1,0 +1,63 @@
+"""Draw detections on frames: translucent mask, box, class name and score, one stable colour per class."""
+
+from __future__ import annotations
+
+import colorsys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+
+from vidseg.errors import VidsegError
+from vidseg.frames import frame_name
+
+MASK_ALPHA = 0.45
+
+
+def class_colour(class_id: int) -> tuple[int, int, int]:
+    """A BGR colour that depends only on the class id (golden-ratio hue steps)."""
+    hue = (int(class_id) * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
+    return int(b * 255), int(g * 255), int(r * 255)
+
+
+def draw(image_bgr: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+    """Annotate one BGR frame with its detection rows (columns of the detections table)."""
+    out = image_bgr.copy()
+    h, w = out.shape[:2]
+    # masks first (lowest score first, so the best instance ends on top), then boxes and labels
+    for row in rows.sort_values("score").itertuples():
+        mask = mask_utils.decode({"size": [h, w], "counts": row.mask_rle.encode("ascii")}).astype(bool)
+        colour = np.array(class_colour(row.class_id), np.float32)
+        out[mask] = (out[mask] * (1 - MASK_ALPHA) + colour * MASK_ALPHA).astype(np.uint8)
+    scale = max(0.35, min(h, w) / 900)
+    thickness = max(1, round(min(h, w) / 400))
+    for row in rows.itertuples():
+        colour = class_colour(row.class_id)
+        cv2.rectangle(out, (row.x_min, row.y_min), (row.x_max - 1, row.y_max - 1), colour, thickness)
+        label = f"{row.class_name} {row.score:.2f}"
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        y = max(row.y_min, th + base)
+        cv2.rectangle(out, (row.x_min, y - th - base), (row.x_min + tw, y), colour, cv2.FILLED)
+        cv2.putText(out, label, (row.x_min, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def render_video(frames_dir: str | Path, n_frames: int, detections: pd.DataFrame, out_dir: str | Path,
+                 image_format: str, jpeg_quality: int = 95) -> None:
+    """Write annotated copies of frames 0..n_frames-1 (same names) into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_frame = {frame: rows for frame, rows in detections.groupby("frame")} if len(detections) else {}
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if image_format == "jpg" else []
+    empty = detections.iloc[0:0]
+    for index in range(n_frames):
+        name = frame_name(index, image_format)
+        image = cv2.imread(str(Path(frames_dir) / name), cv2.IMREAD_COLOR)
+        if image is None:
+            raise VidsegError(f"cannot read frame image {Path(frames_dir) / name}")
+        annotated = draw(image, by_frame.get(index, empty))
+        if not cv2.imwrite(str(out_dir / name), annotated, params):
+            raise VidsegError(f"cannot write {out_dir / name}")

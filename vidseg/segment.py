@@ -1,0 +1,87 @@
+"""The segment stage: one contiguous range of a video's frames through the model into Parquet.
+
+The model loads once per job; frames are read as RGB and run in batches of
+IMAGES_PER_GPU (the last partial batch included). A progress line with frames
+done / total and frames per second goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from vidseg.errors import VidsegError
+from vidseg.frames import read_index, read_rgb
+from vidseg.maskrcnn import COCO_CLASS_NAMES, Config, MaskRCNN
+from vidseg.tables import detection_table, frame_table, write_atomic
+
+log = logging.getLogger(__name__)
+
+
+def class_names_for(config: Config, names: Sequence[str] | None) -> list[str]:
+    """Class names (index = class id, 0 = background): given, or COCO's for 81 classes."""
+    if names is None:
+        if config.NUM_CLASSES != len(COCO_CLASS_NAMES):
+            raise VidsegError(
+                f"config key 'class_names' is needed: the model has {config.NUM_CLASSES} classes, "
+                f"not COCO's {len(COCO_CLASS_NAMES)}"
+            )
+        return list(COCO_CLASS_NAMES)
+    names = list(names)
+    if len(names) != config.NUM_CLASSES:
+        raise VidsegError(f"config key 'class_names' has {len(names)} names for {config.NUM_CLASSES} classes (BG included)")
+    return names
+
+
+def load_model(settings: dict[str, Any], weights: str | Path) -> MaskRCNN:
+    """Build the model from lower-case config `settings` and load `weights` (strict)."""
+    config = Config.from_dict(settings, source="config key 'model'")
+    model = MaskRCNN(config)
+    report = model.load_weights(weights, strict=True)
+    log.info("%s", report)
+    return model
+
+
+def chunk_range(chunk: int, chunk_size: int, n_chunks: int, n_frames: int) -> tuple[int, int]:
+    """Frames `[start, end)` of `chunk`; the last chunk runs to the real end of the video."""
+    start = chunk * chunk_size
+    end = n_frames if chunk == n_chunks - 1 else min(n_frames, start + chunk_size)
+    return min(start, n_frames), end
+
+
+def segment_chunk(
+    model: MaskRCNN,
+    class_names: Sequence[str],
+    video_id: str,
+    frames_dir: str | Path,
+    index_path: str | Path,
+    image_format: str,
+    chunk: int,
+    chunk_size: int,
+    n_chunks: int,
+    detections_out: str | Path,
+    frames_out: str | Path,
+) -> int:
+    """Run one chunk; writes the detections and frame tables; returns the number of detections."""
+    times = read_index(index_path)
+    start, end = chunk_range(chunk, chunk_size, n_chunks, len(times))
+    batch = model.config.IMAGES_PER_GPU
+    frames, counts, results = [], [], []
+    began = time.perf_counter()
+    log.info("%s chunk %d: frames %d..%d of %d", video_id, chunk, start, end - 1, len(times))
+    for first in range(start, end, batch):
+        indices = list(range(first, min(end, first + batch)))
+        images = [read_rgb(frames_dir, i, image_format) for i in indices]
+        found = model.detect_batch(images)
+        frames += indices
+        results += found
+        counts += [len(r) for r in found]
+        done = len(frames)
+        rate = done / max(time.perf_counter() - began, 1e-9)
+        log.info("%s chunk %d: %d/%d frames, %.2f frames/s", video_id, chunk, done, end - start, rate)
+    picked = [float(times[i]) for i in frames]
+    write_atomic(detection_table(video_id, frames, picked, results, class_names), detections_out)
+    write_atomic(frame_table(video_id, frames, picked, counts), frames_out)
+    return sum(counts)

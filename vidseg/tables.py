@@ -1,0 +1,124 @@
+"""The output tables: their schemas, building rows from detections, atomic Parquet writes.
+
+Detections: one row per instance. Frames: one row per processed frame, so
+"processed, nothing found" differs from "not processed". Summary: per video and
+class. `video_id` is dictionary-encoded so it agrees with the hive partition
+(`results/detections/video_id=<id>/`) when the whole dataset is read at once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from vidseg.maskrcnn.postprocess import Detections
+
+VIDEO_ID = pa.dictionary(pa.int32(), pa.string())
+
+DETECTIONS_SCHEMA = pa.schema([
+    ("video_id", VIDEO_ID),
+    ("frame", pa.int64()),
+    ("time_s", pa.float64()),
+    ("instance", pa.int32()),
+    ("class_id", pa.int32()),
+    ("class_name", pa.string()),
+    ("score", pa.float32()),
+    ("x_min", pa.int32()),
+    ("y_min", pa.int32()),
+    ("x_max", pa.int32()),
+    ("y_max", pa.int32()),
+    ("mask_rle", pa.string()),
+    ("mask_area", pa.int64()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+])
+
+FRAMES_SCHEMA = pa.schema([
+    ("video_id", VIDEO_ID),
+    ("frame", pa.int64()),
+    ("time_s", pa.float64()),
+    ("n_detections", pa.int32()),
+])
+
+
+def detection_table(video_id: str, frames: Sequence[int], times: Sequence[float], results: Sequence["Detections"],
+                    class_names: Sequence[str]) -> pa.Table:
+    """Rows for `results[i]` found in frame `frames[i]` at `times[i]` seconds."""
+    counts = np.array([len(r) for r in results], dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return DETECTIONS_SCHEMA.empty_table()
+    boxes = np.concatenate([r.boxes for r in results if len(r)])
+    class_ids = np.concatenate([r.class_ids for r in results if len(r)])
+    rles = [rle["counts"].decode("ascii") for r in results for rle in r.rle()]
+    heights = np.repeat([r.image_shape[0] for r in results], counts)
+    widths = np.repeat([r.image_shape[1] for r in results], counts)
+    names = np.asarray(class_names, dtype=object)
+    if class_ids.max() >= len(names):
+        raise ValueError(f"class id {class_ids.max()} has no name ({len(names)} class names)")
+    columns = {
+        "video_id": pa.array([video_id] * total).dictionary_encode(),
+        "frame": np.repeat(np.asarray(frames, np.int64), counts),
+        "time_s": np.repeat(np.asarray(times, np.float64), counts),
+        "instance": np.concatenate([np.arange(c, dtype=np.int32) for c in counts]),
+        "class_id": class_ids.astype(np.int32),
+        "class_name": names[class_ids].tolist(),
+        "score": np.concatenate([r.scores for r in results if len(r)]).astype(np.float32),
+        "x_min": boxes[:, 1], "y_min": boxes[:, 0], "x_max": boxes[:, 3], "y_max": boxes[:, 2],
+        "mask_rle": rles,
+        "mask_area": np.concatenate([r.mask_areas for r in results if len(r)]),
+        "width": widths.astype(np.int32), "height": heights.astype(np.int32),
+    }
+    return pa.table(columns, schema=DETECTIONS_SCHEMA)
+
+
+def frame_table(video_id: str, frames: Sequence[int], times: Sequence[float], counts: Sequence[int]) -> pa.Table:
+    return pa.table({
+        "video_id": pa.array([video_id] * len(frames), pa.string()).dictionary_encode(),
+        "frame": np.asarray(frames, np.int64),
+        "time_s": np.asarray(times, np.float64),
+        "n_detections": np.asarray(counts, np.int32),
+    }, schema=FRAMES_SCHEMA)
+
+
+def write_atomic(table: pa.Table, path: str | Path) -> None:
+    """Write Parquet to a temporary file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def concat_parts(parts: Sequence[str | Path], schema: pa.Schema, out: str | Path) -> pa.Table:
+    """Concatenate chunk files (in the given order) into one file."""
+    tables = [pq.read_table(p, schema=schema) for p in parts]
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    table = table.unify_dictionaries() if hasattr(table, "unify_dictionaries") else table
+    write_atomic(table.combine_chunks(), out)
+    return table
+
+
+def summary(detections: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
+    """Per video and class: instances, frames with at least one, mean score; plus processed frame counts."""
+    detections = detections.astype({"video_id": str})
+    frames = frames.astype({"video_id": str})
+    grouped = detections.groupby(["video_id", "class_id", "class_name"], observed=True)
+    out = grouped.agg(instances=("score", "size"), frames_with=("frame", "nunique"), mean_score=("score", "mean"))
+    out = out.reset_index()
+    processed = frames.groupby("video_id").size().rename("frames_processed").reset_index()
+    out = out.merge(processed, on="video_id", how="left")
+    return out.sort_values(["video_id", "class_id"]).reset_index(drop=True)
