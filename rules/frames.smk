@@ -7,6 +7,8 @@ rule frames:
         index="results/frame_index/{video}.tsv",
     log:
         "logs/frames/{video}.log",
+    conda:
+        "../environment.yml"
     params:
         image_format=config["frames"]["format"],
         jpeg_quality=config["frames"]["jpeg_quality"],

@@ -5,5 +5,7 @@ checkpoint probe:
         json="results/probe/{video}.json",
     log:
         "logs/probe/{video}.log",
+    conda:
+        "../environment.yml"
     script:
         "../scripts/probe.py"

@@ -7,6 +7,8 @@ rule render:
         temp(directory("results/annotated_tmp/{video}")),
     log:
         "logs/render/{video}.log",
+    conda:
+        "../environment.yml"
     params:
         image_format=config["frames"]["format"],
     script:
@@ -23,6 +25,8 @@ rule encode:
         "results/videos/{video}.mp4",
     log:
         "logs/encode/{video}.log",
+    conda:
+        "../environment.yml"
     params:
         image_format=config["frames"]["format"],
         crf=config["encode"]["crf"],

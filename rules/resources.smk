@@ -3,6 +3,8 @@ rule sample_video:
         SAMPLE_VIDEO,
     log:
         "logs/sample_video.log",
+    conda:
+        "../environment.yml"
     script:
         "../scripts/sample_video.py"
 
@@ -12,6 +14,8 @@ rule download_weights:
         COCO_WEIGHTS,
     log:
         "logs/download_weights.log",
+    conda:
+        "../environment.yml"
     params:
         url=config["weights_url"],
     script:

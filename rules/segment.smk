@@ -11,6 +11,8 @@ rule segment:
         "logs/segment/{video}/{chunk}.log",
     benchmark:
         "benchmarks/segment/{video}/{chunk}.tsv"
+    conda:
+        "../environment.yml"
     threads: 2
     resources:
         gpu=1,

@@ -7,6 +7,8 @@ rule video_tables:
         frames="results/frames/video_id={video}/part-0.parquet",
     log:
         "logs/video_tables/{video}.log",
+    conda:
+        "../environment.yml"
     script:
         "../scripts/video_tables.py"
 
@@ -19,5 +21,7 @@ rule summary:
         "results/summary.csv",
     log:
         "logs/summary.log",
+    conda:
+        "../environment.yml"
     script:
         "../scripts/summary.py"

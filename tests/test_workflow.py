@@ -123,3 +123,35 @@ def output_times(workdir: Path) -> dict[str, int]:
     results = workdir / "results"
     return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
             if p.is_file() and "frames_tmp" not in p.parts}
+
+
+def run_raw(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+            str(workdir / "config.yaml"), "--cores", "1", *extra]
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"videos": "videos", "weights": "w.h5", "model": {}, "vidoes": "x"}, "'vidoes' was unexpected"),
+        ({"videos": "videos", "weights": "w.h5", "model": {"num_clases": 3}}, "unknown config key 'num_clases'"),
+        ({"videos": "videos", "weights": "w.h5", "model": {}, "segment": {"chunk_size": "big"}}, "'big' is not of type 'integer'"),
+        ({"videos": "videos", "weights": "missing.h5", "model": {}}, "config key 'weights': file 'missing.h5' does not exist"),
+        ({"videos": "nowhere", "weights": "w.h5", "model": {}}, "config key 'videos': 'nowhere' is not a folder"),
+    ],
+)
+def test_config_errors_stop_before_any_job(tmp_path, config, message):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(b"")
+    (tmp_path / "w.h5").write_bytes(b"")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = run_raw(tmp_path, "--dry-run")
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean(workdir):
+    proc = run_raw(workdir, "--lint")
+    assert proc.returncode == 0 and "good condition" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

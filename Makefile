@@ -1,0 +1,32 @@
+# Two entry points: `make run` (set up, then run the workflow on config/config.yaml)
+# and `make test` (set up, then run the test suite). Setting up installs the Python
+# dependencies into .venv and ffmpeg with apt when run as root.
+VENV ?= .venv
+CORES ?= all
+GPUS ?= 1
+EXTRA ?= cpu
+
+.PHONY: setup run test ffmpeg
+
+setup: $(VENV)/.installed ffmpeg
+
+$(VENV)/.installed: pyproject.toml
+	@python3 -m venv $(VENV) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); \
+	  else echo "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[$(EXTRA),test]"
+	@touch $@
+
+ffmpeg:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  else echo "ffmpeg is missing: install it (sudo apt-get install ffmpeg, or conda install -c conda-forge ffmpeg)"; exit 1; fi; }
+
+run: setup
+	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPUS)
+
+test: setup
+	$(VENV)/bin/python -m pytest

@@ -1,0 +1,61 @@
+"""Time Snakemake's dry run (DAG build) for many videos (not a test).
+
+Creates N placeholder video files (never decoded in a dry run) and times
+`snakemake --dry-run` twice: before any probe ran, and with every probe
+checkpoint done (placeholder probe results), when the chunk fan-out is known.
+
+    python benchmarks/dag_build.py [--videos 1000] [--frames-per-video 900]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def dry_run(workdir: Path) -> tuple[float, str]:
+    args = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(workdir / "config.yaml"), "--cores", "2", "--dry-run", "--quiet", "rules"]
+    start = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(proc.stdout[-2000:] + proc.stderr[-2000:])
+    return elapsed, proc.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=1000)
+    parser.add_argument("--frames-per-video", type=int, default=900)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "videos").mkdir()
+        (work / "weights.h5").write_bytes(b"")
+        for i in range(args.videos):
+            (work / "videos" / f"video{i:05d}.mp4").write_bytes(b"")
+        config = {"videos": "videos", "model": {"num_classes": 81}, "weights": str(work / "weights.h5")}
+        (work / "config.yaml").write_text(yaml.safe_dump(config))
+        fresh, _ = dry_run(work)
+        probes = work / "results" / "probe"
+        probes.mkdir(parents=True)
+        for i in range(args.videos):
+            (probes / f"video{i:05d}.json").write_text(json.dumps({"n_frames": args.frames_per_video}))
+        probed, out = dry_run(work)
+        print(f"| videos | frames/video | dry run, nothing probed (s) | dry run, all probed (s) |")
+        print(f"|---|---|---|---|")
+        print(f"| {args.videos} | {args.frames_per_video} | {fresh:.1f} | {probed:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
