@@ -52,6 +52,11 @@ def test_hive_dataset_reads_with_pandas_and_duckdb(tmp_path):
     row = table[(table.video_id == "b") & (table.class_id == 1)].iloc[0]
     assert (row.instances, row.frames_with, row.frames_processed) == (4, 2, 2)
     assert row.mean_score == np.float32(np.mean(np.linspace(0.9, 0.5, 3)[[0, 2]]))
+    # a processed video where nothing was found still shows up
+    quiet = frame_table("quiet", [0, 1, 2], [0.0, 0.1, 0.2], [0, 0, 0]).to_pandas()
+    table = summary(df, pd.concat([frames, quiet]))
+    row = table[table.video_id == "quiet"].iloc[0]
+    assert (row.class_id, row.instances, row.frames_with, row.frames_processed) == (-1, 0, 0, 3)
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):

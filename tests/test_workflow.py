@@ -155,3 +155,28 @@ def test_config_errors_stop_before_any_job(tmp_path, config, message):
 def test_lint_is_clean(workdir):
     proc = run_raw(workdir, "--lint")
     assert proc.returncode == 0 and "good condition" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_coco_weights_rule_downloads_once_from_the_configured_url(tmp_path):
+    import http.server
+    import threading
+    from functools import partial
+
+    from matterport_layout import matterport_layers, write_keras2_h5
+
+    served = tmp_path / "served"
+    served.mkdir()
+    write_keras2_h5(served / "mask_rcnn_coco.h5", matterport_layers("resnet101", 81))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/mask_rcnn_coco.h5"
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({"videos": "sample", "weights": "coco", "weights_url": url,
+                                                              "model": {"num_classes": 81}}))
+        target = "resources/weights/mask_rcnn_coco.h5"
+        proc = run_raw(tmp_path, target)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert (tmp_path / target).read_bytes() == (served / "mask_rcnn_coco.h5").read_bytes()
+        assert "Nothing to be done" in run_raw(tmp_path, target, "--dry-run").stdout
+    finally:
+        httpd.shutdown()

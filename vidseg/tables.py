@@ -113,12 +113,20 @@ def concat_parts(parts: Sequence[str | Path], schema: pa.Schema, out: str | Path
 
 
 def summary(detections: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
-    """Per video and class: instances, frames with at least one, mean score; plus processed frame counts."""
+    """Per video and class: instances, frames with at least one, mean score, and the video's processed frames.
+
+    A processed video without any detection gets one row with class_id -1 and 0 instances.
+    """
     detections = detections.astype({"video_id": str})
     frames = frames.astype({"video_id": str})
     grouped = detections.groupby(["video_id", "class_id", "class_name"], observed=True)
     out = grouped.agg(instances=("score", "size"), frames_with=("frame", "nunique"), mean_score=("score", "mean"))
     out = out.reset_index()
     processed = frames.groupby("video_id").size().rename("frames_processed").reset_index()
+    empty = processed[~processed.video_id.isin(out.video_id)]
+    if len(empty):
+        none = pd.DataFrame({"video_id": empty.video_id, "class_id": -1, "class_name": "", "instances": 0,
+                             "frames_with": 0, "mean_score": float("nan")})
+        out = pd.concat([out, none], ignore_index=True) if len(out) else none
     out = out.merge(processed, on="video_id", how="left")
     return out.sort_values(["video_id", "class_id"]).reset_index(drop=True)
