@@ -5,6 +5,7 @@ VENV ?= .venv
 CORES ?= all
 GPUS ?= 1
 EXTRA ?= cpu
+ARGS ?=
 
 .PHONY: setup run test ffmpeg
 
@@ -26,7 +27,7 @@ ffmpeg:
 	  else echo "ffmpeg is missing: install it (sudo apt-get install ffmpeg, or conda install -c conda-forge ffmpeg)"; exit 1; fi; }
 
 run: setup
-	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPUS)
+	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPUS) $(ARGS)
 
 test: setup
 	$(VENV)/bin/python -m pytest
