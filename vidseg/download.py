@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import h5py
 
+from vidseg.atomic import atomic_path
 from vidseg.errors import VidsegError
 
 COCO_WEIGHTS_URL = "https://github.com/matterport/Mask_RCNN/releases/download/v2.0/mask_rcnn_coco.h5"
@@ -30,11 +29,8 @@ def check_weights_file(path: str | Path, source: str) -> None:
 
 
 def download_weights(url: str, dest: str | Path, timeout: float = 60.0) -> None:
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(dest, suffix=".part") as tmp:
+        with open(tmp, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as response:
                     shutil.copyfileobj(response, out, length=1 << 20)
@@ -42,6 +38,3 @@ def download_weights(url: str, dest: str | Path, timeout: float = 60.0) -> None:
                 reason = getattr(err, "reason", err)
                 raise VidsegError(f"cannot download weights from {url}: {reason}") from None
         check_weights_file(tmp, url)
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

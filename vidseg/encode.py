@@ -9,11 +9,10 @@ else re-encoded to AAC.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from vidseg.atomic import atomic_path
 from vidseg.ffmpeg import run
 from vidseg.frames import frame_name
 
@@ -33,8 +32,7 @@ def encode(
     preset: str = "medium",
 ) -> None:
     """Encode frames `000000..` of `frames_dir` into `out` (MP4), atomically."""
-    frames_dir, out = Path(frames_dir), Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    frames_dir = Path(frames_dir)
     num, den = fps
     args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     if variable_frame_rate:
@@ -53,13 +51,8 @@ def encode(
     ]
     if variable_frame_rate:
         args += ["-fps_mode", "vfr", "-video_track_timescale", "90000"]
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".mp4", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix=".mp4") as tmp:
         run(args + ["-f", "mp4", tmp], what=f"{source}: ffmpeg cannot encode the annotated video")
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _concat_list(times: Sequence[float], image_format: str, default_duration: float) -> str:

@@ -8,8 +8,6 @@ class. `video_id` is dictionary-encoded so it agrees with the hive partition
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -17,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from vidseg.atomic import atomic_path
 
 if TYPE_CHECKING:
     from vidseg.maskrcnn.postprocess import Detections
@@ -91,16 +91,8 @@ def frame_table(video_id: str, frames: Sequence[int], times: Sequence[float], co
 
 def write_atomic(table: pa.Table, path: str | Path) -> None:
     """Write Parquet to a temporary file in the same folder, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def concat_parts(parts: Sequence[str | Path], schema: pa.Schema, out: str | Path) -> pa.Table:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -21,6 +20,7 @@ import h5py
 import keras
 import numpy as np
 
+from vidseg.atomic import atomic_path
 from vidseg.errors import WeightsError
 
 log = logging.getLogger(__name__)
@@ -197,10 +197,7 @@ def save_weights(layers: Iterable[keras.layers.Layer], path: str | os.PathLike) 
     """Write `layers` in matterport's HDF5 layout, atomically (temporary file + rename)."""
     path = Path(path)
     model = weight_map(layers)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["layer_names"] = np.array([n.encode("utf8") for n in model])
             f.attrs["backend"] = b"tensorflow"
@@ -211,7 +208,3 @@ def save_weights(layers: Iterable[keras.layers.Layer], path: str | os.PathLike) 
                 group.attrs["weight_names"] = np.array([n.encode("utf8") for n in names])
                 for weight_name, (_, variable) in zip(names, entries):
                     group.create_dataset(weight_name, data=variable.numpy())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,0 +1,30 @@
+import os
+import stat
+
+import pytest
+
+from vidseg.atomic import atomic_path
+
+
+def test_complete_file_with_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "sub" / "out.bin") as tmp:
+            assert os.path.dirname(tmp) == str(tmp_path / "sub")
+            open(tmp, "wb").write(b"data")
+            assert not (tmp_path / "sub" / "out.bin").exists()
+    finally:
+        os.umask(old)
+    target = tmp_path / "sub" / "out.bin"
+    assert target.read_bytes() == b"data" and stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert os.listdir(tmp_path / "sub") == ["out.bin"]
+
+
+def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            open(tmp, "wb").write(b"half")
+            raise RuntimeError("killed")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["out.bin"]
