@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -7,6 +8,7 @@ from snakemake.utils import validate
 from vidseg.errors import VidsegError
 from vidseg.inputs import ID_PATTERN, resolve_videos
 from vidseg.maskrcnn import Config
+from vidseg.provenance import source_digest
 
 
 validate(config, schema="../config/schema.yaml")
@@ -23,6 +25,16 @@ if not VIDEOS:
     raise WorkflowError(f"config key 'videos': no video files found in {config['videos']!r}")
 if config["weights"] != "coco" and not os.path.isfile(config["weights"]):
     raise WorkflowError(f"config key 'weights': file {config['weights']!r} does not exist")
+
+# Code digests per stage: a change to the package code a stage runs reruns that stage.
+CODE = {
+    "probe": source_digest("vidseg.probe", "vidseg.ffmpeg"),
+    "frames": source_digest("vidseg.frames", "vidseg.ffmpeg"),
+    "segment": source_digest("vidseg.segment", "vidseg.maskrcnn", "vidseg.tables", "vidseg.frames"),
+    "tables": source_digest("vidseg.tables"),
+    "render": source_digest("vidseg.render", "vidseg.frames"),
+    "encode": source_digest("vidseg.encode", "vidseg.ffmpeg"),
+}
 
 
 wildcard_constraints:
@@ -44,10 +56,6 @@ def video_path(wildcards):
 
 def weights_path():
     return COCO_WEIGHTS if config["weights"] == "coco" else config["weights"]
-
-
-def frames_dir(wildcards):
-    return f"results/frames_tmp/{wildcards.video}"
 
 
 def frames_output():

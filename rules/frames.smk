@@ -10,6 +10,7 @@ rule frames:
     conda:
         "../environment.yml"
     params:
+        code=CODE["frames"],
         image_format=config["frames"]["format"],
         jpeg_quality=config["frames"]["jpeg_quality"],
     script:

@@ -7,5 +7,7 @@ checkpoint probe:
         "logs/probe/{video}.log",
     conda:
         "../environment.yml"
+    params:
+        code=CODE["probe"],
     script:
         "../scripts/probe.py"

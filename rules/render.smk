@@ -10,6 +10,7 @@ rule render:
     conda:
         "../environment.yml"
     params:
+        code=CODE["render"],
         image_format=config["frames"]["format"],
     script:
         "../scripts/render.py"
@@ -28,6 +29,7 @@ rule encode:
     conda:
         "../environment.yml"
     params:
+        code=CODE["encode"],
         image_format=config["frames"]["format"],
         crf=config["encode"]["crf"],
         preset=config["encode"]["preset"],

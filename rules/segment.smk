@@ -19,6 +19,7 @@ rule segment:
         mem_mb=config["segment"]["mem_mb"],
         runtime=config["segment"]["runtime"],
     params:
+        code=CODE["segment"],
         model=config["model"],
         class_names=config["class_names"],
         image_format=config["frames"]["format"],

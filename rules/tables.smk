@@ -9,6 +9,8 @@ rule video_tables:
         "logs/video_tables/{video}.log",
     conda:
         "../environment.yml"
+    params:
+        code=CODE["tables"],
     script:
         "../scripts/video_tables.py"
 
@@ -23,5 +25,7 @@ rule summary:
         "logs/summary.log",
     conda:
         "../environment.yml"
+    params:
+        code=CODE["tables"],
     script:
         "../scripts/summary.py"
