@@ -1,0 +1,56 @@
+import json
+
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+
+from media import stream_info
+from vidseg.evaluate import evaluate
+from vidseg.synthetic import CATEGORIES, Scene, write_coco_images, write_video
+
+
+def test_scenes_are_deterministic_with_exact_disjoint_masks():
+    a_image, a_masks = Scene(np.random.default_rng(5), (96, 128)).render(7)
+    b_image, b_masks = Scene(np.random.default_rng(5), (96, 128)).render(7)
+    assert (a_image == b_image).all() and len(a_masks) == len(b_masks) > 0
+    stack = np.stack([m for _, m in a_masks])
+    assert stack.sum(axis=0).max() == 1  # occlusion: each pixel belongs to at most one instance
+    assert {c for c, _ in a_masks} <= {1, 2, 3}
+    later, _ = Scene(np.random.default_rng(5), (96, 128)).render(8)
+    assert (later != a_image).any()  # things move
+
+
+def test_coco_image_dataset(tmp_path):
+    data = write_coco_images(tmp_path / "train", count=4, seed=1, size=(64, 80))
+    on_disk = json.loads((tmp_path / "train/annotations.json").read_text())
+    assert on_disk == data and len(data["images"]) == 4 and [c["name"] for c in data["categories"]] == list(CATEGORIES)
+    ann = data["annotations"][0]
+    rle = {"size": ann["segmentation"]["size"], "counts": ann["segmentation"]["counts"].encode()}
+    assert mask_utils.area(rle) == ann["area"] and (tmp_path / "train" / data["images"][0]["file_name"]).is_file()
+
+
+def detections_from(gt, shift=0):
+    rows = []
+    for ann in gt["annotations"]:
+        h, w = ann["segmentation"]["size"]
+        mask = mask_utils.decode({"size": [h, w], "counts": ann["segmentation"]["counts"].encode()})
+        mask = np.roll(mask, shift, axis=1)
+        rle = mask_utils.encode(np.asfortranarray(mask))
+        x, y, bw, bh = mask_utils.toBbox(rle)
+        rows.append(dict(frame=ann["image_id"], class_name=CATEGORIES[ann["category_id"] - 1], score=1.0,
+                         x_min=int(x), y_min=int(y), x_max=int(x + bw), y_max=int(y + bh), width=w, height=h,
+                         mask_rle=rle["counts"].decode()))
+    return pd.DataFrame(rows)
+
+
+def test_video_ground_truth_and_evaluation(tmp_path):
+    gt = write_video(tmp_path / "v.mp4", tmp_path / "v.json", frames=12, seed=3, size=(64, 96), fps=8)
+    streams = {s["codec_type"]: s for s in stream_info(tmp_path / "v.mp4")}
+    assert int(streams["video"]["nb_read_frames"]) == 12 and "audio" in streams
+    assert [im["id"] for im in gt["images"]] == list(range(12))
+    perfect = evaluate(detections_from(gt), tmp_path / "v.json")
+    assert perfect["segm"]["AP"] == 1.0 and perfect["bbox"]["AP50"] == 1.0
+    shifted = evaluate(detections_from(gt, shift=4), tmp_path / "v.json")
+    assert shifted["segm"]["AP"] < 0.9 * perfect["segm"]["AP"]
+    empty = evaluate(detections_from(gt).iloc[0:0], tmp_path / "v.json")
+    assert empty["segm"]["AP"] == 0.0
