@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from conftest import seeded_model
+from vidseg.errors import VidsegError
+from vidseg.maskrcnn.dataset import CocoDataset
+from vidseg.maskrcnn.training import LOSS_NAMES, Trainer
+from vidseg.synthetic import CATEGORIES, write_coco_images
+
+TINY = dict(num_classes=4, image_min_dim=64, image_max_dim=64, images_per_gpu=2, rpn_train_anchors_per_image=64,
+            train_rois_per_image=32, post_nms_rois_training=200, pre_nms_limit=1000, fpn_classif_fc_layers_size=128,
+            top_down_pyramid_size=64)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    write_coco_images(root, count=4, seed=11, size=(64, 64))
+    return CocoDataset(root / "annotations.json")
+
+
+def test_dataset_reads_coco_and_molds_like_inference(dataset):
+    assert len(dataset) == 4 and dataset.class_names == ["BG", *CATEGORIES]
+    model = seeded_model(0, **TINY)
+    sample = dataset.sample(0, model.config)
+    flipped = dataset.sample(0, model.config, flip=True)
+    assert sample.image.shape == (64, 64, 3) and sample.masks.shape[1:] == (64, 64)
+    assert len(sample.class_ids) == len(sample.boxes) == len(sample.masks) > 0
+    assert (flipped.masks == sample.masks[:, :, ::-1]).all()
+    for box, mask in zip(sample.boxes * 63 + [0, 0, 1, 1], sample.masks):
+        rows, cols = np.nonzero(mask)
+        np.testing.assert_allclose(box, [rows.min(), cols.min(), rows.max() + 1, cols.max() + 1], atol=1e-4)
+
+
+def test_a_few_steps_lower_the_loss(dataset):
+    model = seeded_model(0, **TINY)
+    trainer = Trainer(model, layers="heads", learning_rate=0.003, seed=0)
+    batch = [dataset.sample(i, model.config) for i in (0, 1)]
+    before = {k: float(v) for k, v in trainer.losses(batch, np.random.default_rng(5)).items()}
+    assert all(np.isfinite(before[name]) and before[name] >= 0 for name in LOSS_NAMES)
+    head_kernel = model.network.mask_head.mask.kernel.numpy().copy()
+    backbone_kernel = model.network.backbone.conv1.kernel.numpy().copy()
+    for _ in range(4):
+        trainer.step(batch)
+    after = {k: float(v) for k, v in trainer.losses(batch, np.random.default_rng(5)).items()}
+    assert after["loss"] < 0.6 * before["loss"]
+    assert not np.array_equal(model.network.mask_head.mask.kernel.numpy(), head_kernel)
+    assert np.array_equal(model.network.backbone.conv1.kernel.numpy(), backbone_kernel)  # "heads" only
+
+
+def test_fit_reports_epochs_and_checkpoints(dataset, tmp_path):
+    model = seeded_model(0, **TINY)
+    lines = []
+    history = Trainer(model, layers="all", learning_rate=0.001).fit(dataset, epochs=2, steps_per_epoch=1,
+                                                                    checkpoint=tmp_path / "m.h5", report=lines.append)
+    assert len(history) == 2 and set(LOSS_NAMES) <= set(history[0]) and lines[0].startswith("epoch 1/2: ")
+    again = seeded_model(1, **TINY)
+    assert not again.load_weights(tmp_path / "m.h5", strict=True).missing
+    with pytest.raises(VidsegError, match="layers must be one of"):
+        Trainer(model, layers="6+")
