@@ -10,7 +10,7 @@ rule segment:
     log:
         "logs/segment/{video}/{chunk}.log",
     benchmark:
-        "benchmarks/segment/{video}/{chunk}.tsv"
+        "results/benchmarks/segment/{video}/{chunk}.tsv"
     conda:
         "../environment.yml"
     threads: 2

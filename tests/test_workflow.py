@@ -91,7 +91,7 @@ def test_every_job_logged_and_segment_reports_progress(workdir):
         assert (logs / rule / "street_clip.log").is_file()
     segment_log = (logs / "segment/street_clip/0001.log").read_text()
     assert re.search(r"\d+/\d+ frames, [\d.]+ frames/s", segment_log)
-    assert (workdir / "benchmarks/segment/street_clip/0000.tsv").is_file()
+    assert (workdir / "results/benchmarks/segment/street_clip/0000.tsv").is_file()
 
 
 def test_reruns_redo_only_what_changed(workdir):
