@@ -52,8 +52,8 @@ def main() -> None:
         for i in range(args.videos):
             (probes / f"video{i:05d}.json").write_text(json.dumps({"n_frames": args.frames_per_video}))
         probed, out = dry_run(work)
-        print(f"| videos | frames/video | dry run, nothing probed (s) | dry run, all probed (s) |")
-        print(f"|---|---|---|---|")
+        print("| videos | frames/video | dry run, nothing probed (s) | dry run, all probed (s) |")
+        print("|---|---|---|---|")
         print(f"| {args.videos} | {args.frames_per_video} | {fresh:.1f} | {probed:.1f} |")
 
 

@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 from pycocotools import mask as mask_utils
 
 from media import frame_times, make_video, stream_info

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from keras import ops
 
 from vidseg.maskrcnn import Config
 from vidseg.maskrcnn import losses
