@@ -3,7 +3,8 @@ import pytest
 
 from vidseg.maskrcnn import Config
 from vidseg.maskrcnn import losses
-from vidseg.maskrcnn.targets import mask_targets, np_encode, rpn_targets, sample_rois
+from vidseg.maskrcnn.boxes import np_encode
+from vidseg.maskrcnn.targets import mask_targets, rpn_targets, sample_rois
 
 
 def test_anchor_matching_on_hand_made_boxes():

@@ -22,9 +22,8 @@ MODEL = dict(name="tiny", num_classes=81, backbone="resnet50", image_min_dim=64,
 
 
 def snakemake(workdir: Path, *extra: str) -> str:
-    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
-            str(workdir / "config.yaml"), "--cores", "2", "--resources", "gpu=1", *extra]
-    proc = subprocess.run(args, capture_output=True, text=True)
+    """Run the workflow as a user would (2 cores, 1 GPU slot); fail the test on a non-zero exit."""
+    proc = run_raw(workdir, "--resources", "gpu=1", *extra, cores=2)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -125,9 +124,10 @@ def output_times(workdir: Path) -> dict[str, int]:
             if p.is_file() and "frames_tmp" not in p.parts}
 
 
-def run_raw(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_raw(workdir: Path, *extra: str, cores: int = 1) -> subprocess.CompletedProcess:
+    """snakemake on `workdir` with its config.yaml."""
     args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
-            str(workdir / "config.yaml"), "--cores", "1", *extra]
+            str(workdir / "config.yaml"), "--cores", str(cores), *extra]
     return subprocess.run(args, capture_output=True, text=True)
 
 

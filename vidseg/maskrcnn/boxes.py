@@ -89,3 +89,14 @@ def np_iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     inter = inter_h * inter_w
     union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def np_encode(boxes: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
+    """NumPy twin of `encode`: deltas (dy, dx, log dh, log dw) from `boxes` to `gt_boxes`."""
+    h = boxes[:, 2] - boxes[:, 0]
+    w = boxes[:, 3] - boxes[:, 1]
+    gh = gt_boxes[:, 2] - gt_boxes[:, 0]
+    gw = gt_boxes[:, 3] - gt_boxes[:, 1]
+    dy = (gt_boxes[:, 0] + 0.5 * gh - boxes[:, 0] - 0.5 * h) / h
+    dx = (gt_boxes[:, 1] + 0.5 * gw - boxes[:, 1] - 0.5 * w) / w
+    return np.stack([dy, dx, np.log(gh / h), np.log(gw / w)], axis=1)

@@ -14,22 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidseg.maskrcnn.boxes import np_iou_matrix
+from vidseg.maskrcnn.boxes import np_encode, np_iou_matrix
 
 RPN_POSITIVE_IOU = 0.7
 RPN_NEGATIVE_IOU = 0.3
 ROI_POSITIVE_IOU = 0.5
-
-
-def np_encode(boxes: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
-    """NumPy twin of `boxes.encode`: deltas (dy, dx, log dh, log dw) from `boxes` to `gt_boxes`."""
-    h = boxes[:, 2] - boxes[:, 0]
-    w = boxes[:, 3] - boxes[:, 1]
-    gh = gt_boxes[:, 2] - gt_boxes[:, 0]
-    gw = gt_boxes[:, 3] - gt_boxes[:, 1]
-    dy = (gt_boxes[:, 0] + 0.5 * gh - boxes[:, 0] - 0.5 * h) / h
-    dx = (gt_boxes[:, 1] + 0.5 * gw - boxes[:, 1] - 0.5 * w) / w
-    return np.stack([dy, dx, np.log(gh / h), np.log(gw / w)], axis=1)
 
 
 def rpn_targets(anchors: np.ndarray, gt_boxes: np.ndarray, config, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
