@@ -21,7 +21,7 @@ from vidseg.maskrcnn.config import Config
 from vidseg.maskrcnn.detection import refine_detections
 from vidseg.maskrcnn.heads import ClassifierHead, MaskHead
 from vidseg.maskrcnn.postprocess import Detections, unmold
-from vidseg.maskrcnn.preprocess import check_frame, mold_frame, normalized_window
+from vidseg.maskrcnn.preprocess import check_frame, mold_batch
 from vidseg.maskrcnn.roi_align import pyramid_roi_align
 from vidseg.maskrcnn.rpn import RPNHead, select_proposals
 from vidseg.maskrcnn.weights import LoadReport, load_weights, save_weights
@@ -59,12 +59,15 @@ class MaskRCNNNetwork(keras.Model):
             + self.mask_head.weight_layers()
         )
 
+    def rpn_outputs(self, feature_maps):
+        """The RPN head over every pyramid level: (logits, probs, deltas), anchors concatenated in order."""
+        levels = [self.rpn(p) for p in feature_maps]
+        return tuple(ops.concatenate([level[i] for level in levels], axis=1) for i in range(3))
+
     def call(self, images, windows):
         config = self.config
         feature_maps = self.backbone(images)
-        rpn = [self.rpn(p) for p in feature_maps]
-        rpn_probs = ops.concatenate([r[1] for r in rpn], axis=1)
-        rpn_deltas = ops.concatenate([r[2] for r in rpn], axis=1)
+        _, rpn_probs, rpn_deltas = self.rpn_outputs(feature_maps)
         rois, _ = select_proposals(rpn_probs, rpn_deltas, self.anchors, config, config.POST_NMS_ROIS_INFERENCE)
         shape = (self.image_size, self.image_size)
         pooled = pyramid_roi_align(rois, feature_maps[:4], config.POOL_SIZE, shape)
@@ -133,9 +136,7 @@ class MaskRCNN:
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """Run one batch (any size) through the model."""
         size = int(self.config.IMAGE_SHAPE[0])
-        images = np.empty((len(frames), size, size, 3), np.float32)
-        moldings = [mold_frame(frame, self.config, out=images[i])[1] for i, frame in enumerate(frames)]
-        windows = np.stack([normalized_window(m.window, size) for m in moldings])
+        images, windows, moldings = mold_batch(frames, self.config)
         out = {k: np.asarray(v) for k, v in self._predict(images, windows).items()}
         return [
             unmold(out["boxes"][i], out["class_ids"][i], out["scores"][i], out["masks"][i], int(out["count"][i]), m, size)

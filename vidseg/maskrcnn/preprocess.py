@@ -66,6 +66,15 @@ def mold_frame(frame: np.ndarray, config, out: np.ndarray | None = None) -> tupl
     return out, Molding((h, w), window, scale)
 
 
+def mold_batch(frames, config) -> tuple[np.ndarray, np.ndarray, list[Molding]]:
+    """Frames -> model inputs [B, S, S, 3], normalized windows [B, 4] and each frame's `Molding`."""
+    size = int(config.IMAGE_SHAPE[0])
+    images = np.empty((len(frames), size, size, 3), np.float32)
+    moldings = [mold_frame(frame, config, out=images[i])[1] for i, frame in enumerate(frames)]
+    windows = np.stack([normalized_window(m.window, size) for m in moldings])
+    return images, windows, moldings
+
+
 def normalized_window(window: tuple[int, int, int, int], size: int) -> np.ndarray:
     """Pixel window in a `size` square -> normalized window (float32 [4])."""
     return norm_boxes(np.array([window]), (size, size))[0]

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from vidseg.maskrcnn.layers import FrozenBatchNorm, _Calibration
-from vidseg.maskrcnn.preprocess import mold_frame, normalized_window
+from vidseg.maskrcnn.preprocess import mold_batch
 
 
 def calibration_frames(count: int = 2, size: tuple[int, int] = (240, 320), seed: int = 0) -> list[np.ndarray]:
@@ -38,10 +38,7 @@ def seed_weights(model, seed: int = 0, frames: list[np.ndarray] | None = None) -
             init = _initial_value(variable)
             variable.assign(init)
     frames = frames if frames is not None else calibration_frames(seed=seed)
-    size = int(model.config.IMAGE_SHAPE[0])
-    molded = [mold_frame(f, model.config) for f in frames]
-    images = np.stack([m[0] for m in molded])
-    windows = np.stack([normalized_window(m[1].window, size) for m in molded])
+    images, windows, _ = mold_batch(frames, model.config)
     layers = network.weight_layers() + network.rpn.inner_layers()
     norms = [layer for layer in layers if isinstance(layer, FrozenBatchNorm)]
     for layer in norms:

@@ -76,10 +76,7 @@ class Trainer:
         rpn_deltas = np.stack([r[1] for r in rpn])
 
         features = network.backbone(images)
-        heads = [network.rpn(p) for p in features]
-        rpn_logits = ops.concatenate([h[0] for h in heads], axis=1)
-        rpn_probs = ops.concatenate([h[1] for h in heads], axis=1)
-        rpn_pred = ops.concatenate([h[2] for h in heads], axis=1)
+        rpn_logits, rpn_probs, rpn_pred = network.rpn_outputs(features)
         proposals, _ = select_proposals(ops.stop_gradient(rpn_probs), ops.stop_gradient(rpn_pred), network.anchors,
                                         config, config.POST_NMS_ROIS_TRAINING)
         proposals = ops.convert_to_numpy(proposals)
