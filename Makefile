@@ -1,5 +1,6 @@
 # Two entry points: `make run` (set up, then run the workflow on config/config.yaml)
-# and `make test` (set up, then run the test suite). Setting up installs the Python
+# and `make test` (set up, then run the test suite). `make train-demo` retrains the
+# bundled demo model (models/shapes.h5) with the workflow's train rule. Setting up installs the Python
 # dependencies into .venv and ffmpeg with apt when run as root.
 VENV ?= .venv
 CORES ?= all
@@ -7,7 +8,7 @@ GPUS ?= 1
 EXTRA ?= cpu
 ARGS ?=
 
-.PHONY: setup run test ffmpeg
+.PHONY: setup run test ffmpeg train-demo
 
 setup: $(VENV)/.installed ffmpeg
 
@@ -31,3 +32,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest
+
+train-demo: setup
+	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPUS) --configfile config/train_demo.yaml \
+	  --forcerun train $(ARGS) -- models/shapes.h5

@@ -22,3 +22,10 @@ include: "rules/frames.smk"
 include: "rules/segment.smk"
 include: "rules/tables.smk"
 include: "rules/render.smk"
+include: "rules/demo.smk"
+include: "rules/evaluate.smk"
+
+
+if config["train"]:
+
+    include: "rules/train.smk"

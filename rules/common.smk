@@ -6,8 +6,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from vidseg.errors import VidsegError
-from vidseg.inputs import ID_PATTERN, resolve_videos
-from vidseg.maskrcnn import Config
+from vidseg.inputs import ID_PATTERN, ground_truths, resolve_videos
+from vidseg.modelfile import model_file_for, resolve_model
 from vidseg.provenance import source_digest
 
 
@@ -15,15 +15,47 @@ validate(config, schema="../config/schema.yaml")
 
 SAMPLE_VIDEO = "resources/sample/sample.mp4"
 COCO_WEIGHTS = "resources/weights/mask_rcnn_coco.h5"
+DEMO = config["demo"]
+
+
+def demo_videos():
+    """The synthetic demo videos: id -> path (their ground truth sits next to them)."""
+    return {f"demo_{i}": f"resources/demo/demo_{i}.mp4" for i in range(DEMO["videos"])}
+
+
+def weights_path():
+    return COCO_WEIGHTS if config["weights"] == "coco" else config["weights"]
+
+
+# Weights the train rule of this run builds (a `train:` section, see rules/train.smk).
+TRAINED = f"models/{config['train']['name']}.h5" if config["train"] else None
+
+# A model file next to the weights (models/<name>.yaml) supplies the model settings
+# and class names; it is an input of the segment jobs, so editing it reruns them.
+if config["weights"] == "coco":
+    MODEL_FILE = []
+elif config["weights"] == TRAINED:
+    MODEL_FILE = [TRAINED[: -len(".h5")] + ".yaml"]
+else:
+    MODEL_FILE = [str(p) for p in [model_file_for(config["weights"])] if p]
 
 try:
-    Config.from_dict(config["model"], source="config key 'model'")
-    VIDEOS = {"sample": SAMPLE_VIDEO} if config["videos"] == "sample" else resolve_videos(config["videos"])
+    if config["weights"] == TRAINED:  # its model file is written by the train job
+        MODEL_CONFIG, _ = resolve_model({**config["train"]["model"], **config["model"]}, config["class_names"],
+                                        source="config keys 'train.model' and 'model'")
+    else:
+        MODEL_CONFIG, _ = resolve_model(config["model"], config["class_names"], *MODEL_FILE)
+    if config["videos"] == "demo":
+        VIDEOS = demo_videos()
+        GROUND_TRUTH = {vid: path[: -len(".mp4")] + ".json" for vid, path in VIDEOS.items()}
+    else:
+        VIDEOS = {"sample": SAMPLE_VIDEO} if config["videos"] == "sample" else resolve_videos(config["videos"])
+        GROUND_TRUTH = ground_truths(config["ground_truth"], VIDEOS) if config["ground_truth"] else {}
 except VidsegError as err:
     raise WorkflowError(str(err))
 if not VIDEOS:
     raise WorkflowError(f"config key 'videos': no video files found in {config['videos']!r}")
-if config["weights"] != "coco" and not os.path.isfile(config["weights"]):
+if config["weights"] not in ("coco", TRAINED) and not os.path.isfile(config["weights"]):
     raise WorkflowError(f"config key 'weights': file {config['weights']!r} does not exist")
 
 # Code digests per stage: a change to the package code a stage runs reruns that stage.
@@ -34,6 +66,9 @@ CODE = {
     "tables": source_digest("vidseg.tables"),
     "render": source_digest("vidseg.render", "vidseg.frames"),
     "encode": source_digest("vidseg.encode", "vidseg.ffmpeg"),
+    "evaluate": source_digest("vidseg.evaluate", "vidseg.tables"),
+    "synthetic": source_digest("vidseg.synthetic", "vidseg.ffmpeg"),
+    "train": source_digest("vidseg.train", "vidseg.maskrcnn", "vidseg.modelfile"),
 }
 
 
@@ -46,16 +81,23 @@ def all_outputs():
     return [
         *expand("results/videos/{video}.mp4", video=VIDEOS),
         *expand("results/detections/video_id={video}/part-0.parquet", video=VIDEOS),
+        *expand("results/eval/{video}.json", video=GROUND_TRUTH),
         "results/summary.csv",
     ]
 
 
+def ground_truth_path(wildcards):
+    return GROUND_TRUTH[wildcards.video]
+
+
+def segment_min_confidence(wildcards):
+    """Evaluated videos are detected down to evaluate.min_confidence (the tables keep the model's threshold)."""
+    model = MODEL_CONFIG.DETECTION_MIN_CONFIDENCE
+    return min(model, config["evaluate"]["min_confidence"]) if wildcards.video in GROUND_TRUTH else model
+
+
 def video_path(wildcards):
     return VIDEOS[wildcards.video]
-
-
-def weights_path():
-    return COCO_WEIGHTS if config["weights"] == "coco" else config["weights"]
 
 
 def frames_output():

@@ -4,6 +4,7 @@ rule segment:
         index="results/frame_index/{video}.tsv",
         probe="results/probe/{video}.json",
         weights=weights_path(),
+        model_file=MODEL_FILE,
     output:
         detections="results/chunks/{video}/{chunk}.detections.parquet",
         frames="results/chunks/{video}/{chunk}.frames.parquet",
@@ -22,6 +23,7 @@ rule segment:
         code=CODE["segment"],
         model=config["model"],
         class_names=config["class_names"],
+        min_confidence=segment_min_confidence,
         image_format=config["frames"]["format"],
         chunk_size=config["segment"]["chunk_size"],
         n_chunks=n_chunks,

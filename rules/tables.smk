@@ -11,6 +11,7 @@ rule video_tables:
         "../environment.yml"
     params:
         code=CODE["tables"],
+        min_confidence=MODEL_CONFIG.DETECTION_MIN_CONFIDENCE,
     script:
         "../scripts/video_tables.py"
 
@@ -19,6 +20,7 @@ rule summary:
     input:
         detections=expand("results/detections/video_id={video}/part-0.parquet", video=VIDEOS),
         frames=expand("results/frames/video_id={video}/part-0.parquet", video=VIDEOS),
+        evaluations=expand("results/eval/{video}.json", video=GROUND_TRUTH),
     output:
         "results/summary.csv",
     log:
@@ -26,6 +28,6 @@ rule summary:
     conda:
         "../environment.yml"
     params:
-        code=CODE["tables"],
+        code=CODE["tables"] + CODE["evaluate"],
     script:
         "../scripts/summary.py"

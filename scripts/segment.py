@@ -2,10 +2,10 @@ from vidseg.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.segment import class_names_for, load_model, segment_chunk  # noqa: E402
+from vidseg.segment import load_model, segment_chunk  # noqa: E402
 
-model = load_model(snakemake.params.model, snakemake.input.weights)
-names = class_names_for(model.config, snakemake.params.class_names)
+model, names = load_model(snakemake.params.model, snakemake.input.weights, snakemake.params.class_names,
+                          snakemake.params.min_confidence)
 found = segment_chunk(
     model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,
     snakemake.params.image_format, int(snakemake.wildcards.chunk), snakemake.params.chunk_size,

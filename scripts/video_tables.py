@@ -2,8 +2,12 @@ from vidseg.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, concat_parts  # noqa: E402
+from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, keep_confident, read_parts, write_atomic  # noqa: E402
 
-detections = concat_parts(snakemake.input.detections, DETECTIONS_SCHEMA, snakemake.output.detections)
-frames = concat_parts(snakemake.input.frames, FRAMES_SCHEMA, snakemake.output.frames)
-log.info("%s: %d detections in %d frames", snakemake.wildcards.video, detections.num_rows, frames.num_rows)
+detections = read_parts(snakemake.input.detections, DETECTIONS_SCHEMA)
+frames = read_parts(snakemake.input.frames, FRAMES_SCHEMA)
+detections, frames = keep_confident(detections, frames, snakemake.params.min_confidence)
+write_atomic(detections, snakemake.output.detections)
+write_atomic(frames, snakemake.output.frames)
+log.info("%s: %d detections (score >= %g) in %d frames", snakemake.wildcards.video, detections.num_rows,
+         snakemake.params.min_confidence, frames.num_rows)

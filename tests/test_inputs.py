@@ -36,3 +36,14 @@ def test_duplicate_ids_and_bad_input_are_clear_errors(tmp_path):
     sheet.write_text("video_id\tpath\nbad id\ty.mp4\n")
     with pytest.raises(VidsegError, match="s.tsv, line 2: video_id 'bad id'"):
         resolve_videos(str(sheet))
+
+
+def test_ground_truths_pair_videos_with_json_files(tmp_path):
+    from vidseg.inputs import ground_truths
+
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "gt" / "a.json").write_text("{}")
+    (tmp_path / "gt" / "stray.json").write_text("{}")
+    assert ground_truths(tmp_path / "gt", {"a": "a.mp4", "b": "b.mp4"}) == {"a": str(tmp_path / "gt" / "a.json")}
+    with pytest.raises(VidsegError, match="config key 'ground_truth'"):
+        ground_truths(tmp_path / "nowhere", {"a": "a.mp4"})

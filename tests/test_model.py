@@ -82,9 +82,23 @@ def test_empty_input_and_bad_frames():
         model.detect(np.zeros((10, 10, 3), np.uint8))
 
 
-def test_min_confidence_filters_detections(small_model, frames):
-    strict = seeded_model(seed=0, detection_min_confidence=0.9999)
-    loose = small_model.detect(frames[:1])[0]
-    kept = strict.detect(frames[:1])[0]
-    assert len(kept) <= len(loose)
-    assert (kept.scores >= 0.9999).all()
+def test_min_confidence_filters_detections_exactly_as_filtering_afterwards(small_model, frames):
+    """What evaluation relies on: detect at 0 and keep scores >= t gives what detecting at t gives."""
+    from vidseg.tables import detection_table, frame_table, keep_confident
+
+    loose = small_model.detect(frames)
+    scores = np.concatenate([r.scores for r in loose])
+    threshold = float(np.median(scores))
+    strict = seeded_model(seed=0, detection_min_confidence=threshold).detect(frames)
+    assert 0 < sum(len(r) for r in strict) < len(scores)
+    names = [f"c{i}" for i in range(81)]
+    ids, times = [0, 1, 2], [0.0, 0.1, 0.2]
+    low = detection_table("v", ids, times, loose, names)
+    kept, frame_rows = keep_confident(low, frame_table("v", ids, times, [len(r) for r in loose]), threshold)
+    high = detection_table("v", ids, times, strict, names).to_pandas()
+    kept = kept.to_pandas()
+    assert len(kept) == len(high)
+    assert (kept.frame.to_numpy() == high.frame.to_numpy()).all() and (kept.class_id == high.class_id).all()
+    assert (kept.instance == high.instance).all()
+    np.testing.assert_allclose(kept.score, high.score, atol=1e-5)
+    assert frame_rows.column("n_detections").to_pylist() == [len(r) for r in strict]

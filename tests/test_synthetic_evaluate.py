@@ -54,3 +54,7 @@ def test_video_ground_truth_and_evaluation(tmp_path):
     assert shifted["segm"]["AP"] < 0.9 * perfect["segm"]["AP"]
     empty = evaluate(detections_from(gt).iloc[0:0], tmp_path / "v.json")
     assert empty["segm"]["AP"] == 0.0
+    # classes the ground truth does not have (a COCO model on shapes) are counted, not scored
+    extra = detections_from(gt).iloc[:3].assign(class_name="person")
+    mixed = evaluate(pd.concat([detections_from(gt), extra]), tmp_path / "v.json")
+    assert mixed["segm"]["AP"] == 1.0 and mixed["ignored_classes"] == {"person": 3}

@@ -53,7 +53,7 @@ def test_fit_reports_epochs_and_checkpoints(dataset, tmp_path):
     lines = []
     history = Trainer(model, layers="all", learning_rate=0.001).fit(dataset, epochs=2, steps_per_epoch=1,
                                                                     checkpoint=tmp_path / "m.h5", report=lines.append)
-    assert len(history) == 2 and set(LOSS_NAMES) <= set(history[0]) and lines[0].startswith("epoch 1/2: ")
+    assert len(history) == 2 and set(LOSS_NAMES) <= set(history[0]) and lines[0].startswith("epoch 1/2 (lr 0.001): ")
     again = seeded_model(1, **TINY)
     assert not again.load_weights(tmp_path / "m.h5", strict=True).missing
     with pytest.raises(VidsegError, match="layers must be one of"):

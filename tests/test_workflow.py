@@ -180,3 +180,42 @@ def test_coco_weights_rule_downloads_once_from_the_configured_url(tmp_path):
         assert "Nothing to be done" in run_raw(tmp_path, target, "--dry-run").stdout
     finally:
         httpd.shutdown()
+
+
+TINY_TRAIN = dict(num_classes=4, backbone="resnet50", backbone_width=0.125, top_down_pyramid_size=32, rpn_conv_size=32,
+                  mask_head_conv_size=16, fpn_classif_fc_layers_size=64, image_min_dim=64, image_max_dim=64,
+                  rpn_anchor_scales=[8, 16, 32, 64, 128], rpn_train_anchors_per_image=32, train_rois_per_image=16,
+                  pre_nms_limit=500, post_nms_rois_training=100, post_nms_rois_inference=50, images_per_gpu=2,
+                  detection_min_confidence=0.3, detection_max_instances=10)
+
+
+def test_demo_path_trains_segments_and_evaluates(tmp_path):
+    """videos: demo + a train section: synthetic set -> train -> segment the demo video -> evaluate -> summary."""
+    config = {
+        "videos": "demo", "weights": "models/tiny.h5", "model": {},
+        "demo": {"videos": 1, "frames": 6, "seed": 7, "height": 48, "width": 64, "fps": 5,
+                 "train_set": {"images": 4, "seed": 1, "height": 48, "width": 64}},
+        "train": {"name": "tiny", "dataset": "demo", "model": TINY_TRAIN, "layers": "all", "epochs": 2,
+                  "steps_per_epoch": 1, "learning_rate": 0.001, "warmup_steps": 2},
+        "segment": {"chunk_size": 4}, "encode": {"preset": "ultrafast"},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(tmp_path)
+    assert (tmp_path / "models/tiny.h5").is_file()
+    model_file = yaml.safe_load((tmp_path / "models/tiny.yaml").read_text())
+    assert model_file["class_names"] == ["BG", "circle", "square", "triangle"]
+    assert model_file["config"]["backbone_width"] == 0.125 and model_file["training"]["epochs"] == 2
+    train_log = (tmp_path / "logs/train/tiny.log").read_text()
+    assert "epoch 1/2" in train_log and "epoch 2/2" in train_log and "mrcnn_mask_loss" in train_log
+    assert (tmp_path / "resources/demo/demo_0.json").is_file()
+    streams = stream_info(tmp_path / "results/videos/demo_0.mp4")
+    assert {s["codec_type"] for s in streams} == {"video", "audio"}
+    report = json.loads((tmp_path / "results/eval/demo_0.json").read_text())
+    assert report["min_confidence"] == 0.0 and "DETECTION_MIN_CONFIDENCE" in report["note"]
+    for kind in ("bbox", "segm"):
+        assert set(report[kind]) >= {"AP", "AP50", "AP75"} and all(0 <= v <= 1 or v == -1 for v in report[kind].values())
+    table = pd.read_parquet(tmp_path / "results/detections")
+    assert (table.score >= 0.3).all() and report["detections"] >= len(table)
+    summary = pd.read_csv(tmp_path / "results/summary.csv")
+    assert {"segm_AP", "segm_AP50", "bbox_AP"} <= set(summary.columns)
+    assert "Nothing to be done" in snakemake(tmp_path, "--dry-run")

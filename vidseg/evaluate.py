@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 from pycocotools.coco import COCO
@@ -28,10 +29,8 @@ def _quiet(fn, *args):
 
 
 def detections_to_coco(detections: pd.DataFrame, categories: dict[str, int]) -> list[dict]:
-    """Detection rows -> COCO result dicts; classes not in the ground truth are an error."""
-    unknown = sorted(set(detections.class_name) - set(categories))
-    if unknown:
-        raise VidsegError(f"detected classes {unknown} are not categories of the ground truth ({sorted(categories)})")
+    """Detection rows -> COCO result dicts; rows of classes that are not ground-truth categories are left out."""
+    detections = detections[detections.class_name.isin(list(categories))]
     return [
         {"image_id": int(r.frame), "category_id": categories[r.class_name], "score": float(r.score),
          "bbox": [float(r.x_min), float(r.y_min), float(r.x_max - r.x_min), float(r.y_max - r.y_min)],
@@ -41,11 +40,22 @@ def detections_to_coco(detections: pd.DataFrame, categories: dict[str, int]) -> 
 
 
 def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, dict[str, float]]:
-    """`{"bbox": {"AP": ..., "AP50": ...}, "segm": {...}}` over the frames of the ground truth."""
-    gt = _quiet(COCO, str(ground_truth))
+    """`{"bbox": {"AP": ..., "AP50": ...}, "segm": {...}, "ignored_classes": {...}}` over the ground truth's frames.
+
+    Detections of classes the ground truth does not have (say, a COCO model
+    scored on a person-only ground truth) are not scored; `ignored_classes`
+    counts them per class name.
+    """
+    try:
+        gt = _quiet(COCO, str(ground_truth))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise VidsegError(f"ground truth {ground_truth} cannot be read as COCO JSON: {err}") from None
     categories = {c["name"]: c["id"] for c in gt.loadCats(gt.getCatIds())}
+    # Frames without ground truth (e.g. past its last image) are not scored.
+    detections = detections[detections.frame.isin(gt.getImgIds())]
     results = detections_to_coco(detections, categories)
-    out = {}
+    ignored = detections[~detections.class_name.isin(list(categories))].class_name.value_counts()
+    out: dict = {"ignored_classes": {str(k): int(v) for k, v in ignored.items()}}
     for kind in ("bbox", "segm"):
         if not results:
             out[kind] = {name: 0.0 for name in STAT_NAMES}
@@ -59,5 +69,29 @@ def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, di
     return out
 
 
-def write_report(report: dict, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report, indent=1))
+def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str | Path, min_confidence: float,
+                   table_min_confidence: float, out: str | Path) -> dict:
+    """Evaluate one video's detection chunks against its ground truth; writes and returns the report."""
+    from vidseg.atomic import atomic_path
+    from vidseg.tables import DETECTIONS_SCHEMA, read_parts
+
+    detections = read_parts(parts, DETECTIONS_SCHEMA).to_pandas()
+    report = {
+        "video_id": video_id,
+        "ground_truth": str(ground_truth),
+        "min_confidence": min_confidence,
+        "note": (f"scored detections with score >= {min_confidence:g} (evaluate.min_confidence); the detection "
+                 f"table and the annotated video keep scores >= {table_min_confidence:g} (DETECTION_MIN_CONFIDENCE)"),
+        "detections": int(len(detections)),
+        **evaluate(detections, ground_truth),
+    }
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(json.dumps(report, indent=1))
+    return report
+
+
+def summary_columns(reports: Sequence[dict]) -> pd.DataFrame:
+    """One row per evaluated video: its main COCO figures, for the summary table."""
+    rows = [{"video_id": r["video_id"], **{f"{kind}_{name}": r[kind][name] for kind in ("bbox", "segm")
+                                            for name in ("AP", "AP50", "AP75")}} for r in reports]
+    return pd.DataFrame(rows, columns=["video_id"] + [f"{k}_{n}" for k in ("bbox", "segm") for n in ("AP", "AP50", "AP75")])

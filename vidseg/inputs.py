@@ -68,3 +68,11 @@ def _read_sheet(path: Path) -> list[tuple[str, str]]:
         full = Path(video) if Path(video).is_absolute() else path.parent / video
         pairs.append((vid, str(full)))
     return pairs
+
+
+def ground_truths(folder: str | Path, videos: dict[str, str]) -> dict[str, str]:
+    """`{video_id: <folder>/<video_id>.json}` for the videos that have a COCO ground truth there."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise VidsegError(f"config key 'ground_truth': {str(folder)!r} is not a folder")
+    return {vid: str(root / f"{vid}.json") for vid in videos if (root / f"{vid}.json").is_file()}

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from vidseg.errors import VidsegError
 from vidseg.frames import read_index, read_rgb
 from vidseg.maskrcnn import COCO_CLASS_NAMES, Config, MaskRCNN
+from vidseg.modelfile import model_file_for, resolve_model
 from vidseg.tables import detection_table, frame_table, write_atomic
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,24 @@ def class_names_for(config: Config, names: Sequence[str] | None) -> list[str]:
     return names
 
 
-def load_model(settings: dict[str, Any], weights: str | Path) -> MaskRCNN:
-    """Build the model from lower-case config `settings` and load `weights` (strict)."""
-    config = Config.from_dict(settings, source="config key 'model'")
+def load_model(settings: dict[str, Any], weights: str | Path, class_names: Sequence[str] | None = None,
+               min_confidence: float | None = None) -> tuple[MaskRCNN, list[str]]:
+    """Build the model the workflow's `model:` settings (over the weights' model file) describe; load `weights`.
+
+    Returns the model and its class names. `min_confidence` below the config's
+    DETECTION_MIN_CONFIDENCE lowers it (for evaluation; the detection table is
+    filtered back to the config's threshold later).
+    """
+    config, names = resolve_model(settings, class_names, model_file_for(weights))
+    if min_confidence is not None and min_confidence < config.DETECTION_MIN_CONFIDENCE:
+        log.info("detecting down to score %g for evaluation (the detection table keeps scores >= %g)",
+                 min_confidence, config.DETECTION_MIN_CONFIDENCE)
+        config.DETECTION_MIN_CONFIDENCE = float(min_confidence)
+    names = class_names_for(config, names)
     model = MaskRCNN(config)
     report = model.load_weights(weights, strict=True)
     log.info("%s", report)
-    return model
+    return model, names
 
 
 def chunk_range(chunk: int, chunk_size: int, n_chunks: int, n_frames: int) -> tuple[int, int]:

@@ -95,13 +95,36 @@ def write_atomic(table: pa.Table, path: str | Path) -> None:
         pq.write_table(table, tmp)
 
 
-def concat_parts(parts: Sequence[str | Path], schema: pa.Schema, out: str | Path) -> pa.Table:
-    """Concatenate chunk files (in the given order) into one file."""
+def read_parts(parts: Sequence[str | Path], schema: pa.Schema) -> pa.Table:
+    """Chunk files (in the given order) as one table."""
     tables = [pq.read_table(p, schema=schema) for p in parts]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     table = table.unify_dictionaries() if hasattr(table, "unify_dictionaries") else table
-    write_atomic(table.combine_chunks(), out)
+    return table.combine_chunks()
+
+
+def concat_parts(parts: Sequence[str | Path], schema: pa.Schema, out: str | Path) -> pa.Table:
+    """Concatenate chunk files (in the given order) into one file."""
+    table = read_parts(parts, schema)
+    write_atomic(table, out)
     return table
+
+
+def keep_confident(detections: pa.Table, frames: pa.Table, min_score: float) -> tuple[pa.Table, pa.Table]:
+    """Drop detections scoring below `min_score` and recount the frames' detections.
+
+    The comparison is the model's own (float32 score >= threshold), so filtering
+    detections made at a lower threshold gives what the higher threshold gives:
+    NMS and the per-frame cap only ever let higher scores remove lower ones.
+    """
+    scores = detections.column("score").to_numpy(zero_copy_only=False)
+    kept = detections.filter(pa.array(scores >= np.float32(min_score)))
+    det_frames = kept.column("frame").to_numpy(zero_copy_only=False)
+    frame_ids = frames.column("frame").to_numpy(zero_copy_only=False)
+    counts = pd.Series(det_frames).value_counts().reindex(frame_ids, fill_value=0).to_numpy()
+    index = frames.schema.get_field_index("n_detections")
+    frames = frames.set_column(index, "n_detections", pa.array(counts.astype(np.int32)))
+    return kept, frames
 
 
 def summary(detections: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:

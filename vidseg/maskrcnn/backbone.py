@@ -52,18 +52,26 @@ class Bottleneck(keras.layers.Layer):
 
 
 class ResNetFPN(keras.layers.Layer):
-    """Image [B, H, W, 3] (mean-subtracted RGB) -> [P2, P3, P4, P5, P6] with `pyramid_size` channels."""
+    """Image [B, H, W, 3] (mean-subtracted RGB) -> [P2, P3, P4, P5, P6] with `pyramid_size` channels.
 
-    def __init__(self, architecture: str, pyramid_size: int = 256, **kw):
+    `width` scales every ResNet channel count (1.0 is matterport's network; the
+    demo model uses a quarter-width ResNet-50).
+    """
+
+    def __init__(self, architecture: str, pyramid_size: int = 256, width: float = 1.0, **kw):
         super().__init__(name="resnet_fpn", **kw)
         self.architecture = architecture
-        self.conv1 = conv(64, 7, "conv1", strides=2)
+
+        def w(*channels: int) -> tuple[int, ...]:
+            return tuple(max(1, int(round(c * width))) for c in channels)
+
+        self.conv1 = conv(w(64)[0], 7, "conv1", strides=2)
         self.bn_conv1 = FrozenBatchNorm(name="bn_conv1")
         self.stages = [
-            self._stage(2, (64, 64, 256), 3, strides=1),
-            self._stage(3, (128, 128, 512), 4, strides=2),
-            self._stage(4, (256, 256, 1024), 1 + STAGE4_BLOCKS[architecture], strides=2),
-            self._stage(5, (512, 512, 2048), 3, strides=2),
+            self._stage(2, w(64, 64, 256), 3, strides=1),
+            self._stage(3, w(128, 128, 512), 4, strides=2),
+            self._stage(4, w(256, 256, 1024), 1 + STAGE4_BLOCKS[architecture], strides=2),
+            self._stage(5, w(512, 512, 2048), 3, strides=2),
         ]
         d = pyramid_size
         self.lateral = [conv(d, 1, f"fpn_c{i}p{i}") for i in (2, 3, 4, 5)]

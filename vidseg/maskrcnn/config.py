@@ -77,12 +77,17 @@ FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "IMAGES_PER_GPU": (2, _int(1)),
     "BACKBONE": ("resnet101", _choice(BACKBONES)),
     "BACKBONE_STRIDES": ([4, 8, 16, 32, 64], _seq(5, _int(1))),
+    # vidseg extension: ResNet channel widths are scaled by this (1.0 = matterport's network).
+    "BACKBONE_WIDTH": (1.0, _float(0.03125, 1.0)),
     "FPN_CLASSIF_FC_LAYERS_SIZE": (1024, _int(1)),
     "TOP_DOWN_PYRAMID_SIZE": (256, _int(1)),
     "NUM_CLASSES": (1, _int(1)),
     "RPN_ANCHOR_SCALES": ([32, 64, 128, 256, 512], _seq(5, _float(1e-6))),
     "RPN_ANCHOR_RATIOS": ([0.5, 1, 2], _seq(None, _float(1e-6))),
     "RPN_ANCHOR_STRIDE": (1, _int(1)),
+    # vidseg extensions: channels of the RPN's shared conv and the mask head's convs (matterport: 512, 256).
+    "RPN_CONV_SIZE": (512, _int(1)),
+    "MASK_HEAD_CONV_SIZE": (256, _int(1)),
     "RPN_NMS_THRESHOLD": (0.7, _float(0.0, 1.0)),
     "RPN_TRAIN_ANCHORS_PER_IMAGE": (256, _int(1)),
     "PRE_NMS_LIMIT": (6000, _int(1)),

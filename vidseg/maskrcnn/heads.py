@@ -47,11 +47,11 @@ class ClassifierHead(keras.layers.Layer):
 class MaskHead(keras.layers.Layer):
     """Pooled ROIs [B, N, 14, 14, C] -> per-class mask probabilities [B, N, 28, 28, K]."""
 
-    def __init__(self, num_classes: int, **kw):
+    def __init__(self, num_classes: int, conv_size: int = 256, **kw):
         super().__init__(name="mrcnn_mask_head", **kw)
-        self.convs = [conv(256, 3, f"mrcnn_mask_conv{i}", padding="same") for i in range(1, 5)]
+        self.convs = [conv(conv_size, 3, f"mrcnn_mask_conv{i}", padding="same") for i in range(1, 5)]
         self.bns = [FrozenBatchNorm(name=f"mrcnn_mask_bn{i}") for i in range(1, 5)]
-        self.deconv = Conv2DTranspose(256, 2, strides=2, name="mrcnn_mask_deconv")
+        self.deconv = Conv2DTranspose(conv_size, 2, strides=2, name="mrcnn_mask_deconv")
         self.mask = conv(num_classes, 1, "mrcnn_mask")
 
     def weight_layers(self) -> list[keras.layers.Layer]:

@@ -35,10 +35,10 @@ class MaskRCNNNetwork(keras.Model):
         self.config = config
         self.image_size = int(config.IMAGE_SHAPE[0])
         self.anchors = normalized_anchors(config)
-        self.backbone = ResNetFPN(config.BACKBONE, config.TOP_DOWN_PYRAMID_SIZE)
-        self.rpn = RPNHead(len(config.RPN_ANCHOR_RATIOS), config.RPN_ANCHOR_STRIDE)
+        self.backbone = ResNetFPN(config.BACKBONE, config.TOP_DOWN_PYRAMID_SIZE, config.BACKBONE_WIDTH)
+        self.rpn = RPNHead(len(config.RPN_ANCHOR_RATIOS), config.RPN_ANCHOR_STRIDE, config.RPN_CONV_SIZE)
         self.classifier = ClassifierHead(config.NUM_CLASSES, config.POOL_SIZE, config.FPN_CLASSIF_FC_LAYERS_SIZE)
-        self.mask_head = MaskHead(config.NUM_CLASSES)
+        self.mask_head = MaskHead(config.NUM_CLASSES, config.MASK_HEAD_CONV_SIZE)
         self._build_weights()
 
     def _build_weights(self) -> None:

@@ -19,10 +19,10 @@ from vidseg.maskrcnn.layers import conv
 class RPNHead(keras.layers.Layer):
     """Feature map [B, H, W, C] -> (logits [B, H*W*A, 2], probs [B, H*W*A, 2], deltas [B, H*W*A, 4])."""
 
-    def __init__(self, anchors_per_location: int, anchor_stride: int = 1, **kw):
+    def __init__(self, anchors_per_location: int, anchor_stride: int = 1, conv_size: int = 512, **kw):
         super().__init__(name="rpn_model", **kw)
         self.anchors_per_location = anchors_per_location
-        self.shared = conv(512, 3, "rpn_conv_shared", strides=anchor_stride, padding="same")
+        self.shared = conv(conv_size, 3, "rpn_conv_shared", strides=anchor_stride, padding="same")
         self.class_raw = conv(2 * anchors_per_location, 1, "rpn_class_raw")
         self.bbox_pred = conv(4 * anchors_per_location, 1, "rpn_bbox_pred")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -22,6 +22,7 @@ from keras import ops
 from vidseg.errors import VidsegError
 from vidseg.maskrcnn import losses
 from vidseg.maskrcnn.anchors import pyramid_anchors
+from vidseg.maskrcnn.boxes import denorm_boxes
 from vidseg.maskrcnn.dataset import CocoDataset, Sample
 from vidseg.maskrcnn.roi_align import pyramid_roi_align
 from vidseg.maskrcnn.rpn import select_proposals
@@ -37,18 +38,32 @@ LAYER_SETS = {
     "5+": r"(res5.*)|(bn5.*)|" + _HEADS,
     "all": r".*",
 }
+OPTIMIZERS = ("sgd", "adam")
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss", "mrcnn_mask_loss")
 
 
 class Trainer:
-    """Trains a `MaskRCNN` in place."""
+    """Trains a `MaskRCNN` in place.
 
-    def __init__(self, model, layers: str = "heads", learning_rate: float | None = None, seed: int = 0):
+    Each step runs in two compiled TensorFlow graphs with NumPy in between:
+    proposals (backbone + RPN, no gradient), then the targets sampled in NumPy,
+    then the forward pass and SGD update. With `gt_proposals` (default) the
+    ground-truth boxes join the proposals before sampling, as in Detectron, so
+    the heads see positive ROIs from the first step even when the RPN is
+    untrained; matterport samples from the RPN's proposals only
+    (`gt_proposals=False`). `optimizer` is matterport's SGD with momentum, or Adam.
+    """
+
+    def __init__(self, model, layers: str = "heads", learning_rate: float | None = None, seed: int = 0,
+                 gt_proposals: bool = True, optimizer: str = "sgd"):
         if layers not in LAYER_SETS:
             raise VidsegError(f"layers must be one of {list(LAYER_SETS)}, got {layers!r}")
+        if optimizer not in OPTIMIZERS:
+            raise VidsegError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
         self.model = model
         self.config = config = model.config
         self.rng = np.random.default_rng(seed)
+        self.gt_proposals = gt_proposals
         pattern = re.compile(LAYER_SETS[layers])
         chosen = [layer for layer in model.network.weight_layers() if pattern.fullmatch(layer.name)]
         self.variables = [v for layer in chosen for v in layer.trainable_weights]
@@ -57,56 +72,83 @@ class Trainer:
         self.size = size
         self.anchors_px = pyramid_anchors(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS, (size, size),
                                           config.BACKBONE_STRIDES, config.RPN_ANCHOR_STRIDE)
-        self.optimizer = keras.optimizers.SGD(
-            learning_rate=learning_rate or config.LEARNING_RATE,
-            momentum=config.LEARNING_MOMENTUM,
-            clipnorm=config.GRADIENT_CLIP_NORM,
-        )
+        # Positives come first in each image's sampled ROIs and never exceed this count,
+        # so the mask head only needs to run on these slots.
+        self.mask_slots = max(1, int(config.TRAIN_ROIS_PER_IMAGE * config.ROI_POSITIVE_RATIO))
+        rate = learning_rate or config.LEARNING_RATE
+        if optimizer == "sgd":  # matterport's: momentum LEARNING_MOMENTUM, gradients clipped at GRADIENT_CLIP_NORM
+            self.optimizer = keras.optimizers.SGD(learning_rate=rate, momentum=config.LEARNING_MOMENTUM,
+                                                  clipnorm=config.GRADIENT_CLIP_NORM)
+        else:  # converges faster from scratch (the demo model); same clipping
+            self.optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=config.GRADIENT_CLIP_NORM)
+        self._propose = tf.function(self._proposals, autograph=False)
+        self._loss_graph = tf.function(self._loss_terms, autograph=False)
+        self._train_graph = tf.function(self._train_step, autograph=False)
 
-    def _pixel_boxes(self, boxes: np.ndarray) -> np.ndarray:
-        return boxes.astype(np.float64) * (self.size - 1) + np.array([0.0, 0.0, 1.0, 1.0])
+    @property
+    def learning_rate(self) -> float:
+        return float(self.optimizer.learning_rate)
 
-    def losses(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, tf.Tensor]:
-        """The loss terms of one batch (call inside a GradientTape to train)."""
-        config, network = self.config, self.model.network
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.optimizer.learning_rate.assign(value)
+
+    def _proposals(self, images):
+        network, config = self.model.network, self.config
+        _, rpn_probs, rpn_pred = network.rpn_outputs(network.backbone(images))
+        proposals, _ = select_proposals(rpn_probs, rpn_pred, network.anchors, config, config.POST_NMS_ROIS_TRAINING)
+        return proposals
+
+    def batch_targets(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """The inputs of one training step: images, RPN targets, sampled ROIs and their targets."""
+        config = self.config
         rng = rng or self.rng
-        images = np.stack([s.image for s in samples])
-        rpn = [rpn_targets(self.anchors_px, self._pixel_boxes(s.boxes), config, rng) for s in samples]
-        rpn_match = np.stack([r[0] for r in rpn])
-        rpn_deltas = np.stack([r[1] for r in rpn])
+        images = np.stack([s.image for s in samples]).astype(np.float32)
+        rpn = [rpn_targets(self.anchors_px, denorm_boxes(s.boxes, (self.size, self.size)), config, rng)
+               for s in samples]
+        proposals = np.asarray(self._propose(images))
+        p, total, shape = self.mask_slots, config.TRAIN_ROIS_PER_IMAGE, tuple(config.MASK_SHAPE)
+        rois = np.zeros((len(samples), total, 4), np.float32)
+        class_ids = np.zeros((len(samples), total), np.int32)
+        deltas = np.zeros((len(samples), total, 4), np.float32)
+        positive = np.zeros((len(samples), total), bool)
+        masks = np.zeros((len(samples), p, *shape), np.float32)
+        for i, (sample, candidates) in enumerate(zip(samples, proposals)):
+            if self.gt_proposals and len(sample.boxes):
+                candidates = np.concatenate([candidates, sample.boxes.astype(np.float32)])
+            t = sample_rois(candidates, sample.class_ids, sample.boxes, config, rng)
+            rois[i], class_ids[i], deltas[i], positive[i] = t.rois, t.class_ids, t.deltas, t.gt_index >= 0
+            n = t.positives
+            masks[i, :n] = mask_targets(t.rois[:n], t.gt_index[:n], sample.masks, shape)
+        return {
+            "images": images,
+            "rpn_match": np.stack([r[0] for r in rpn]),
+            "rpn_deltas": np.stack([r[1] for r in rpn]),
+            "rois": rois,
+            "class_ids": class_ids,
+            "deltas": deltas,
+            "positive": positive,
+            "masks": masks,
+        }
 
-        features = network.backbone(images)
-        rpn_logits, rpn_probs, rpn_pred = network.rpn_outputs(features)
-        proposals, _ = select_proposals(ops.stop_gradient(rpn_probs), ops.stop_gradient(rpn_pred), network.anchors,
-                                        config, config.POST_NMS_ROIS_TRAINING)
-        proposals = ops.convert_to_numpy(proposals)
-
-        total = config.TRAIN_ROIS_PER_IMAGE
-        shape = tuple(config.MASK_SHAPE)
-        rois, class_ids, deltas, positive, masks = [], [], [], [], []
-        for sample, image_proposals in zip(samples, proposals):
-            t = sample_rois(image_proposals, sample.class_ids, sample.boxes, config, rng)
-            p = t.positives
-            target_masks = np.zeros((total, *shape), np.float32)
-            target_masks[:p] = mask_targets(t.rois[:p], t.gt_index[:p], sample.masks, shape)
-            rois.append(t.rois)
-            class_ids.append(t.class_ids)
-            deltas.append(t.deltas)
-            positive.append(t.gt_index >= 0)
-            masks.append(target_masks)
-        rois, class_ids, deltas = np.stack(rois), np.stack(class_ids), np.stack(deltas)
-        positive, masks = np.stack(positive), np.stack(masks)
-
+    def _loss_terms(self, inputs: dict) -> dict:
+        config, network = self.config, self.model.network
+        features = network.backbone(inputs["images"])
+        rpn_logits, _, rpn_pred = network.rpn_outputs(features)
+        rois = inputs["rois"]
         image_shape = (self.size, self.size)
         class_logits, _, box_deltas = network.classifier(
             pyramid_roi_align(rois, features[:4], config.POOL_SIZE, image_shape))
-        mask_probs = network.mask_head(pyramid_roi_align(rois, features[:4], config.MASK_POOL_SIZE, image_shape))
+        p = self.mask_slots
+        mask_probs = network.mask_head(
+            pyramid_roi_align(rois[:, :p], features[:4], config.MASK_POOL_SIZE, image_shape))
+        class_ids, positive = inputs["class_ids"], inputs["positive"]
         out = {
-            "rpn_class_loss": losses.rpn_class_loss(rpn_match, rpn_logits),
-            "rpn_bbox_loss": losses.rpn_bbox_loss(rpn_match, rpn_deltas, rpn_pred),
+            "rpn_class_loss": losses.rpn_class_loss(inputs["rpn_match"], rpn_logits),
+            "rpn_bbox_loss": losses.rpn_bbox_loss(inputs["rpn_match"], inputs["rpn_deltas"], rpn_pred),
             "mrcnn_class_loss": losses.class_loss(class_ids, class_logits),
-            "mrcnn_bbox_loss": losses.bbox_loss(class_ids, deltas, box_deltas, positive),
-            "mrcnn_mask_loss": losses.mask_loss(masks, mask_probs, class_ids, positive),
+            "mrcnn_bbox_loss": losses.bbox_loss(class_ids, inputs["deltas"], box_deltas, positive),
+            "mrcnn_mask_loss": losses.mask_loss(inputs["masks"], mask_probs, class_ids[:, :p], positive[:, :p]),
         }
         # matterport's L2 weight decay, each weight's term divided by its size (gamma/beta exempt)
         out["weight_decay"] = ops.sum(ops.stack([
@@ -115,30 +157,49 @@ class Trainer:
         out["loss"] = ops.sum(ops.stack([out[name] for name in LOSS_NAMES])) + out["weight_decay"]
         return out
 
-    def step(self, samples: list[Sample]) -> dict[str, float]:
-        """One SGD step on a batch; returns its loss terms."""
+    def _train_step(self, inputs: dict) -> dict:
         # Watch only the trained variables: frozen layers are then not recorded at all.
+        trained = [v.value for v in self.variables]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch([v.value for v in self.variables])
-            terms = self.losses(samples)
-        grads = tape.gradient(terms["loss"], [v.value for v in self.variables])
-        pairs = [(g, v) for g, v in zip(grads, self.variables) if g is not None]
-        self.optimizer.apply_gradients(pairs)
+            tape.watch(trained)
+            terms = self._loss_terms(inputs)
+        grads = tape.gradient(terms["loss"], trained)
+        self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, self.variables) if g is not None])
+        return terms
+
+    def losses(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, float]:
+        """The loss terms of one batch, without training."""
+        terms = self._loss_graph(self.batch_targets(samples, rng))
+        return {k: float(v) for k, v in terms.items()}
+
+    def step(self, samples: list[Sample]) -> dict[str, float]:
+        """One SGD step on a batch; returns its loss terms (before the update)."""
+        terms = self._train_graph(self.batch_targets(samples))
         return {k: float(v) for k, v in terms.items()}
 
     def fit(self, dataset: CocoDataset, epochs: int, steps_per_epoch: int, flip: bool = True,
-            checkpoint: str | Path | None = None, report: Callable[[str], None] = log.info) -> list[dict[str, float]]:
+            checkpoint: str | Path | None = None, report: Callable[[str], None] = log.info,
+            decay_epochs: Sequence[int] = (), warmup_steps: int = 0) -> list[dict[str, float]]:
         """Train for `epochs` x `steps_per_epoch` batches of IMAGES_PER_GPU random images.
 
-        Mean losses per epoch are reported; with `checkpoint`, weights are saved
-        there (matterport's .h5 layout) after every epoch.
+        The learning rate rises linearly over the first `warmup_steps` steps and
+        drops tenfold at the start of each epoch in `decay_epochs` (1-based).
+        Flips (left-right, half the images) when `flip`. Mean losses per epoch are
+        reported; with `checkpoint`, weights are saved there (matterport's .h5
+        layout) after every epoch.
         """
         batch = self.config.IMAGES_PER_GPU
+        rate = self.learning_rate
         history = []
+        done = 0
         for epoch in range(1, epochs + 1):
+            if epoch in decay_epochs:
+                rate /= 10
             bar = keras.utils.Progbar(steps_per_epoch, stateful_metrics=["loss"], verbose=1)
             sums: dict[str, float] = {}
             for step in range(steps_per_epoch):
+                done += 1
+                self.learning_rate = rate * min(1.0, done / warmup_steps) if warmup_steps else rate
                 picks = self.rng.integers(0, len(dataset), batch)
                 samples = [dataset.sample(int(i), self.config, flip=bool(flip and self.rng.random() < 0.5)) for i in picks]
                 terms = self.step(samples)
@@ -147,7 +208,7 @@ class Trainer:
                 bar.update(step + 1, values=[("loss", terms["loss"])])
             means = {k: v / steps_per_epoch for k, v in sums.items()}
             history.append(means)
-            report(f"epoch {epoch}/{epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+            report(f"epoch {epoch}/{epochs} (lr {self.learning_rate:g}): " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
             if checkpoint is not None:
                 self.model.save_weights(checkpoint)
         return history

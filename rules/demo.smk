@@ -1,0 +1,29 @@
+rule demo_video:
+    output:
+        video="resources/demo/demo_{i}.mp4",
+        ground_truth="resources/demo/demo_{i}.json",
+    log:
+        "logs/demo_video/demo_{i}.log",
+    conda:
+        "../environment.yml"
+    wildcard_constraints:
+        i=r"\d+",
+    params:
+        code=CODE["synthetic"],
+        settings=DEMO,
+    script:
+        "../scripts/demo_video.py"
+
+
+rule demo_dataset:
+    output:
+        directory("resources/demo/train"),
+    log:
+        "logs/demo_dataset.log",
+    conda:
+        "../environment.yml"
+    params:
+        code=CODE["synthetic"],
+        settings=DEMO["train_set"],
+    script:
+        "../scripts/demo_dataset.py"
