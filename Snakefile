@@ -24,8 +24,4 @@ include: "rules/tables.smk"
 include: "rules/render.smk"
 include: "rules/demo.smk"
 include: "rules/evaluate.smk"
-
-
-if config["train"]:
-
-    include: "rules/train.smk"
+include: "rules/train.smk"

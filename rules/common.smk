@@ -27,7 +27,7 @@ def weights_path():
     return COCO_WEIGHTS if config["weights"] == "coco" else config["weights"]
 
 
-# Weights the train rule of this run builds (a `train:` section, see rules/train.smk).
+# Weights that this run trains (with a `train` section in the config; rules/train.smk).
 TRAINED = f"models/{config['train']['name']}.h5" if config["train"] else None
 
 # A model file next to the weights (models/<name>.yaml) supplies the model settings
@@ -122,3 +122,16 @@ def chunk_files(kind):
         )
 
     return files
+
+
+TRAIN = config["train"] or {}
+
+
+def train_dataset():
+    """The training set: the generated demo set, or a COCO annotations file."""
+    return "resources/demo/train" if TRAIN["dataset"] == "demo" else TRAIN["dataset"]
+
+
+def train_init_weights():
+    init = TRAIN.get("init_weights")
+    return [] if init is None else COCO_WEIGHTS if init == "coco" else init

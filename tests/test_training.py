@@ -58,3 +58,28 @@ def test_fit_reports_epochs_and_checkpoints(dataset, tmp_path):
     assert not again.load_weights(tmp_path / "m.h5", strict=True).missing
     with pytest.raises(VidsegError, match="layers must be one of"):
         Trainer(model, layers="6+")
+
+
+def test_fine_tuning_from_other_classes_skips_the_class_specific_heads(dataset, tmp_path):
+    """train_model from an 81-class file onto the 3 shape classes (the matterport fine-tuning path)."""
+    import yaml
+
+    from vidseg.errors import ConfigError
+    from vidseg.train import train_model
+
+    coco_like = seeded_model(0, **{**TINY, "num_classes": 81})
+    coco_like.save_weights(tmp_path / "coco_like.h5")
+    settings = {"name": "ft", "model": {**TINY, "backbone": "resnet50"}, "layers": "heads", "epochs": 1, "steps_per_epoch": 1,
+                "learning_rate": 0.001}
+    lines = []
+    train_model(settings, dataset.path, None, tmp_path / "ft.h5", tmp_path / "ft.yaml",
+                init_weights=tmp_path / "coco_like.h5", report=lines.append)
+    assert any("4 excluded" in line for line in lines), lines  # logits, bbox fc, mask (+ weightless mrcnn_bbox)
+    tuned = seeded_model(1, **TINY)
+    tuned.load_weights(tmp_path / "ft.h5", strict=True)
+    backbone = coco_like.network.backbone.conv1.kernel.numpy()
+    assert np.array_equal(tuned.network.backbone.conv1.kernel.numpy(), backbone)  # loaded, then frozen
+    assert yaml.safe_load((tmp_path / "ft.yaml").read_text())["class_names"] == ["BG", *CATEGORIES]
+    with pytest.raises(ConfigError, match="num_classes' is 81, but .* has 3 categories"):
+        train_model({**settings, "model": {**settings["model"], "num_classes": 81}}, dataset.path, None,
+                    tmp_path / "x.h5", tmp_path / "x.yaml")

@@ -219,3 +219,5 @@ def test_demo_path_trains_segments_and_evaluates(tmp_path):
     summary = pd.read_csv(tmp_path / "results/summary.csv")
     assert {"segm_AP", "segm_AP50", "bbox_AP"} <= set(summary.columns)
     assert "Nothing to be done" in snakemake(tmp_path, "--dry-run")
+    lint = run_raw(tmp_path, "--lint")  # with the train rule in the workflow
+    assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, lint.stdout + lint.stderr

@@ -36,7 +36,7 @@ class CocoDataset:
         import contextlib
         import io
 
-        path = Path(annotations)
+        self.path = path = Path(annotations)
         if not path.is_file():
             raise VidsegError(f"COCO annotations {path} do not exist")
         with contextlib.redirect_stdout(io.StringIO()):

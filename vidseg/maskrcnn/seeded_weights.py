@@ -1,4 +1,4 @@
-"""Seeded stand-in weights for tests and benchmarks, when no trained `.h5` is at hand.
+"""Seeded weights: stand-ins for tests and benchmarks, and the start of training from scratch.
 
 Plain random initialisation through 50-100 frozen batch-norm layers makes
 activations explode and every score saturate near 1. Here, in one eager pass
