@@ -16,26 +16,30 @@ validate(config, schema="../config/schema.yaml")
 SAMPLE_VIDEO = "resources/sample/sample.mp4"
 COCO_WEIGHTS = "resources/weights/mask_rcnn_coco.h5"
 DEMO = config["demo"]
+DEMO_VIDEO = "resources/demo/demo_{i}.mp4"
+DEMO_TRUTH = "resources/demo/demo_{i}.json"
 
 
 def demo_videos():
-    """The synthetic demo videos: id -> path (their ground truth sits next to them)."""
-    return {f"demo_{i}": f"resources/demo/demo_{i}.mp4" for i in range(DEMO["videos"])}
+    """The synthetic demo videos: id -> (video path, ground-truth path)."""
+    return {f"demo_{i}": (DEMO_VIDEO.format(i=i), DEMO_TRUTH.format(i=i)) for i in range(DEMO["videos"])}
 
 
 def weights_path():
     return COCO_WEIGHTS if config["weights"] == "coco" else config["weights"]
 
 
-# Weights that this run trains (with a `train` section in the config; rules/train.smk).
-TRAINED = f"models/{config['train']['name']}.h5" if config["train"] else None
+# Weights (and their model file) that this run trains (with a `train` section in the config; rules/train.smk).
+TRAIN = config["train"] or {}
+TRAINED = f"models/{TRAIN['name']}.h5" if TRAIN else None
+TRAINED_MODEL_FILE = f"models/{TRAIN['name']}.yaml" if TRAIN else None
 
 # A model file next to the weights (models/<name>.yaml) supplies the model settings
 # and class names; it is an input of the segment jobs, so editing it reruns them.
 if config["weights"] == "coco":
     MODEL_FILE = []
 elif config["weights"] == TRAINED:
-    MODEL_FILE = [TRAINED[: -len(".h5")] + ".yaml"]
+    MODEL_FILE = [TRAINED_MODEL_FILE]
 else:
     MODEL_FILE = [str(p) for p in [model_file_for(config["weights"])] if p]
 
@@ -46,8 +50,8 @@ try:
     else:
         MODEL_CONFIG, _ = resolve_model(config["model"], config["class_names"], *MODEL_FILE)
     if config["videos"] == "demo":
-        VIDEOS = demo_videos()
-        GROUND_TRUTH = {vid: path[: -len(".mp4")] + ".json" for vid, path in VIDEOS.items()}
+        VIDEOS = {vid: video for vid, (video, _) in demo_videos().items()}
+        GROUND_TRUTH = {vid: truth for vid, (_, truth) in demo_videos().items()}
     else:
         VIDEOS = {"sample": SAMPLE_VIDEO} if config["videos"] == "sample" else resolve_videos(config["videos"])
         GROUND_TRUTH = ground_truths(config["ground_truth"], VIDEOS) if config["ground_truth"] else {}
@@ -122,9 +126,6 @@ def chunk_files(kind):
         )
 
     return files
-
-
-TRAIN = config["train"] or {}
 
 
 def train_dataset():

@@ -1,7 +1,7 @@
 rule demo_video:
     output:
-        video="resources/demo/demo_{i}.mp4",
-        ground_truth="resources/demo/demo_{i}.json",
+        video=DEMO_VIDEO,
+        ground_truth=DEMO_TRUTH,
     log:
         "logs/demo_video/demo_{i}.log",
     conda:

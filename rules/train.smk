@@ -6,8 +6,8 @@ if TRAIN:
             dataset=train_dataset(),
             init_weights=train_init_weights(),
         output:
-            weights=f"models/{TRAIN['name']}.h5",
-            model=f"models/{TRAIN['name']}.yaml",
+            weights=TRAINED,
+            model=TRAINED_MODEL_FILE,
         log:
             f"logs/train/{TRAIN['name']}.log",
         benchmark:

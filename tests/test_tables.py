@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 from pycocotools import mask as mask_utils
 
 from vidseg.maskrcnn.postprocess import Detections
-from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, concat_parts, detection_table, frame_table, summary, write_atomic
+from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, detection_table, frame_table, read_parts, summary, write_atomic
 
 NAMES = ["BG", "circle", "square"]
 
@@ -38,7 +38,7 @@ def test_hive_dataset_reads_with_pandas_and_duckdb(tmp_path):
             part = tmp_path / f"chunks/{vid}/{chunk}.parquet"
             write_atomic(detection_table(vid, [chunk], [chunk / 10], [detections(n)], NAMES), part)
             parts.append(part)
-        concat_parts(parts, DETECTIONS_SCHEMA, tmp_path / f"detections/video_id={vid}/part-0.parquet")
+        write_atomic(read_parts(parts, DETECTIONS_SCHEMA), tmp_path / f"detections/video_id={vid}/part-0.parquet")
         write_atomic(frame_table(vid, [0, 1], [0.0, 0.1], [n, n]), tmp_path / f"frames/video_id={vid}/part-0.parquet")
     df = pd.read_parquet(tmp_path / "detections")
     assert len(df) == 10 and df.groupby("video_id", observed=True).size().to_dict() == {"a": 4, "b": 6}

@@ -90,8 +90,11 @@ def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str
     return report
 
 
+SUMMARY_FIGURES = [(kind, name) for kind in ("bbox", "segm") for name in ("AP", "AP50", "AP75")]
+
+
 def summary_columns(reports: Sequence[dict]) -> pd.DataFrame:
-    """One row per evaluated video: its main COCO figures, for the summary table."""
-    rows = [{"video_id": r["video_id"], **{f"{kind}_{name}": r[kind][name] for kind in ("bbox", "segm")
-                                            for name in ("AP", "AP50", "AP75")}} for r in reports]
-    return pd.DataFrame(rows, columns=["video_id"] + [f"{k}_{n}" for k in ("bbox", "segm") for n in ("AP", "AP50", "AP75")])
+    """One row per evaluated video: its main COCO figures (`bbox_AP`, ..., `segm_AP75`), for the summary table."""
+    columns = [f"{kind}_{name}" for kind, name in SUMMARY_FIGURES]
+    rows = [[r["video_id"], *(r[kind][name] for kind, name in SUMMARY_FIGURES)] for r in reports]
+    return pd.DataFrame(rows, columns=["video_id", *columns])

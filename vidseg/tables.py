@@ -103,13 +103,6 @@ def read_parts(parts: Sequence[str | Path], schema: pa.Schema) -> pa.Table:
     return table.combine_chunks()
 
 
-def concat_parts(parts: Sequence[str | Path], schema: pa.Schema, out: str | Path) -> pa.Table:
-    """Concatenate chunk files (in the given order) into one file."""
-    table = read_parts(parts, schema)
-    write_atomic(table, out)
-    return table
-
-
 def keep_confident(detections: pa.Table, frames: pa.Table, min_score: float) -> tuple[pa.Table, pa.Table]:
     """Drop detections scoring below `min_score` and recount the frames' detections.
 
