@@ -83,3 +83,65 @@ def test_fine_tuning_from_other_classes_skips_the_class_specific_heads(dataset, 
     with pytest.raises(ConfigError, match="num_classes' is 81, but .* has 3 categories"):
         train_model({**settings, "model": {**settings["model"], "num_classes": 81}}, dataset.path, None,
                     tmp_path / "x.h5", tmp_path / "x.yaml")
+
+
+def _hand_made_sample(size=128, window=(32, 0, 96, 128)):
+    from vidseg.maskrcnn.dataset import _sample
+
+    image = np.arange(size * size * 3, dtype=np.float32).reshape(size, size, 3)
+    masks = np.zeros((3, size, size), bool)
+    masks[0, 40:60, 10:20] = True  # left
+    masks[1, 50:70, 100:120] = True  # right
+    masks[2, 60:90, 50:80] = True  # middle
+    return _sample(image, window, np.array([1, 2, 3], np.int32), masks)
+
+
+def test_crop_sample_stays_in_the_image_and_keeps_what_it_cuts():
+    from vidseg.maskrcnn.dataset import crop_sample
+
+    sample = _hand_made_sample()
+    seen_x = set()
+    for seed in range(40):
+        crop = crop_sample(sample, 64, np.random.default_rng(seed))
+        # The window is 64 rows high: the crop takes exactly those rows, so it never shows padding.
+        np.testing.assert_array_equal(crop.window, [0, 0, 1, 1])
+        (ys, xs) = np.nonzero((sample.image[..., 0] == crop.image[0, 0, 0]))
+        y, x = int(ys[0]), int(xs[0])
+        seen_x.add(x)
+        assert y == 32 and 0 <= x <= 64
+        np.testing.assert_array_equal(crop.image, sample.image[y:y + 64, x:x + 64])
+        expected = [i for i in range(3) if sample.masks[i, y:y + 64, x:x + 64].any()]
+        assert crop.class_ids.tolist() == [i + 1 for i in expected]
+        for mask, box, i in zip(crop.masks, crop.boxes * 63 + [0, 0, 1, 1], expected):
+            np.testing.assert_array_equal(mask, sample.masks[i, y:y + 64, x:x + 64])
+            rows, cols = np.nonzero(mask)
+            np.testing.assert_allclose(box, [rows.min(), cols.min(), rows.max() + 1, cols.max() + 1], atol=1e-4)
+    assert len(seen_x) > 10 and min(seen_x) < 16 and max(seen_x) > 48  # random, over the whole range
+
+    short = _hand_made_sample(window=(20, 0, 60, 128))  # 40 rows of image: the crop holds all of them
+    for seed in range(20):
+        crop = crop_sample(short, 64, np.random.default_rng(seed))
+        y1, _, y2, _ = np.round(crop.window * 63 + [0, 0, 1, 1])
+        assert y2 - y1 == 40 and 0 <= y1 and y2 <= 64
+    with pytest.raises(VidsegError, match="cannot crop 256x256 out of a 128x128"):
+        crop_sample(sample, 256, np.random.default_rng(0))
+
+
+def test_training_on_crops_writes_the_model_at_its_full_size(dataset, tmp_path):
+    import yaml
+
+    from vidseg.errors import ConfigError
+    from vidseg.train import train_model
+
+    settings = {"name": "crops", "model": {**TINY, "backbone": "resnet50", "image_min_dim": 64, "image_max_dim": 128}, "crop_size": 64,
+                "layers": "all", "epochs": 1, "steps_per_epoch": 2, "learning_rate": 0.001}
+    lines = []
+    history = train_model(settings, dataset.path, None, tmp_path / "c.h5", tmp_path / "c.yaml", report=lines.append)
+    assert np.isfinite(history[0]["loss"])
+    assert any("random 64-px crops of images molded to 128 px" in line for line in lines), lines
+    written = yaml.safe_load((tmp_path / "c.yaml").read_text())["config"]
+    assert written["image_max_dim"] == 128 and written["image_min_dim"] == 64
+    full = seeded_model(1, **{**TINY, "image_max_dim": 128})
+    assert not full.load_weights(tmp_path / "c.h5", strict=True).missing
+    with pytest.raises(ConfigError, match="'train.crop_size' \\(192\\) is larger than the model's image_max_dim \\(128\\)"):
+        train_model({**settings, "crop_size": 192}, dataset.path, None, tmp_path / "x.h5", tmp_path / "x.yaml")

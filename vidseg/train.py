@@ -37,7 +37,11 @@ def train_model(settings: dict[str, Any], annotations: str | Path, image_dir: st
             f"{len(dataset.class_names) - 1} categories (+1 for the background): {dataset.class_names[1:]}"
         )
     report(f"training {settings['name']!r} on {len(dataset)} images of {annotations}, classes {dataset.class_names[1:]}")
-    model = MaskRCNN(config)
+    train_config = crop_config(config, settings.get("crop_size"))
+    if train_config is not config:
+        report(f"training on random {train_config.IMAGE_MAX_DIM}-px crops of images molded to "
+               f"{config.IMAGE_MAX_DIM} px, the size the model runs at")
+    model = MaskRCNN(train_config)
     seed = int(settings.get("seed", 0))
     if init_weights is not None:
         exclude = settings.get("exclude", CLASS_SPECIFIC)
@@ -53,7 +57,8 @@ def train_model(settings: dict[str, Any], annotations: str | Path, image_dir: st
     began = time.perf_counter()
     history = trainer.fit(dataset, epochs=int(settings["epochs"]), steps_per_epoch=int(settings["steps_per_epoch"]),
                           flip=bool(settings.get("flip", True)), checkpoint=weights_out, report=report,
-                          decay_epochs=settings.get("decay_epochs", ()), warmup_steps=int(settings.get("warmup_steps", 0)))
+                          decay_epochs=settings.get("decay_epochs", ()), warmup_steps=int(settings.get("warmup_steps", 0)),
+                          mold_config=config if train_config is not config else None)
     minutes = (time.perf_counter() - began) / 60
     report(f"trained in {minutes:.1f} min; weights {weights_out}")
     write_model_file(model_out, config, dataset.class_names,
@@ -61,3 +66,16 @@ def train_model(settings: dict[str, Any], annotations: str | Path, image_dir: st
                                "steps_per_epoch": int(settings["steps_per_epoch"]), "minutes": round(minutes, 1),
                                "final_losses": {k: round(v, 4) for k, v in history[-1].items()}})
     return history
+
+
+def crop_config(config, crop_size: int | None):
+    """The config to train with when training on `crop_size` crops (`config` itself without)."""
+    from vidseg.maskrcnn import Config
+
+    if crop_size is None or crop_size == config.IMAGE_MAX_DIM:
+        return config
+    if crop_size > config.IMAGE_MAX_DIM:
+        raise ConfigError(f"config key 'train.crop_size' ({crop_size}) is larger than the model's "
+                          f"image_max_dim ({config.IMAGE_MAX_DIM}): crops are cut from images of that size")
+    return Config.from_dict({**config.to_dict(), "image_min_dim": crop_size, "image_max_dim": crop_size},
+                            source="config key 'train.crop_size'")

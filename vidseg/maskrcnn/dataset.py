@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vidseg.errors import VidsegError
-from vidseg.maskrcnn.boxes import norm_boxes
+from vidseg.maskrcnn.boxes import denorm_boxes, norm_boxes
 from vidseg.maskrcnn.preprocess import mold_frame, normalized_window
 
 
@@ -86,10 +86,38 @@ def mold_sample(image: np.ndarray, class_ids: np.ndarray, masks: np.ndarray, con
     for i, mask in enumerate(masks):
         resized = cv2.resize(mask.astype(np.uint8), (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
         placed[i, y1:y2, x1:x2] = resized.astype(bool)
-    keep = placed.reshape(len(placed), -1).any(axis=1) if len(placed) else np.zeros(0, bool)
-    placed, class_ids = placed[keep], class_ids[keep]
-    boxes = np.zeros((len(placed), 4), np.float32)
-    for i, mask in enumerate(placed):
+    return _sample(molded, molding.window, class_ids, placed)
+
+
+def crop_sample(sample: Sample, size: int, rng: np.random.Generator) -> Sample:
+    """A random `size` x `size` crop of a molded sample, keeping as much of the image as fits.
+
+    Along each axis the crop lies inside the image window where the window is
+    larger than the crop, and holds the whole window where it is smaller.
+    Instances the crop cuts away are dropped; cut ones keep their visible part.
+    """
+    full = sample.image.shape[0]
+    if not 0 < size <= full:
+        raise VidsegError(f"cannot crop {size}x{size} out of a {full}x{full} training image")
+    win = denorm_boxes(sample.window[None], (full, full))[0]  # y1, x1, y2, x2 in pixels
+    offset = []
+    for start, stop in ((win[0], win[2]), (win[1], win[3])):
+        lo, hi = sorted((start, stop - size))
+        offset.append(int(rng.integers(max(lo, 0), min(hi, full - size) + 1)))
+    y, x = offset
+    window = (max(win[0] - y, 0), max(win[1] - x, 0), min(win[2] - y, size), min(win[3] - x, size))
+    image = sample.image[y:y + size, x:x + size]
+    return _sample(image, window, sample.class_ids, sample.masks[:, y:y + size, x:x + size])
+
+
+def _sample(image: np.ndarray, window, class_ids: np.ndarray, masks: np.ndarray) -> Sample:
+    """Sample from a molded image, its pixel window and masks; empty masks dropped, boxes from the masks."""
+    size = image.shape[0]
+    keep = masks.reshape(len(masks), -1).any(axis=1) if len(masks) else np.zeros(0, bool)
+    masks, class_ids = masks[keep], class_ids[keep]
+    boxes = np.zeros((len(masks), 4), np.float32)
+    for i, mask in enumerate(masks):
         rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
         boxes[i] = [rows[0], cols[0], rows[-1] + 1, cols[-1] + 1]
-    return Sample(molded, normalized_window(molding.window, size), class_ids, norm_boxes(boxes, (size, size)), placed)
+    return Sample(np.ascontiguousarray(image), normalized_window(tuple(window), size), class_ids,
+                  norm_boxes(boxes, (size, size)), np.ascontiguousarray(masks))

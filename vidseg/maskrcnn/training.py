@@ -23,7 +23,7 @@ from vidseg.errors import VidsegError
 from vidseg.maskrcnn import losses
 from vidseg.maskrcnn.anchors import pyramid_anchors
 from vidseg.maskrcnn.boxes import denorm_boxes
-from vidseg.maskrcnn.dataset import CocoDataset, Sample
+from vidseg.maskrcnn.dataset import CocoDataset, Sample, crop_sample
 from vidseg.maskrcnn.roi_align import pyramid_roi_align
 from vidseg.maskrcnn.rpn import select_proposals
 from vidseg.maskrcnn.targets import mask_targets, rpn_targets, sample_rois
@@ -177,16 +177,24 @@ class Trainer:
         terms = self._train_graph(self.batch_targets(samples))
         return {k: float(v) for k, v in terms.items()}
 
+    def _sample(self, dataset: CocoDataset, index: int, flip: bool, mold_config) -> Sample:
+        if mold_config is None:
+            return dataset.sample(index, self.config, flip=flip)
+        return crop_sample(dataset.sample(index, mold_config, flip=flip), int(self.config.IMAGE_SHAPE[0]), self.rng)
+
     def fit(self, dataset: CocoDataset, epochs: int, steps_per_epoch: int, flip: bool = True,
             checkpoint: str | Path | None = None, report: Callable[[str], None] = log.info,
-            decay_epochs: Sequence[int] = (), warmup_steps: int = 0) -> list[dict[str, float]]:
+            decay_epochs: Sequence[int] = (), warmup_steps: int = 0, mold_config=None) -> list[dict[str, float]]:
         """Train for `epochs` x `steps_per_epoch` batches of IMAGES_PER_GPU random images.
 
         The learning rate rises linearly over the first `warmup_steps` steps and
         drops tenfold at the start of each epoch in `decay_epochs` (1-based).
         Flips (left-right, half the images) when `flip`. Mean losses per epoch are
         reported; with `checkpoint`, weights are saved there (matterport's .h5
-        layout) after every epoch.
+        layout) after every epoch. With `mold_config` (the config the model will run
+        with, at a larger input size), images are molded as that config molds them and
+        random crops of this model's input size are trained on: the network learns
+        objects at the scale it will see them, for the cost of a smaller input.
         """
         batch = self.config.IMAGES_PER_GPU
         rate = self.learning_rate
@@ -201,7 +209,7 @@ class Trainer:
                 done += 1
                 self.learning_rate = rate * min(1.0, done / warmup_steps) if warmup_steps else rate
                 picks = self.rng.integers(0, len(dataset), batch)
-                samples = [dataset.sample(int(i), self.config, flip=bool(flip and self.rng.random() < 0.5)) for i in picks]
+                samples = [self._sample(dataset, int(i), flip and self.rng.random() < 0.5, mold_config) for i in picks]
                 terms = self.step(samples)
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
