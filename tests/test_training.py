@@ -133,15 +133,16 @@ def test_training_on_crops_writes_the_model_at_its_full_size(dataset, tmp_path):
     from vidseg.errors import ConfigError
     from vidseg.train import train_model
 
-    settings = {"name": "crops", "model": {**TINY, "backbone": "resnet50", "image_min_dim": 64, "image_max_dim": 128}, "crop_size": 64,
-                "layers": "all", "epochs": 1, "steps_per_epoch": 2, "learning_rate": 0.001}
+    narrow = {**TINY, "backbone": "resnet50", "backbone_width": 0.125, "rpn_conv_size": 32, "mask_head_conv_size": 16}
+    settings = {"name": "crops", "model": {**narrow, "image_min_dim": 64, "image_max_dim": 128}, "crop_size": 64,
+                "layers": "all", "epochs": 1, "steps_per_epoch": 1, "learning_rate": 0.001}
     lines = []
     history = train_model(settings, dataset.path, None, tmp_path / "c.h5", tmp_path / "c.yaml", report=lines.append)
     assert np.isfinite(history[0]["loss"])
     assert any("random 64-px crops of images molded to 128 px" in line for line in lines), lines
     written = yaml.safe_load((tmp_path / "c.yaml").read_text())["config"]
     assert written["image_max_dim"] == 128 and written["image_min_dim"] == 64
-    full = seeded_model(1, **{**TINY, "image_max_dim": 128})
+    full = seeded_model(1, **{**narrow, "image_max_dim": 128})
     assert not full.load_weights(tmp_path / "c.h5", strict=True).missing
     with pytest.raises(ConfigError, match="'train.crop_size' \\(192\\) is larger than the model's image_max_dim \\(128\\)"):
         train_model({**settings, "crop_size": 192}, dataset.path, None, tmp_path / "x.h5", tmp_path / "x.yaml")
