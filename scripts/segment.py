@@ -2,7 +2,10 @@ from vidseg.logs import log_to
 
 log = log_to(snakemake.log[0])
 
+from vidseg.gpu import bind_gpu  # noqa: E402
 from vidseg.segment import load_model, segment_chunk  # noqa: E402
+
+bind_gpu()  # one free GPU per job (lock files), memory growth on; nothing on a CPU-only machine
 
 model, names = load_model(snakemake.params.model, snakemake.input.weights, snakemake.params.class_names,
                           snakemake.params.min_confidence)

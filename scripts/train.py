@@ -4,7 +4,10 @@ log = log_to(snakemake.log[0])
 
 from pathlib import Path  # noqa: E402
 
+from vidseg.gpu import bind_gpu  # noqa: E402
 from vidseg.train import train_model  # noqa: E402
+
+bind_gpu()
 
 settings = snakemake.params.settings
 dataset = Path(snakemake.input.dataset)

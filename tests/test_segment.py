@@ -19,3 +19,61 @@ def test_class_names():
         class_names_for(Config(num_classes=3), None)
     with pytest.raises(VidsegError, match="has 2 names for 3 classes"):
         class_names_for(Config(num_classes=3), ["BG", "a"])
+
+
+def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
+    import logging
+
+    import cv2
+    import pandas as pd
+    import tensorflow as tf
+
+    from conftest import make_frames, seeded_model
+    from vidseg.frames import write_index
+    from vidseg.segment import segment_chunk
+
+    model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
+    frames_dir = tmp_path / "frames"
+    frames_dir.mkdir()
+    images = make_frames() * 2
+    for i, image in enumerate(images):
+        cv2.imwrite(str(frames_dir / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    write_index([i / 10 for i in range(len(images))], tmp_path / "index.tsv")
+
+    def run(name):
+        segment_chunk(model, list(COCO_CLASS_NAMES), "v", frames_dir, tmp_path / "index.tsv", "png", 0, 6, 1,
+                      tmp_path / f"{name}.det.parquet", tmp_path / f"{name}.frames.parquet")
+        return pd.read_parquet(tmp_path / f"{name}.det.parquet"), pd.read_parquet(tmp_path / f"{name}.frames.parquet")
+
+    # The retried chunk runs at batch 1; a chunk run at batch 1 from the start is its reference
+    # (batch size can flip near-ties among proposals, so batch 4 is not an exact reference).
+    model.config.IMAGES_PER_GPU = 1
+    plain = run("plain")
+    model.config.IMAGES_PER_GPU = 4
+    real = model.detect_batch
+    sizes = []
+
+    def small_memory(batch):
+        sizes.append(len(batch))
+        if len(batch) > 1:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape [4,64,64,256]")
+        return real(batch)
+
+    model.detect_batch = small_memory
+    with caplog.at_level(logging.WARNING, logger="vidseg.segment"):
+        retried = run("retried")
+    assert sizes == [4, 2, 1, 1, 1, 1, 1, 1]  # halved twice, then batch 1 kept for the rest of the chunk
+    assert [r.getMessage() for r in caplog.records] == [
+        "v chunk 0: out of memory on a batch of 4 frames; retrying at batch 2",
+        "v chunk 0: out of memory on a batch of 2 frames; retrying at batch 1",
+    ]
+    assert len(plain[0]) > 0
+    pd.testing.assert_frame_equal(plain[1], retried[1])
+    pd.testing.assert_frame_equal(plain[0], retried[0])
+
+    model.detect_batch = lambda batch: (_ for _ in ()).throw(tf.errors.ResourceExhaustedError(None, None, "OOM"))
+    with pytest.raises(VidsegError, match=r"v chunk 0: out of memory on a single frame \(0\)"):
+        run("never")
+    model.detect_batch = lambda batch: (_ for _ in ()).throw(ValueError("a bug, not memory"))
+    with pytest.raises(ValueError, match="a bug"):
+        run("bug")

@@ -1,8 +1,10 @@
 """The segment stage: one contiguous range of a video's frames through the model into Parquet.
 
 The model loads once per job; frames are read as RGB and run in batches of
-IMAGES_PER_GPU (the last partial batch included). A progress line with frames
-done / total and frames per second goes to the log.
+IMAGES_PER_GPU (the last partial batch included). A batch that runs out of
+memory is retried at half the size (down to one frame), with a log line, and
+the smaller size is kept for the rest of the chunk. A progress line with
+frames done / total and frames per second goes to the log.
 """
 
 from __future__ import annotations
@@ -51,9 +53,15 @@ def load_model(settings: dict[str, Any], weights: str | Path, class_names: Seque
         config.DETECTION_MIN_CONFIDENCE = float(min_confidence)
     names = class_names_for(config, names)
     model = MaskRCNN(config)
-    report = model.load_weights(weights, strict=True)
-    log.info("%s", report)
+    model.load_weights(weights, strict=True)  # logs what it loaded
     return model, names
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """Is this TensorFlow's (or the allocator's) out-of-memory error?"""
+    import tensorflow as tf
+
+    return isinstance(err, (tf.errors.ResourceExhaustedError, MemoryError)) or "OOM when allocating" in str(err)
 
 
 def chunk_range(chunk: int, chunk_size: int, n_chunks: int, n_frames: int) -> tuple[int, int]:
@@ -83,10 +91,23 @@ def segment_chunk(
     frames, counts, results = [], [], []
     began = time.perf_counter()
     log.info("%s chunk %d: frames %d..%d of %d", video_id, chunk, start, end - 1, len(times))
-    for first in range(start, end, batch):
+    first = start
+    while first < end:
         indices = list(range(first, min(end, first + batch)))
         images = [read_rgb(frames_dir, i, image_format) for i in indices]
-        found = model.detect_batch(images)
+        try:
+            found = model.detect_batch(images)
+        except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+            if not out_of_memory(err):
+                raise
+            if len(indices) == 1:
+                raise VidsegError(f"{video_id} chunk {chunk}: out of memory on a single frame ({first}): "
+                                  f"{' '.join(str(err).split())[:300]}") from None
+            batch = max(1, len(indices) // 2)
+            log.warning("%s chunk %d: out of memory on a batch of %d frames; retrying at batch %d",
+                        video_id, chunk, len(indices), batch)
+            continue
+        first += len(indices)
         frames += indices
         results += found
         counts += [len(r) for r in found]
