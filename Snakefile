@@ -13,7 +13,7 @@ include: "rules/common.smk"
 
 rule all:
     input:
-        all_outputs(),
+        all_outputs,
 
 
 include: "rules/resources.smk"
@@ -25,3 +25,12 @@ include: "rules/render.smk"
 include: "rules/demo.smk"
 include: "rules/evaluate.smk"
 include: "rules/train.smk"
+
+
+# Every run ends by writing results/status.tsv: per video, the stage reached and any failure's reason.
+onsuccess:
+    report_status(VIDEOS, GROUND_TRUTH)
+
+
+onerror:
+    report_status(VIDEOS, GROUND_TRUTH)

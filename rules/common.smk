@@ -1,11 +1,11 @@
 import json
 import math
-import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from vidseg.errors import VidsegError
+from vidseg.maskrcnn.h5file import check_weights_file
 from vidseg.inputs import ID_PATTERN, ground_truths, resolve_videos
 from vidseg.modelfile import model_file_for, resolve_model
 from vidseg.provenance import source_digest
@@ -59,8 +59,11 @@ except VidsegError as err:
     raise WorkflowError(str(err))
 if not VIDEOS:
     raise WorkflowError(f"config key 'videos': no video files found in {config['videos']!r}")
-if config["weights"] not in ("coco", TRAINED) and not os.path.isfile(config["weights"]):
-    raise WorkflowError(f"config key 'weights': file {config['weights']!r} does not exist")
+if config["weights"] not in ("coco", TRAINED):
+    try:
+        check_weights_file(config["weights"], MODEL_CONFIG.NUM_CLASSES)
+    except VidsegError as err:
+        raise WorkflowError(f"config key 'weights': {err}")
 
 # Code digests per stage: a change to the package code a stage runs reruns that stage.
 CODE = {
@@ -81,13 +84,40 @@ wildcard_constraints:
     chunk=r"\d+",
 
 
-def all_outputs():
+def probed(video):
+    """A video's probe record (probe is a checkpoint: the DAG waits for it)."""
+    with open(checkpoints.probe.get(video=video).output.json) as f:
+        return json.load(f)
+
+
+def good_videos():
+    """The videos that passed the probe; the others are in results/status.tsv with the reason."""
+    return [video for video in VIDEOS if probed(video)["ok"]]
+
+
+def evaluated_videos():
+    return [video for video in good_videos() if video in GROUND_TRUTH]
+
+
+def all_outputs(wildcards):
+    good = good_videos()
     return [
-        *expand("results/videos/{video}.mp4", video=VIDEOS),
-        *expand("results/detections/video_id={video}/part-0.parquet", video=VIDEOS),
-        *expand("results/eval/{video}.json", video=GROUND_TRUTH),
+        *expand("results/videos/{video}.mp4", video=good),
+        *expand("results/detections/video_id={video}/part-0.parquet", video=good),
+        *expand("results/eval/{video}.json", video=evaluated_videos()),
         "results/summary.csv",
     ]
+
+
+def good_tables(kind):
+    def files(wildcards):
+        return expand("results/{kind}/video_id={video}/part-0.parquet", kind=kind, video=good_videos())
+
+    return files
+
+
+def evaluations(wildcards):
+    return expand("results/eval/{video}.json", video=evaluated_videos())
 
 
 def ground_truth_path(wildcards):
@@ -111,9 +141,10 @@ def frames_output():
 
 def n_chunks(wildcards):
     """Chunks of a video, from its probed frame count (probe is a checkpoint)."""
-    with open(checkpoints.probe.get(video=wildcards.video).output.json) as f:
-        n_frames = json.load(f)["n_frames"]
-    return max(1, math.ceil(n_frames / config["segment"]["chunk_size"]))
+    record = probed(wildcards.video)
+    if not record["ok"]:
+        raise WorkflowError(f"video {wildcards.video} failed at the probe: {record['reason']}")
+    return max(1, math.ceil(record["n_frames"] / config["segment"]["chunk_size"]))
 
 
 def chunk_files(kind):
@@ -136,3 +167,11 @@ def train_dataset():
 def train_init_weights():
     init = TRAIN.get("init_weights")
     return [] if init is None else COCO_WEIGHTS if init == "coco" else init
+
+
+def report_status(videos, ground_truth):
+    """Write results/status.tsv and say in one line per failure how the run went."""
+    from snakemake.logging import logger
+    from vidseg.status import describe, write_status
+
+    logger.info(describe(write_status(videos, ground_truth)))

@@ -18,9 +18,9 @@ rule video_tables:
 
 rule summary:
     input:
-        detections=expand("results/detections/video_id={video}/part-0.parquet", video=VIDEOS),
-        frames=expand("results/frames/video_id={video}/part-0.parquet", video=VIDEOS),
-        evaluations=expand("results/eval/{video}.json", video=GROUND_TRUTH),
+        detections=good_tables("detections"),
+        frames=good_tables("frames"),
+        evaluations=evaluations,
     output:
         "results/summary.csv",
     log:

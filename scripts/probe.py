@@ -4,10 +4,15 @@ log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 
-from vidseg.probe import probe  # noqa: E402
+from vidseg.probe import probe_record  # noqa: E402
 
-info = probe(snakemake.input.video)
+# A video that cannot be probed is recorded as failed (the run goes on without it), not raised.
+record = probe_record(snakemake.wildcards.video, snakemake.input.video)
 with open(snakemake.output.json, "w") as f:
-    json.dump({"video_id": snakemake.wildcards.video, **info}, f, indent=1)
-log.info("%s: %dx%d, %s fps, %d frames, rotation %d, audio %s", snakemake.wildcards.video, info["width"],
-         info["height"], f"{info['fps_num']}/{info['fps_den']}", info["n_frames"], info["rotation"], info["has_audio"])
+    json.dump(record, f, indent=1)
+if record["ok"]:
+    log.info("%s: %dx%d, %s fps, %d frames, rotation %d, audio %s", record["video_id"], record["width"],
+             record["height"], f"{record['fps_num']}/{record['fps_den']}", record["n_frames"], record["rotation"],
+             record["has_audio"])
+else:
+    log.error("%s FAILED at probe: %s", record["video_id"], record["reason"])

@@ -4,13 +4,13 @@ log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 
-import pandas as pd  # noqa: E402
 
 from vidseg.evaluate import summary_columns  # noqa: E402
-from vidseg.tables import summary  # noqa: E402
+from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, read_parts, summary  # noqa: E402
 
-detections = pd.concat([pd.read_parquet(p) for p in snakemake.input.detections], ignore_index=True)
-frames = pd.concat([pd.read_parquet(p) for p in snakemake.input.frames], ignore_index=True)
+# (no tables at all when every video failed at the probe: the summary is then empty)
+detections = read_parts(snakemake.input.detections, DETECTIONS_SCHEMA).to_pandas()
+frames = read_parts(snakemake.input.frames, FRAMES_SCHEMA).to_pandas()
 table = summary(detections, frames)
 reports = [json.loads(open(p).read()) for p in snakemake.input.evaluations]
 if reports:

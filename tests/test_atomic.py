@@ -28,3 +28,25 @@ def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
             open(tmp, "wb").write(b"half")
             raise RuntimeError("killed")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file_and_the_next_write_cleans_up(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "table.parquet"
+    target.write_bytes(b"old")
+    code = (
+        "import os, signal\n"
+        "from vidseg.atomic import atomic_path\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n"
+        "    open(tmp, 'wb').write(b'half')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code])
+    assert proc.returncode == -9
+    left = [p.name for p in tmp_path.iterdir() if p.name != "table.parquet"]
+    assert target.read_bytes() == b"old" and len(left) == 1 and left[0].startswith(".table.parquet.")
+    with atomic_path(target) as tmp:
+        open(tmp, "wb").write(b"new")
+    assert target.read_bytes() == b"new" and os.listdir(tmp_path) == ["table.parquet"]

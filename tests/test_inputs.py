@@ -7,7 +7,8 @@ from vidseg.inputs import resolve_videos, video_id
 def test_ids_from_stems_are_sanitized():
     assert video_id("/x/My Holiday (2).MP4") == "My_Holiday_2"
     assert video_id("a'; touch pwned; '.mp4") == "a_touch_pwned"
-    assert video_id("ünïcode.mov") == "n_code"
+    assert video_id("ünïcode 日本.mov") == "ünïcode_日本"
+    assert video_id("cafe\u0301.mp4") == video_id("caf\u00e9.mp4") == "caf\u00e9"  # NFC
     assert video_id("....mp4") == "video"
 
 

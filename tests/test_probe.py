@@ -1,3 +1,4 @@
+import subprocess
 from fractions import Fraction
 
 import pytest
@@ -57,3 +58,23 @@ def test_probe_real_files(tmp_path):
     text.write_text("hello")
     with pytest.raises(VidsegError, match="text.mp4: ffprobe cannot read it"):
         probe(text)
+
+
+def test_probe_records_say_why_a_file_is_unusable(tmp_path):
+    from vidseg.probe import probe_record
+
+    good = probe_record("a", make_video(tmp_path / "a.mp4", seconds=0.5))
+    assert good["ok"] and good["video_id"] == "a" and good["n_frames"] == 5
+    front = tmp_path / "front.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1",
+                    "-c:v", "libx264", "-movflags", "+faststart", str(front)], check=True)
+    data = bytearray(front.read_bytes())
+    start = data.find(b"mdat") + 4
+    data[start:] = bytes(len(data) - start)
+    zeroed = tmp_path / "zeroed frames.mp4"
+    zeroed.write_bytes(bytes(data))
+    record = probe_record("zeroed", zeroed)
+    assert record == {"video_id": "zeroed", "ok": False, "path": str(zeroed), "reason": record["reason"]}
+    assert record["reason"].startswith(f"{zeroed}: no decodable video frame") and "\n" not in record["reason"]
+    missing = probe_record("gone", tmp_path / "gone.mp4")
+    assert not missing["ok"] and missing["reason"] == f"{tmp_path / 'gone.mp4'}: no such file"

@@ -62,7 +62,7 @@ def test_hive_dataset_reads_with_pandas_and_duckdb(tmp_path):
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "x.parquet"
 
-    def broken(table, where):
+    def broken(table, where, **options):
         open(where, "wb").write(b"PAR1 half")
         raise OSError("disk full")
 
@@ -73,3 +73,27 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
         pass
     assert list(tmp_path.iterdir()) == []
     assert FRAMES_SCHEMA.names == ["video_id", "frame", "time_s", "n_detections"]
+
+
+def test_frame_groups_streams_frames_in_order_across_batches(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pytest
+
+    import vidseg.tables as tables
+    from vidseg.errors import VidsegError
+
+    monkeypatch.setattr(tables, "ROW_GROUP_ROWS", 4)  # several row groups
+    per_frame = {0: 3, 2: 1, 3: 5, 7: 2}  # frames without detections have no rows
+    frames = sorted(per_frame)
+    table = detection_table("v", frames, [f / 10 for f in frames], [detections(per_frame[f]) for f in frames], NAMES)
+    tables.write_atomic(table, tmp_path / "d.parquet")
+    assert pq.ParquetFile(tmp_path / "d.parquet").metadata.num_row_groups == 3
+    groups = list(tables.frame_groups(tmp_path / "d.parquet", batch_rows=3))
+    assert [(frame, len(rows)) for frame, rows in groups] == list(per_frame.items())
+    whole = table.to_pandas()
+    for frame, rows in groups:
+        pd.testing.assert_frame_equal(rows.reset_index(drop=True), whole[whole.frame == frame].reset_index(drop=True))
+    shuffled = pa.concat_tables([table.slice(6), table.slice(0, 6)])
+    pq.write_table(shuffled, tmp_path / "bad.parquet")
+    with pytest.raises(VidsegError, match="bad.parquet is not sorted by frame"):
+        list(tables.frame_groups(tmp_path / "bad.parquet", batch_rows=3))

@@ -3,45 +3,15 @@
 import json
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import seeded_model
+from flow import MODEL, output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
 from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-MODEL = dict(name="tiny", num_classes=81, backbone="resnet50", image_min_dim=64, image_max_dim=64, images_per_gpu=2,
-             detection_min_confidence=0.5, pre_nms_limit=1000, post_nms_rois_inference=200, detection_max_instances=20)
-
-
-def snakemake(workdir: Path, *extra: str) -> str:
-    """Run the workflow as a user would (2 cores, 1 GPU slot); fail the test on a non-zero exit."""
-    proc = run_raw(workdir, "--resources", "gpu=1", *extra, cores=2)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
-
-
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Job counts per rule of a dry run ({} when nothing is to be done)."""
-    out = snakemake(workdir, "--dry-run")
-    if "Nothing to be done" in out:
-        return {}
-    stats = out.split("Job stats:", 1)[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
-
-
-def write_config(workdir: Path, **model_overrides) -> None:
-    config = {"videos": "videos", "model": {**MODEL, **model_overrides}, "weights": str(workdir / "weights.h5"),
-              "frames": {"keep": True}, "segment": {"chunk_size": 8}, "encode": {"preset": "ultrafast"}}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
@@ -117,20 +87,6 @@ def test_reruns_redo_only_what_changed(workdir):
     assert len([p for p in after if "third" in p]) == len([p for p in after if "plain" in p]) > 8
 
 
-def output_times(workdir: Path) -> dict[str, int]:
-    """Modification times of every result file (not the kept frame images)."""
-    results = workdir / "results"
-    return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
-            if p.is_file() and "frames_tmp" not in p.parts}
-
-
-def run_raw(workdir: Path, *extra: str, cores: int = 1) -> subprocess.CompletedProcess:
-    """snakemake on `workdir` with its config.yaml."""
-    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
-            str(workdir / "config.yaml"), "--cores", str(cores), *extra]
-    return subprocess.run(args, capture_output=True, text=True)
-
-
 @pytest.mark.parametrize(
     "config, message",
     [
@@ -150,6 +106,26 @@ def test_config_errors_stop_before_any_job(tmp_path, config, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_weights_errors_stop_before_any_job(tmp_path):
+    """A weights file that is not HDF5, or whose classifier has another class count, fails the dry run."""
+    from matterport_layout import matterport_layers, write_keras2_h5
+
+    (tmp_path / "videos").mkdir()
+    make_video(tmp_path / "videos" / "a.mp4", seconds=0.2)
+    (tmp_path / "text.h5").write_text("not weights")
+    write_keras2_h5(tmp_path / "coco81.h5", matterport_layers("resnet50", 81))
+    for weights, model, message in [
+        ("text.h5", {"num_classes": 4}, "config key 'weights': file 'text.h5' is not an HDF5 weights file"),
+        ("coco81.h5", {"num_classes": 4}, "weights file coco81.h5 has 81 classes (layer mrcnn_class_logits), "
+                                          "but the model config has num_classes 4"),
+    ]:
+        config = {"videos": "videos", "weights": weights, "model": model, "class_names": ["BG", "a", "b", "c"]}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        proc = run_raw(tmp_path, "--dry-run")
+        assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stderr[-2000:]
+        assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
 def test_lint_is_clean(workdir):

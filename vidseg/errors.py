@@ -14,3 +14,7 @@ class ConfigError(VidsegError, ValueError):
 
 class WeightsError(VidsegError):
     """A weights file cannot be read or does not fit the model."""
+
+
+# How a job's log says it stopped on an error (vidseg.logs writes it, vidseg.status reads it).
+FAILED_MARK = "FAILED: "

@@ -19,14 +19,17 @@ def require(tool: str) -> str:
     return path
 
 
-def run(args: Sequence[str], what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run a command; on failure raise `VidsegError` with `what` and the tool's last error lines."""
+def run(args: Sequence[str], what: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command; on failure raise `VidsegError` with `what` and the tool's last error lines.
+
+    With `check=False` a non-zero exit status is returned, not raised (a timeout still raises).
+    """
     require(args[0])
     try:
         proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise VidsegError(f"{what}: {args[0]} did not finish within {timeout} s") from None
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         reason = " / ".join(lines[-3:]) if lines else f"exit status {proc.returncode}"
         raise VidsegError(f"{what}: {reason}")

@@ -1,7 +1,7 @@
 """Which videos a run covers: a folder, a glob or a TSV sample sheet -> ids and paths.
 
-Ids come from file stems, reduced to `[A-Za-z0-9._-]` so they are safe in paths
-and wildcards; two videos with the same id are an error naming both files.
+Ids come from file stems, reduced to letters, digits and `._-` so they are safe in
+paths and wildcards; two videos with the same id are an error naming both files.
 """
 
 from __future__ import annotations
@@ -9,18 +9,20 @@ from __future__ import annotations
 import csv
 import glob
 import re
+import unicodedata
 from pathlib import Path
 
 from vidseg.errors import VidsegError
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
-ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+ID_PATTERN = r"[^\W_][\w.-]*"  # letters (any script), digits, `_`, `.`, `-`; starting with a letter or digit
 
 
 def video_id(path: str | Path) -> str:
-    """A path's stem made safe: other characters become `_`, runs collapse, edges trimmed."""
-    stem = Path(path).stem
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")
+    """A path's stem made safe: letters of any script, digits and `._-` stay (NFC-normalized); other
+    characters (spaces, quotes, shell metacharacters) become `_`, runs collapse, edges trimmed."""
+    stem = unicodedata.normalize("NFC", Path(path).stem)
+    clean = re.sub(r"[^\w.-]+", "_", stem).strip("._-")
     return clean or "video"
 
 

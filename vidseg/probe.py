@@ -110,7 +110,26 @@ def _float(text) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
+def first_frame_decodes(path: str | Path) -> None:
+    """Decode the first video frame (cheap: one frame, checksummed, not written); an error if none decodes."""
+    proc = run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
+                "-f", "framecrc", "-"], what=f"{path}: no decodable video frame", timeout=120, check=False)
+    if proc.returncode != 0 or not any(line and not line.startswith("#") for line in proc.stdout.splitlines()):
+        errors = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        raise VidsegError(f"{path}: no decodable video frame" + (f" ({errors[-1].strip()})" if errors else ""))
+
+
 def probe(path: str | Path) -> dict[str, Any]:
-    """Normalized fields plus ffprobe's own JSON under `ffprobe`."""
+    """Normalized fields plus ffprobe's own JSON under `ffprobe`; the first frame must decode."""
     raw = ffprobe(path)
-    return {**normalize(raw, path), "ffprobe": raw}
+    info = normalize(raw, path)
+    first_frame_decodes(path)
+    return {**info, "ffprobe": raw}
+
+
+def probe_record(video_id: str, path: str | Path) -> dict[str, Any]:
+    """What the probe stage writes: `ok` and the probe's fields, or `ok: false` and a one-line `reason`."""
+    try:
+        return {"video_id": video_id, "ok": True, **probe(path)}
+    except VidsegError as err:
+        return {"video_id": video_id, "ok": False, "path": str(path), "reason": " ".join(str(err).split())}

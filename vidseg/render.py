@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import colorsys
 from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -45,19 +46,28 @@ def draw(image_bgr: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def render_video(frames_dir: str | Path, n_frames: int, detections: pd.DataFrame, out_dir: str | Path,
-                 image_format: str, jpeg_quality: int = 95) -> None:
-    """Write annotated copies of frames 0..n_frames-1 (same names) into `out_dir`."""
+def render_video(frames_dir: str | Path, n_frames: int, detections: Iterable[tuple[int, pd.DataFrame]],
+                 out_dir: str | Path, image_format: str, jpeg_quality: int = 95) -> None:
+    """Write annotated copies of frames 0..n_frames-1 (same names) into `out_dir`.
+
+    `detections` yields `(frame, rows)` in frame order (`vidseg.tables.frame_groups`
+    streams them from the table), so memory does not grow with the video's length.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    by_frame = {frame: rows for frame, rows in detections.groupby("frame")} if len(detections) else {}
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if image_format == "jpg" else []
-    empty = detections.iloc[0:0]
+    groups = iter(detections)
+    upcoming = next(groups, None)
     for index in range(n_frames):
         name = frame_name(index, image_format)
         image = cv2.imread(str(Path(frames_dir) / name), cv2.IMREAD_COLOR)
         if image is None:
             raise VidsegError(f"cannot read frame image {Path(frames_dir) / name}")
-        annotated = draw(image, by_frame.get(index, empty))
+        rows = None
+        if upcoming is not None and upcoming[0] == index:
+            rows, upcoming = upcoming[1], next(groups, None)
+        annotated = draw(image, rows) if rows is not None else image
         if not cv2.imwrite(str(out_dir / name), annotated, params):
             raise VidsegError(f"cannot write {out_dir / name}")
+    if upcoming is not None:
+        raise VidsegError(f"detections for frame {upcoming[0]}, but the video has {n_frames} frames")

@@ -9,7 +9,7 @@ class. `video_id` is dictionary-encoded so it agrees with the hive partition
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidseg.atomic import atomic_path
+from vidseg.errors import VidsegError
 
 if TYPE_CHECKING:
     from vidseg.maskrcnn.postprocess import Detections
@@ -89,10 +90,35 @@ def frame_table(video_id: str, frames: Sequence[int], times: Sequence[float], co
     }, schema=FRAMES_SCHEMA)
 
 
+# Rows per Parquet row group: readers that stream a table (render) hold one group at a time.
+ROW_GROUP_ROWS = 16384
+
+
 def write_atomic(table: pa.Table, path: str | Path) -> None:
     """Write Parquet to a temporary file in the same folder, then rename: readers never see half a file."""
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS)
+
+
+def frame_groups(path: str | Path, batch_rows: int = 4096) -> Iterator[tuple[int, pd.DataFrame]]:
+    """`(frame, rows)` of a detections file in frame order, read a batch at a time (memory stays flat)."""
+    pending = None
+    previous = -1
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        rows = batch.to_pandas()
+        frames = rows["frame"].to_numpy()
+        if len(frames) and (frames[0] < previous or (np.diff(frames) < 0).any()):
+            raise VidsegError(f"detections table {path} is not sorted by frame")
+        if len(frames):
+            previous = int(frames[-1])
+        if pending is not None:
+            rows = pd.concat([pending, rows], ignore_index=True)
+        last = rows["frame"] == previous
+        pending = rows[last]
+        for frame, group in rows[~last].groupby("frame", sort=True):
+            yield int(frame), group
+    if pending is not None and len(pending):
+        yield previous, pending
 
 
 def read_parts(parts: Sequence[str | Path], schema: pa.Schema) -> pa.Table:

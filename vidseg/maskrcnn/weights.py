@@ -22,6 +22,7 @@ import numpy as np
 
 from vidseg.atomic import atomic_path
 from vidseg.errors import WeightsError
+from vidseg.maskrcnn.h5file import read_names, weights_root
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +81,6 @@ def _role(variable: keras.Variable) -> str:
     return variable.name.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
-def _read_names(group: h5py.Group, name: str) -> list[str] | None:
-    """A string-list attribute, also when Keras split it into `name0`, `name1`, ... chunks."""
-    if name in group.attrs:
-        values = list(group.attrs[name])
-    elif f"{name}0" in group.attrs:
-        values, chunk = [], 0
-        while f"{name}{chunk}" in group.attrs:
-            values += list(group.attrs[f"{name}{chunk}"])
-            chunk += 1
-    else:
-        return None
-    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
-
-
 def _key_matches(file_name: str, key: str) -> bool:
     """Does a file weight name (`conv1/kernel:0`, `rpn_conv_shared/kernel:0`) fill model key `key`?
 
@@ -133,17 +120,12 @@ def load_weights(
     assignments: list[tuple[keras.Variable, np.ndarray]] = []
     try:
         with h5py.File(path, "r") as f:
-            root = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
-            layer_names = _read_names(root, "layer_names")
-            if layer_names is None:
-                raise WeightsError(
-                    f"weights file {path} has no 'layer_names' attribute: not a Keras HDF5 weights file"
-                )
+            root, layer_names = weights_root(f, path)
             in_file: dict[str, tuple[h5py.Group, list[str]]] = {}
             for name in layer_names:
                 if name not in root:
                     raise WeightsError(f"weights file {path} lists layer {name} but has no group for it")
-                weight_names = _read_names(root[name], "weight_names") or []
+                weight_names = read_names(root[name], "weight_names") or []
                 if weight_names:
                     in_file[name] = (root[name], weight_names)
             for name, entries in model.items():

@@ -1,0 +1,49 @@
+"""Running the workflow from tests: snakemake on a work folder with its own config.yaml, as a user would."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+MODEL = dict(name="tiny", num_classes=81, backbone="resnet50", image_min_dim=64, image_max_dim=64, images_per_gpu=2,
+             detection_min_confidence=0.5, pre_nms_limit=1000, post_nms_rois_inference=200, detection_max_instances=20)
+
+
+def snakemake(workdir: Path, *extra: str) -> str:
+    """Run the workflow as a user would (2 cores, 1 GPU slot); fail the test on a non-zero exit."""
+    proc = run_raw(workdir, "--resources", "gpu=1", *extra, cores=2)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def planned_jobs(workdir: Path) -> dict[str, int]:
+    """Job counts per rule of a dry run ({} when nothing is to be done)."""
+    out = snakemake(workdir, "--dry-run")
+    if "Nothing to be done" in out:
+        return {}
+    stats = out.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+def write_config(workdir: Path, **model_overrides) -> None:
+    config = {"videos": "videos", "model": {**MODEL, **model_overrides}, "weights": str(workdir / "weights.h5"),
+              "frames": {"keep": True}, "segment": {"chunk_size": 8}, "encode": {"preset": "ultrafast"}}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def run_raw(workdir: Path, *extra: str, cores: int = 1) -> subprocess.CompletedProcess:
+    """snakemake on `workdir` with its config.yaml."""
+    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+            str(workdir / "config.yaml"), "--cores", str(cores), *extra]
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+def output_times(workdir: Path) -> dict[str, int]:
+    """Modification times of every result file (not the kept frame images, nor status.tsv: every run rewrites it)."""
+    results = workdir / "results"
+    return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
+            if p.is_file() and "frames_tmp" not in p.parts and p.name != "status.tsv"}

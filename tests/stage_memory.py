@@ -1,0 +1,40 @@
+"""Run one stage on one video in this process and print its peak memory (KiB) as JSON.
+
+    python stage_memory.py segment|render|encode WORKDIR
+
+WORKDIR holds frames/, index.tsv, video.mp4, weights.h5 (+ model.json) and, for
+render, detections.parquet. Printed: this process's peak resident memory (VmHWM:
+getrusage's ru_maxrss would include the peak of the process that forked it) and
+the largest of its children's (ffmpeg).
+"""
+
+import json
+import resource
+import sys
+from pathlib import Path
+
+stage, work = sys.argv[1], Path(sys.argv[2])
+if stage == "segment":
+    from vidseg.segment import load_model, segment_chunk
+
+    model, names = load_model(json.loads((work / "model.json").read_text()), work / "weights.h5")
+    segment_chunk(model, names, "v", work / "frames", work / "index.tsv", "jpg", 0, 10**6, 1,
+                  work / "detections.parquet", work / "frames.parquet")
+elif stage == "render":
+    from vidseg.frames import read_index
+    from vidseg.render import render_video
+    from vidseg.tables import frame_groups
+
+    render_video(work / "frames", len(read_index(work / "index.tsv")), frame_groups(work / "detections.parquet"),
+                 work / "annotated", "jpg")
+elif stage == "encode":
+    from vidseg.encode import encode
+    from vidseg.frames import read_index
+
+    encode(work / "annotated", list(read_index(work / "index.tsv")), "jpg", (10, 1), False, work / "video.mp4", "aac",
+           work / "out.mp4", preset="ultrafast")
+else:
+    raise SystemExit(f"unknown stage {stage}")
+own = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"stage": stage, "self_kib": own, "children_kib": children}))

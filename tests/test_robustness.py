@@ -1,0 +1,248 @@
+"""Broken and awkward videos in one run with good ones: the good ones complete, the bad ones say why.
+
+Also: no shell injection through file names, a kill -9 mid-chunk loses nothing,
+and two full runs give identical tables.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from conftest import seeded_model
+from flow import MODEL, REPO, SNAKEMAKE, run_raw
+from media import frame_times, make_video, stream_info
+
+SHELL_NAME = "a'; touch pwned; ' $(touch pwned2) `touch pwned3`"
+# file stem -> (video id, reason fragment of its probe failure)
+BAD = {
+    "zero bytes": ("zero_bytes", "empty file (0 bytes)"),
+    "truncated": ("truncated", "moov atom not found"),
+    "text": ("text", "Invalid data found when processing input"),
+    "audio only": ("audio_only", "no video stream (streams: ['audio'])"),
+    "no frame": ("no_frame", "no decodable video frame"),
+}
+# file stem -> (video id, frames, displayed width x height)
+GOOD = {
+    "tiny one frame": ("tiny_one_frame", 1, (16, 16)),
+    "odd 321x241": ("odd_321x241", 5, (321, 241)),
+    "phone rotated": ("phone_rotated", 10, (64, 96)),
+    "vfr": ("vfr", 10, (96, 64)),
+    "uhd": ("uhd", 2, (3840, 2160)),
+    'it\'s "quoted" & café 日本': ("it_s_quoted_café_日本", 5, (96, 64)),
+    SHELL_NAME: ("a_touch_pwned_touch_pwned2_touch_pwned3", 5, (96, 64)),
+}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def make_messy_folder(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "zero bytes.mp4").write_bytes(b"")
+    whole = make_video(folder.parent / "whole.mp4", seconds=2.0, audio=True)  # moov atom at the end
+    (folder / "truncated.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    (folder / "text.mp4").write_text("this is not a video\n")
+    ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(folder / "audio only.mp4"))
+    front = folder.parent / "front.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-movflags", "+faststart", str(front))
+    data = bytearray(front.read_bytes())
+    payload = data.find(b"mdat") + 4
+    data[payload:] = bytes(len(data) - payload)  # container and stream intact, every frame zeroed
+    (folder / "no frame.mp4").write_bytes(bytes(data))
+
+    cut = front.read_bytes()  # index at the front: a cut file still decodes up to the cut
+    (folder / "cut short.mp4").write_bytes(cut[: int(len(cut) * 0.7)])
+
+    make_video(folder / "tiny one frame.mp4", seconds=0.1, size="16x16")
+    make_video(folder / "odd 321x241.mp4", seconds=0.5, size="322x242", pix_fmt="yuv444p", crop="321:241")
+    upright = make_video(folder.parent / "upright.mp4", seconds=1.0, audio=True)
+    ffmpeg("-i", str(upright), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(folder / "phone rotated.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1",
+           "-vf", r"settb=1/1000,setpts='(N/10+0.04*eq(mod(N\,3)\,1))/TB'", "-fps_mode", "vfr",
+           "-enc_time_base", "1/1000", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(folder / "vfr.mp4"))
+    make_video(folder / "uhd.mp4", seconds=0.2, size="3840x2160")
+    for stem in list(GOOD)[-2:]:
+        make_video(folder / f"{stem}.mp4", seconds=0.5, audio=True)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("messy")
+    make_messy_folder(root / "videos")
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
+    config = {"videos": "videos", "model": MODEL, "weights": str(root / "weights.h5"),
+              "segment": {"chunk_size": 16}, "encode": {"preset": "ultrafast"}}
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    # two segment jobs at a time (one thread each) keep this 8-video run short on 2 cores
+    proc = run_raw(root, "--resources", "gpu=2", "--set-threads", "segment=1", "--keep-going", cores=2)
+    return root, proc
+
+
+def test_bad_videos_fail_at_the_probe_with_a_reason_and_the_rest_complete(messy):
+    root, proc = messy
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    status = pd.read_csv(root / "results/status.tsv", sep="\t", keep_default_na=False)
+    assert list(status.columns) == ["video", "stage", "status", "reason"]
+    rows = {row.video: row for row in status.itertuples()}
+    assert set(rows) == {vid for vid, _ in BAD.values()} | {vid for vid, *_ in GOOD.values()} | {"cut_short"}
+    for stem, (vid, fragment) in BAD.items():
+        row = rows[vid]
+        assert (row.stage, row.status) == ("probe", "failed") and fragment in row.reason, row
+        assert f"{stem}.mp4" in row.reason  # the reason names the file
+        log_lines = (root / f"logs/probe/{vid}.log").read_text().splitlines()
+        assert len(log_lines) == 1 and "FAILED at probe" in log_lines[0] and fragment in log_lines[0]
+    for vid in [*(vid for vid, *_ in GOOD.values()), "cut_short"]:
+        assert (rows[vid].stage, rows[vid].status, rows[vid].reason) == ("done", "ok", ""), rows[vid]
+    # the end of the run says it in words too
+    assert f"{len(GOOD) + 1} of {len(GOOD) + len(BAD) + 1} videos done, {len(BAD)} failed" in proc.stderr
+
+
+def test_a_file_cut_short_keeps_the_frames_that_decode_and_says_so(messy):
+    root, _ = messy
+    frames = pd.read_parquet(root / "results/frames/video_id=cut_short")
+    assert 0 < len(frames) < 20 and frames.frame.tolist() == list(range(len(frames)))
+    log = (root / "logs/frames/cut_short.log").read_text()
+    assert f"the container lists 20 frames but only {len(frames)} decode" in log
+    (video,) = [s for s in stream_info(root / "results/videos/cut_short.mp4") if s["codec_type"] == "video"]
+    assert int(video["nb_read_frames"]) == len(frames)
+
+
+def test_dataset_tables_cover_exactly_the_good_videos(messy):
+    root, _ = messy
+    good = {vid for vid, *_ in GOOD.values()} | {"cut_short"}
+    frames = pd.read_parquet(root / "results/frames")
+    assert set(frames.video_id.astype(str)) == good
+    counts = frames.groupby(frames.video_id.astype(str)).size().to_dict()
+    assert {vid: counts[vid] for vid, *_ in GOOD.values()} == {vid: n for vid, n, _ in GOOD.values()}
+    detections = pd.read_parquet(root / "results/detections")
+    assert set(detections.video_id.astype(str)) <= good
+    sizes = detections.groupby(detections.video_id.astype(str))[["width", "height"]].first()
+    for vid, _, size in GOOD.values():
+        if vid in sizes.index:
+            assert tuple(sizes.loc[vid]) == size
+    summary = pd.read_csv(root / "results/summary.csv")
+    assert set(summary.video_id) <= good
+    assert sorted(p.stem for p in (root / "results/videos").glob("*.mp4")) == sorted(good)
+
+
+def test_rotation_vfr_odd_tiny_and_large_frames_come_out_right(messy):
+    root, _ = messy
+    for vid, n_frames, (width, height) in GOOD.values():
+        (video,) = [s for s in stream_info(root / f"results/videos/{vid}.mp4") if s["codec_type"] == "video"]
+        assert int(video["nb_read_frames"]) == n_frames, vid
+        # upright (rotation applied to the pixels), padded to even sizes for yuv420p
+        assert (video["width"], video["height"]) == (width + width % 2, height + height % 2), vid
+        assert not video.get("side_data_list"), vid
+    source = frame_times(root / "videos/vfr.mp4")
+    assert len(set(np.round(np.diff(source), 3))) > 1  # really variable
+    np.testing.assert_allclose(frame_times(root / "results/videos/vfr.mp4"), source, atol=2e-3)
+    rotated = {s["codec_type"] for s in stream_info(root / "results/videos/phone_rotated.mp4")}
+    assert rotated == {"video", "audio"}
+
+
+def test_file_names_cannot_inject_shell_commands(messy):
+    root, _ = messy
+    leaked = [p for p in [*root.rglob("pwned*"), *Path.cwd().glob("pwned*"), *REPO.glob("pwned*")] if p.is_file()]
+    assert leaked == []
+    probe = json.loads((root / "results/probe/a_touch_pwned_touch_pwned2_touch_pwned3.json").read_text())
+    assert probe["ok"] and probe["path"].endswith(f"{SHELL_NAME}.mp4")
+
+
+def test_default_profile_keeps_going():
+    profile = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())
+    assert profile["keep-going"] is True and profile["rerun-incomplete"] is True
+
+
+def one_video_run(root: Path, frames: int = 60) -> Path:
+    """A folder with one 96x64 video of `frames` frames, seeded weights and a config (batch 2, one chunk)."""
+    make_video(root / "videos" / "clip.mp4", seconds=frames / 10, audio=True)
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
+    config = {"videos": "videos", "model": MODEL, "weights": str(root / "weights.h5"),
+              "segment": {"chunk_size": 64}, "encode": {"preset": "ultrafast"}}
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+def tables(root: Path) -> dict[str, pd.DataFrame]:
+    return {kind: pd.read_parquet(root / f"results/{kind}") for kind in ("detections", "frames")}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run."""
+    root = one_video_run(tmp_path_factory.mktemp("reference"))
+    proc = run_raw(root, "--resources", "gpu=1", cores=2)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def test_two_full_runs_give_identical_tables(reference, tmp_path):
+    again = one_video_run(tmp_path)
+    proc = run_raw(again, "--resources", "gpu=1", cores=2)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, second = tables(reference), tables(again)
+    assert len(first["detections"]) > 0
+    for kind in first:
+        pd.testing.assert_frame_equal(first[kind], second[kind])
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant (found through /proc), whatever their process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo += children.get(tree[-1], [])
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_kill_9_mid_chunk_then_rerun_gives_the_same_tables(reference, tmp_path):
+    root = one_video_run(tmp_path)
+    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile",
+            str(root / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
+    run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = root / "logs/segment/clip/0000.log"
+    deadline = time.monotonic() + 300
+    # wait until the segment job has done some batches of its chunk, but not all
+    while time.monotonic() < deadline and run.poll() is None:
+        if log.is_file() and " 8/60 frames" in log.read_text():
+            break
+        time.sleep(0.02)
+    assert run.poll() is None, "the run ended before the segment job could be killed"
+    kill_tree(run.pid)  # snakemake and all its jobs at once, as a power cut would
+    run.wait()
+    text = log.read_text()
+    assert " 8/60 frames" in text and "60/60 frames" not in text  # killed mid-chunk
+    assert not (root / "results/chunks/clip/0000.detections.parquet").exists()
+    for path in (root / "results").rglob("*.parquet"):
+        pq.read_table(path)  # whatever exists is complete
+    # as Snakemake directs after it was killed: release its lock, then rerun what was incomplete
+    unlock = run_raw(root, "--unlock")
+    assert unlock.returncode == 0, unlock.stderr[-3000:]
+    proc = run_raw(root, "--resources", "gpu=1", "--rerun-incomplete", cores=2)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, after = tables(reference), tables(root)
+    for kind in first:
+        pd.testing.assert_frame_equal(first[kind], after[kind])
+    assert not list((root / "results").rglob(".*.tmp"))  # no temporary file left behind

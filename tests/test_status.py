@@ -1,0 +1,60 @@
+"""results/status.tsv from the files the stages leave, and the one-line FAILED reason in job logs."""
+
+import json
+import subprocess
+import sys
+
+from vidseg.status import describe, write_status
+
+
+def touch(root, path, text=""):
+    target = root / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def test_status_rows_for_each_way_a_video_ends(tmp_path):
+    ok = {"ok": True}
+    touch(tmp_path, "results/probe/bad.json", json.dumps({"ok": False, "reason": "videos/bad.mp4: empty file (0 bytes)"}))
+    for vid in ("done", "segfail", "killed", "pending"):
+        touch(tmp_path, f"results/probe/{vid}.json", json.dumps(ok))
+        touch(tmp_path, f"results/frame_index/{vid}.tsv")
+    touch(tmp_path, "results/detections/video_id=done/part-0.parquet")
+    touch(tmp_path, "results/videos/done.mp4")
+    touch(tmp_path, "logs/segment/segfail/0000.log", "INFO started\nERROR FAILED: clip chunk 0: out of memory on a single frame (3)\n")
+    touch(tmp_path, "logs/segment/killed/0000.log", "INFO clip chunk 0: 8/60 frames\n")  # no output, no FAILED line
+    table = write_status(["bad", "done", "segfail", "killed", "pending", "unprobed"], [], root=tmp_path)
+    rows = {row.video: (row.stage, row.status, row.reason) for row in table.itertuples()}
+    assert rows["bad"] == ("probe", "failed", "videos/bad.mp4: empty file (0 bytes)")
+    assert rows["done"] == ("done", "ok", "")
+    assert rows["segfail"] == ("segment", "failed", "clip chunk 0: out of memory on a single frame (3) (log: logs/segment/segfail/0000.log)")
+    assert rows["killed"][:2] == ("segment", "failed") and "stopped without an error message" in rows["killed"][2]
+    assert rows["pending"] == ("segment", "not run", "")
+    assert rows["unprobed"] == ("probe", "not run", "")
+    assert (tmp_path / "results/status.tsv").read_text().splitlines()[0] == "video\tstage\tstatus\treason"
+    line = describe(table)
+    assert line.startswith("1 of 6 videos done, 3 failed, 2 not run; see results/status.tsv")
+    assert "  bad: failed at probe: videos/bad.mp4: empty file (0 bytes)" in line
+    # an evaluated video is done only with its evaluation
+    assert write_status(["done"], ["done"], root=tmp_path).stage.tolist() == ["evaluate"]
+
+
+def _job(tmp_path, body):
+    log = tmp_path / "job.log"
+    code = f"from vidseg.logs import log_to\nlog = log_to({str(log)!r})\nlog.info('working')\n{body}\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return proc.returncode, log.read_text()
+
+
+def test_a_job_stopped_by_bad_input_ends_its_log_with_one_failed_line(tmp_path):
+    code, text = _job(tmp_path, "from vidseg.errors import VidsegError\nraise VidsegError('videos/a.mp4: no video stream')")
+    assert code == 1
+    lines = text.splitlines()
+    assert len(lines) == 2 and lines[-1].endswith("ERROR FAILED: videos/a.mp4: no video stream")
+    assert "Traceback" not in text
+
+
+def test_a_bug_logs_failed_and_its_traceback(tmp_path):
+    code, text = _job(tmp_path, "{}['missing']")
+    assert code == 1
+    assert "FAILED: KeyError: 'missing' (an internal error; traceback below)" in text and "Traceback" in text
