@@ -90,22 +90,19 @@ def mold_sample(image: np.ndarray, class_ids: np.ndarray, masks: np.ndarray, con
 
 
 def crop_sample(sample: Sample, size: int, rng: np.random.Generator) -> Sample:
-    """A random `size` x `size` crop of a molded sample, keeping as much of the image as fits.
+    """A random `size` x `size` crop of a molded sample, anywhere in it, padding included.
 
-    Along each axis the crop lies inside the image window where the window is
-    larger than the crop, and holds the whole window where it is smaller.
+    The model runs on padded squares, so it trains on padding too (crops kept inside
+    the image teach it nothing about the padding, and it then finds objects there).
     Instances the crop cuts away are dropped; cut ones keep their visible part.
     """
     full = sample.image.shape[0]
     if not 0 < size <= full:
         raise VidsegError(f"cannot crop {size}x{size} out of a {full}x{full} training image")
     win = denorm_boxes(sample.window[None], (full, full))[0]  # y1, x1, y2, x2 in pixels
-    offset = []
-    for start, stop in ((win[0], win[2]), (win[1], win[3])):
-        lo, hi = sorted((start, stop - size))
-        offset.append(int(rng.integers(max(lo, 0), min(hi, full - size) + 1)))
-    y, x = offset
-    window = (max(win[0] - y, 0), max(win[1] - x, 0), min(win[2] - y, size), min(win[3] - x, size))
+    y, x = (int(v) for v in rng.integers(0, full - size + 1, 2))
+    window = (min(max(win[0] - y, 0), size), min(max(win[1] - x, 0), size),
+              max(min(win[2] - y, size), 0), max(min(win[3] - x, size), 0))
     image = sample.image[y:y + size, x:x + size]
     return _sample(image, window, sample.class_ids, sample.masks[:, y:y + size, x:x + size])
 
