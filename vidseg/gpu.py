@@ -38,16 +38,17 @@ def claim_slot(ids: Sequence[str], lock_dir: str | Path = LOCK_DIR, wait_s: floa
     announced = False
     while True:
         for index, gpu in enumerate(ids):
-            handle = open(lock_dir / f"gpu-{gpu}.lock", "a+")
+            handle = _open_lock(lock_dir / f"gpu-{gpu}.lock")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 handle.close()
                 continue
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
+            if handle.writable():
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
             _held.append(handle)
             return index
         if time.monotonic() > deadline:
@@ -56,6 +57,17 @@ def claim_slot(ids: Sequence[str], lock_dir: str | Path = LOCK_DIR, wait_s: floa
             log.info("all %d GPUs are taken by other jobs; waiting for one (locks in %s)", len(ids), lock_dir)
             announced = True
         time.sleep(poll_s)
+
+
+def _open_lock(path: Path) -> IO:
+    """The lock file, created writable for every user; another user's file is opened read-only (flock works)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o666)  # the umask would otherwise lock other users out
+        return os.fdopen(fd, "r+")
+    except PermissionError:
+        return open(path)
 
 
 def visible_ids(count: int) -> list[str]:
