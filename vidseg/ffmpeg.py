@@ -30,7 +30,12 @@ def run(args: Sequence[str], what: str, timeout: float | None = None, check: boo
     except subprocess.TimeoutExpired:
         raise VidsegError(f"{what}: {args[0]} did not finish within {timeout} s") from None
     if check and proc.returncode != 0:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        lines = error_lines(proc.stderr)
         reason = " / ".join(lines[-3:]) if lines else f"exit status {proc.returncode}"
         raise VidsegError(f"{what}: {reason}")
     return proc
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The non-blank lines a tool printed on stderr."""
+    return [line for line in stderr.strip().splitlines() if line.strip()]

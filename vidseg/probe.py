@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vidseg.errors import VidsegError
-from vidseg.ffmpeg import run
+from vidseg.ffmpeg import error_lines, run
 
 MIN_FPS, MAX_FPS = 0.1, 1000.0
 
@@ -115,7 +115,7 @@ def first_frame_decodes(path: str | Path) -> None:
     proc = run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
                 "-f", "framecrc", "-"], what=f"{path}: no decodable video frame", timeout=120, check=False)
     if proc.returncode != 0 or not any(line and not line.startswith("#") for line in proc.stdout.splitlines()):
-        errors = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        errors = error_lines(proc.stderr)
         raise VidsegError(f"{path}: no decodable video frame" + (f" ({errors[-1].strip()})" if errors else ""))
 
 
