@@ -10,7 +10,7 @@ rule demo_video:
         i=r"\d+",
     params:
         code=CODE["synthetic"],
-        settings=DEMO,
+        settings={k: v for k, v in DEMO.items() if k != "train_set"},
     script:
         "../scripts/demo_video.py"
 

@@ -5,5 +5,6 @@ log = log_to(snakemake.log[0])
 from vidseg.synthetic import write_coco_images  # noqa: E402
 
 s = snakemake.params.settings
-data = write_coco_images(snakemake.output[0], count=s["images"], seed=s["seed"], size=(s["height"], s["width"]))
+data = write_coco_images(snakemake.output[0], count=s["images"], seed=s["seed"], size=(s["height"], s["width"]),
+                         shapes=tuple(s["shapes"]), overlap=s["overlap"])
 log.info("wrote %d images with %d instances to %s", len(data["images"]), len(data["annotations"]), snakemake.output[0])

@@ -41,13 +41,17 @@ class Scene:
     """A background and shapes whose positions depend on the frame number."""
 
     def __init__(self, rng: np.random.Generator, size: tuple[int, int], shapes: tuple[int, int] = (2, 5),
-                 speed: float = 3.0):
+                 speed: float = 3.0, overlap: float = 0.0):
+        """`shapes`: (min, max) count; `overlap`: the chance that a shape after the first starts
+        overlapping an earlier one (in front of it) and moves with it, half the time in a similar
+        colour, for occlusion-heavy scenes."""
         self.height, self.width = size
         self.background = _background(rng, size)
         n = int(rng.integers(shapes[0], shapes[1] + 1))
         short = min(size)
-        self.shapes = [
-            Shape(
+        self.shapes = []
+        for _ in range(n):
+            shape = Shape(
                 category=int(rng.integers(1, len(CATEGORIES) + 1)),
                 colour=_colour(rng),
                 radius=float(rng.uniform(0.08, 0.2) * short),
@@ -56,8 +60,15 @@ class Scene:
                 angle=float(rng.uniform(0, 2 * np.pi)),
                 spin=float(rng.uniform(-0.08, 0.08)),
             )
-            for _ in range(n)
-        ]
+            if self.shapes and overlap and rng.uniform() < overlap:
+                below = self.shapes[int(rng.integers(len(self.shapes)))]
+                direction = rng.uniform(0, 2 * np.pi)
+                distance = rng.uniform(0.3, 1.0) * (below.radius + shape.radius)
+                shape.center = below.center + distance * np.array([np.cos(direction), np.sin(direction)])
+                shape.velocity = below.velocity + rng.uniform(-0.3, 0.3, 2)
+                if rng.uniform() < 0.5:  # a similar colour: the edge between the two is faint
+                    shape.colour = _near(below.colour, rng)
+            self.shapes.append(shape)
 
     def render(self, frame: int = 0) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
         """RGB uint8 image and `[(category, visible mask)]` of the instances visible at `frame`."""
@@ -78,6 +89,14 @@ class Scene:
 def _colour(rng: np.random.Generator) -> tuple[int, int, int]:
     r, g, b = colorsys.hsv_to_rgb(float(rng.uniform()), float(rng.uniform(0.6, 1.0)), float(rng.uniform(0.6, 1.0)))
     return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _near(colour: tuple[int, int, int], rng: np.random.Generator) -> tuple[int, int, int]:
+    """A colour close to `colour`: hue within 0.06, saturation and value within 0.15."""
+    h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in colour))
+    h = (h + rng.uniform(-0.06, 0.06)) % 1.0
+    s, v = (float(np.clip(x + rng.uniform(-0.15, 0.15), 0.5, 1.0)) for x in (s, v))
+    return tuple(int(c * 255) for c in colorsys.hsv_to_rgb(h, s, v))
 
 
 def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -136,14 +155,17 @@ def _coco(images: list[dict], annotations: list[dict]) -> dict:
             "categories": [{"id": i + 1, "name": name, "supercategory": "shape"} for i, name in enumerate(CATEGORIES)]}
 
 
-def write_coco_images(out_dir: str | Path, count: int, seed: int, size: tuple[int, int] = (128, 128)) -> dict:
-    """`count` single-frame scenes as PNGs under `out_dir/images/` plus `out_dir/annotations.json`."""
+def write_coco_images(out_dir: str | Path, count: int, seed: int, size: tuple[int, int] = (128, 128),
+                      shapes: tuple[int, int] = (2, 5), overlap: float = 0.0) -> dict:
+    """`count` single-frame scenes as PNGs under `out_dir/images/` plus `out_dir/annotations.json`.
+
+    `shapes` and `overlap` are passed to `Scene`."""
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     images, annotations = [], []
     for image_id in range(1, count + 1):
-        image, instances = Scene(rng, size).render(frame=int(rng.integers(0, 100)))
+        image, instances = Scene(rng, size, shapes, overlap=overlap).render(frame=int(rng.integers(0, 100)))
         name = f"{image_id:06d}.png"
         cv2.imwrite(str(out / "images" / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         images.append({"id": image_id, "file_name": f"images/{name}", "height": size[0], "width": size[1]})
