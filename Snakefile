@@ -11,6 +11,18 @@ configfile: "config/config.yaml"
 include: "rules/common.smk"
 
 
+# Cheap jobs that run where Snakemake runs (the login node) under a cluster
+# executor instead of being submitted; download_weights needs the internet.
+localrules:
+    all,
+    probe,
+    summary,
+    sample_video,
+    download_weights,
+    demo_video,
+    demo_dataset,
+
+
 rule all:
     input:
         all_outputs,

@@ -1,4 +1,4 @@
-"""Shared fixtures: small seeded Mask R-CNN models that build in seconds on a CPU."""
+"""Shared fixtures: small seeded Mask R-CNN models that build in seconds on a CPU, and one local workflow run."""
 
 import os
 
@@ -57,3 +57,22 @@ def make_frames() -> list[np.ndarray]:
 @pytest.fixture(scope="session")
 def frames() -> list[np.ndarray]:
     return make_frames()
+
+
+@pytest.fixture(scope="session")
+def two_video_run(tmp_path_factory):
+    """The workflow run locally (2 cores, 1 GPU slot) on two tiny videos with a seeded model.
+
+    Shared by the workflow tests (which go on to change and rerun it) and the Slurm test (which copies its
+    videos and config and compares tables), so the suite pays for one run.
+    """
+    from flow import MODEL, snakemake, write_config
+    from media import make_video
+
+    root = tmp_path_factory.mktemp("workflow")
+    make_video(root / "videos" / "street clip.mp4", seconds=1.5, fps="10", audio=True)  # 15 frames: 2 chunks
+    make_video(root / "videos" / "plain.mp4", seconds=1.0, size="80x60", fps="12")  # 12 frames: 2 chunks, no audio
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
+    write_config(root)
+    snakemake(root)
+    return root

@@ -8,20 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import seeded_model
-from flow import MODEL, output_times, planned_jobs, run_raw, snakemake, write_config
+from flow import output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
 from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("workflow")
-    make_video(root / "videos" / "street clip.mp4", seconds=1.5, fps="10", audio=True)  # 15 frames: 2 chunks
-    make_video(root / "videos" / "plain.mp4", seconds=1.0, size="80x60", fps="12")  # 12 frames: 2 chunks, no audio
-    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
-    write_config(root)
-    snakemake(root)
-    return root
+def workdir(two_video_run):
+    return two_video_run
 
 
 def test_tables_have_the_documented_schema(workdir):
