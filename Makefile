@@ -1,6 +1,7 @@
 # Two entry points: `make run` (set up, then run the workflow on config/config.yaml)
 # and `make test` (set up, then run the test suite). `make train-demo` retrains the
-# bundled demo model (models/shapes.h5) with the workflow's train rule. Setting up installs the Python
+# bundled demo model (models/shapes.h5) with the workflow's train rule; `make bench` prints
+# the benchmark table (docs/benchmarks.md). Setting up installs the Python
 # dependencies into .venv and ffmpeg with apt when run as root.
 VENV ?= .venv
 CORES ?= all
@@ -8,7 +9,7 @@ GPUS ?= 1
 EXTRA ?= cpu
 ARGS ?=
 
-.PHONY: setup run test ffmpeg train-demo
+.PHONY: setup run test ffmpeg train-demo bench
 
 setup: $(VENV)/.installed ffmpeg
 
@@ -36,3 +37,6 @@ test: setup
 train-demo: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPUS) --configfile config/train_demo.yaml \
 	  --forcerun train $(ARGS) -- models/shapes.h5
+
+bench: setup
+	$(VENV)/bin/python benchmarks/bench.py $(ARGS)

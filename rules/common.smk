@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -69,7 +70,7 @@ if config["weights"] not in ("coco", TRAINED):
 CODE = {
     "probe": source_digest("vidseg.probe", "vidseg.ffmpeg"),
     "frames": source_digest("vidseg.frames", "vidseg.ffmpeg"),
-    "segment": source_digest("vidseg.segment", "vidseg.maskrcnn", "vidseg.tables", "vidseg.frames"),
+    "segment": source_digest("vidseg.segment", "vidseg.threads", "vidseg.maskrcnn", "vidseg.tables", "vidseg.frames"),
     "tables": source_digest("vidseg.tables"),
     "render": source_digest("vidseg.render", "vidseg.frames"),
     "encode": source_digest("vidseg.encode", "vidseg.ffmpeg"),
@@ -84,10 +85,18 @@ wildcard_constraints:
     chunk=r"\d+",
 
 
+_PROBED = {}  # probe JSON path -> (mtime, record): the DAG asks for each record many times
+
+
 def probed(video):
     """A video's probe record (probe is a checkpoint: the DAG waits for it)."""
-    with open(checkpoints.probe.get(video=video).output.json) as f:
-        return json.load(f)
+    path = checkpoints.probe.get(video=video).output.json
+    mtime = os.stat(path).st_mtime_ns
+    cached = _PROBED.get(path)
+    if cached is None or cached[0] != mtime:
+        with open(path) as f:
+            cached = _PROBED[path] = (mtime, json.load(f))
+    return cached[1]
 
 
 def good_videos():

@@ -26,6 +26,8 @@ rule segment:
         min_confidence=segment_min_confidence,
         image_format=config["frames"]["format"],
         chunk_size=config["segment"]["chunk_size"],
+        xla=config["segment"]["xla"],
+        precision=config["segment"]["precision"],
         n_chunks=n_chunks,
     script:
         "../scripts/segment.py"

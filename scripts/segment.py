@@ -4,11 +4,14 @@ log = log_to(snakemake.log[0])
 
 from vidseg.gpu import bind_gpu  # noqa: E402
 from vidseg.segment import load_model, segment_chunk  # noqa: E402
+from vidseg.threads import use_threads  # noqa: E402
 
+use_threads(snakemake.threads)
 bind_gpu()  # one free GPU per job (lock files), memory growth on; nothing on a CPU-only machine
 
 model, names = load_model(snakemake.params.model, snakemake.input.weights, snakemake.params.class_names,
-                          snakemake.params.min_confidence)
+                          snakemake.params.min_confidence, xla=snakemake.params.xla,
+                          precision=snakemake.params.precision)
 found = segment_chunk(
     model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,
     snakemake.params.image_format, int(snakemake.wildcards.chunk), snakemake.params.chunk_size,

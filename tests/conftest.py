@@ -39,6 +39,23 @@ def seeded_model(seed: int = 0, **overrides) -> MaskRCNN:
     return model
 
 
+def copy_model(model: MaskRCNN, config: Config | None = None, **options) -> MaskRCNN:
+    """A new MaskRCNN (own traced graphs; `options` as MaskRCNN's) holding `model`'s weights."""
+    copy = MaskRCNN(config or model.config, **options)
+    for a, b in zip(model.network.weights, copy.network.weights):
+        b.assign(a)
+    return copy
+
+
+def matched(a_boxes, a_classes, a_scores, b_boxes, b_classes, b_scores) -> int:
+    """How many of a's detections b has too (same class, box within 1 px, score within 1e-3)."""
+    found = 0
+    for box, cls, score in zip(a_boxes, a_classes, a_scores):
+        same = (b_classes == cls) & (np.abs(b_boxes - box).max(axis=1) <= 1) & (np.abs(b_scores - score) <= 1e-3)
+        found += bool(same.any())
+    return found
+
+
 @pytest.fixture(scope="session")
 def small_model() -> MaskRCNN:
     return seeded_model(0)

@@ -44,7 +44,8 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, 
             "--configfile", str(work / "config.yaml"), "--workflow-profile", str(REPO / "profiles/slurm"),
             # test-only: this cluster keeps no accounting (squeue, no account) and answers at once
             "--slurm-status-command", "squeue", "--slurm-no-account",
-            "--slurm-init-seconds-before-status-checks", "1", "--retries", "0", "--latency-wait", "5"]
+            "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
+            "--retries", "0", "--latency-wait", "5"]
     before = set(cluster.jobs())
     proc = subprocess.run(args, env=cluster.env, capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr

@@ -36,3 +36,34 @@ def test_demo_model_detects_shapes_in_an_unseen_frame():
                 matched += 1
     assert total >= 6 and matched >= 0.8 * total, (matched, total)
     assert spurious <= 0.1 * found_total, (spurious, found_total)
+
+
+def test_16_bit_precision_finds_the_same_shapes_as_float32():
+    """Mixed precision on a trained model: same detections, boxes within a few pixels, masks close."""
+    from vidseg.maskrcnn import MaskRCNN
+
+    model, _ = load_model({}, MODELS / "shapes.h5")
+    images = [Scene(np.random.default_rng(seed), (192, 256)).render(5)[0] for seed in (101, 202)]
+    want = model.detect(images)
+    assert sum(len(r) for r in want) >= 4
+    for precision in ("mixed_float16", "mixed_bfloat16"):
+        half = MaskRCNN(model.config, precision=precision)
+        half.load_weights(MODELS / "shapes.h5", strict=True)
+        assert half.network.backbone.weights[0].dtype == "float32"  # weights stay float32
+        for a, b in zip(want, half.detect(images)):
+            assert len(a) == len(b), precision
+            ma, mb = a.full_masks(), b.full_masks()
+            for i in range(len(a)):  # each detection has its twin (the order of close scores may differ)
+                (j,) = np.nonzero((b.class_ids == a.class_ids[i]) & (np.abs(b.boxes - a.boxes[i]).max(axis=1) <= 3))[0]
+                assert abs(a.scores[i] - b.scores[j]) < 0.05, precision
+                assert (ma[..., i] & mb[..., j]).sum() / (ma[..., i] | mb[..., j]).sum() > 0.9, precision
+
+
+def test_unknown_precision_is_a_clear_error():
+    import pytest
+
+    from vidseg.errors import VidsegError
+    from vidseg.maskrcnn import Config, MaskRCNN
+
+    with pytest.raises(VidsegError, match="precision must be one of float32, mixed_float16, mixed_bfloat16"):
+        MaskRCNN(Config(num_classes=4), precision="float8")

@@ -4,7 +4,7 @@ from keras import ops
 from vidseg.maskrcnn import Config
 from vidseg.maskrcnn.boxes import np_iou_matrix
 from vidseg.maskrcnn.detection import refine_detections
-from vidseg.maskrcnn.tf_ops import nms_padded
+from vidseg.maskrcnn.kernels import nms_padded
 
 
 def greedy_nms(boxes, scores, max_out, threshold):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,12 +40,13 @@ def class_names_for(config: Config, names: Sequence[str] | None) -> list[str]:
 
 
 def load_model(settings: dict[str, Any], weights: str | Path, class_names: Sequence[str] | None = None,
-               min_confidence: float | None = None) -> tuple[MaskRCNN, list[str]]:
+               min_confidence: float | None = None, xla: bool = False,
+               precision: str = "float32") -> tuple[MaskRCNN, list[str]]:
     """Build the model the workflow's `model:` settings (over the weights' model file) describe; load `weights`.
 
     Returns the model and its class names. `min_confidence` below the config's
     DETECTION_MIN_CONFIDENCE lowers it (for evaluation; the detection table is
-    filtered back to the config's threshold later).
+    filtered back to the config's threshold later). `xla` and `precision` as in `MaskRCNN`.
     """
     config, names = resolve_model(settings, class_names, model_file_for(weights))
     if min_confidence is not None and min_confidence < config.DETECTION_MIN_CONFIDENCE:
@@ -52,16 +54,20 @@ def load_model(settings: dict[str, Any], weights: str | Path, class_names: Seque
                  min_confidence, config.DETECTION_MIN_CONFIDENCE)
         config.DETECTION_MIN_CONFIDENCE = float(min_confidence)
     names = class_names_for(config, names)
-    model = MaskRCNN(config)
+    model = MaskRCNN(config, xla=xla, precision=precision)
     model.load_weights(weights, strict=True)  # logs what it loaded
     return model, names
 
 
 def out_of_memory(err: BaseException) -> bool:
     """Is this TensorFlow's (or the allocator's) out-of-memory error?"""
-    import tensorflow as tf
-
-    return isinstance(err, (tf.errors.ResourceExhaustedError, MemoryError)) or "OOM when allocating" in str(err)
+    if isinstance(err, MemoryError) or "OOM when allocating" in str(err) or "RESOURCE_EXHAUSTED" in str(err):
+        return True
+    try:
+        import tensorflow as tf
+    except ImportError:  # another Keras backend
+        return False
+    return isinstance(err, tf.errors.ResourceExhaustedError)
 
 
 def chunk_range(chunk: int, chunk_size: int, n_chunks: int, n_frames: int) -> tuple[int, int]:
@@ -69,6 +75,15 @@ def chunk_range(chunk: int, chunk_size: int, n_chunks: int, n_frames: int) -> tu
     start = chunk * chunk_size
     end = n_frames if chunk == n_chunks - 1 else min(n_frames, start + chunk_size)
     return min(start, n_frames), end
+
+
+def _finish(model: MaskRCNN, out: dict, moldings: list) -> list:
+    """Post-process one batch, RLE included (runs in a worker thread beside the next batch's model run)."""
+    found = model.unmold_batch(out, moldings)
+    for r in found:
+        r.rle()
+        r.mask_areas
+    return found
 
 
 def segment_chunk(
@@ -84,36 +99,53 @@ def segment_chunk(
     detections_out: str | Path,
     frames_out: str | Path,
 ) -> int:
-    """Run one chunk; writes the detections and frame tables; returns the number of detections."""
+    """Run one chunk; writes the detections and frame tables; returns the number of detections.
+
+    The model runs in this thread; reading the next batch's frames and
+    post-processing the previous batch's outputs run in two worker threads
+    beside it (OpenCV, NumPy and TensorFlow release the GIL).
+    """
     times = read_index(index_path)
     start, end = chunk_range(chunk, chunk_size, n_chunks, len(times))
     batch = model.config.IMAGES_PER_GPU
-    frames, counts, results = [], [], []
+    frames: list[int] = []
+    pending: list[Future] = []
     began = time.perf_counter()
     log.info("%s chunk %d: frames %d..%d of %d", video_id, chunk, start, end - 1, len(times))
-    first = start
-    while first < end:
-        indices = list(range(first, min(end, first + batch)))
-        images = [read_rgb(frames_dir, i, image_format) for i in indices]
-        try:
-            found = model.detect_batch(images)
-        except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
-            if not out_of_memory(err):
-                raise
-            if len(indices) == 1:
-                raise VidsegError(f"{video_id} chunk {chunk}: out of memory on a single frame ({first}): "
-                                  f"{' '.join(str(err).split())[:300]}") from None
-            batch = max(1, len(indices) // 2)
-            log.warning("%s chunk %d: out of memory on a batch of %d frames; retrying at batch %d",
-                        video_id, chunk, len(indices), batch)
-            continue
-        first += len(indices)
-        frames += indices
-        results += found
-        counts += [len(r) for r in found]
-        done = len(frames)
-        rate = done / max(time.perf_counter() - began, 1e-9)
-        log.info("%s chunk %d: %d/%d frames, %.2f frames/s", video_id, chunk, done, end - start, rate)
+
+    def read(first: int, size: int) -> list:
+        return [read_rgb(frames_dir, i, image_format) for i in range(first, min(end, first + size))]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
+            ThreadPoolExecutor(1, thread_name_prefix="post") as post:
+        first = start
+        ahead = (first, batch, reader.submit(read, first, batch)) if first < end else None
+        while first < end:
+            if ahead[:2] == (first, batch):
+                images = ahead[2].result()
+            else:  # the batch size changed after an out-of-memory retry
+                images = read(first, batch)
+            following = first + len(images)
+            ahead = (following, batch, reader.submit(read, following, batch)) if following < end else None
+            try:
+                out, moldings = model.predict_batch(images)
+            except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+                if not out_of_memory(err):
+                    raise
+                if len(images) == 1:
+                    raise VidsegError(f"{video_id} chunk {chunk}: out of memory on a single frame ({first}): "
+                                      f"{' '.join(str(err).split())[:300]}") from None
+                batch = max(1, len(images) // 2)
+                log.warning("%s chunk %d: out of memory on a batch of %d frames; retrying at batch %d",
+                            video_id, chunk, len(images), batch)
+                continue
+            pending.append(post.submit(_finish, model, out, moldings))
+            frames += range(first, following)
+            first = following
+            rate = len(frames) / max(time.perf_counter() - began, 1e-9)
+            log.info("%s chunk %d: %d/%d frames, %.2f frames/s", video_id, chunk, len(frames), end - start, rate)
+        results = [r for job in pending for r in job.result()]
+    counts = [len(r) for r in results]
     picked = [float(times[i]) for i in frames]
     write_atomic(detection_table(video_id, frames, picked, results, class_names), detections_out)
     write_atomic(frame_table(video_id, frames, picked, counts), frames_out)

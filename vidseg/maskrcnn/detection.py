@@ -12,7 +12,7 @@ import numpy as np
 from keras import ops
 
 from vidseg.maskrcnn import boxes as box_ops
-from vidseg.maskrcnn import tf_ops
+from vidseg.maskrcnn import kernels
 
 
 def refine_detections(rois, probs, deltas, windows, config):
@@ -42,13 +42,13 @@ def refine_detections(rois, probs, deltas, windows, config):
         overlaps = box_ops.iou_matrix(image_boxes, image_boxes)
         same_class = ops.expand_dims(image_classes, 1) == ops.expand_dims(image_classes, 0)
         overlaps = ops.where(same_class, overlaps, 0.0)
-        keep, valid = tf_ops.nms_overlaps_padded(overlaps, image_scores, max_out, threshold, -0.5)
+        keep, valid = kernels.nms_overlaps_padded(overlaps, image_scores, max_out, threshold, -0.5)
         return keep, valid
 
-    keep, valid = tf_ops.map_images(
+    keep, valid = kernels.map_images(
         per_image,
         (refined, class_ids, nms_scores),
-        (tf_ops.spec([max_out], "int32"), tf_ops.spec([max_out], "bool")),
+        (kernels.spec([max_out], "int32"), kernels.spec([max_out], "bool")),
     )
     out_boxes = ops.take_along_axis(refined, ops.expand_dims(keep, -1), axis=1)
     out_classes = ops.take_along_axis(class_ids, keep, axis=1)

@@ -31,6 +31,7 @@ class Detections:
     masks: list[np.ndarray]
     image_shape: tuple[int, int]
     _areas: np.ndarray | None = field(default=None, repr=False)
+    _rle: list[dict] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.class_ids)
@@ -59,11 +60,13 @@ class Detections:
         """COCO compressed RLE per instance: `{"size": [h, w], "counts": bytes}` as pycocotools makes them."""
         from pycocotools import mask as mask_utils
 
-        h, w = self.image_shape
-        return [
-            mask_utils.frPyObjects({"size": [h, w], "counts": crop_rle_counts(m, box, (h, w))}, h, w)
-            for box, m in zip(self.boxes, self.masks)
-        ]
+        if self._rle is None:
+            h, w = self.image_shape
+            self._rle = [
+                mask_utils.frPyObjects({"size": [h, w], "counts": crop_rle_counts(m, box, (h, w))}, h, w)
+                for box, m in zip(self.boxes, self.masks)
+            ]
+        return self._rle
 
 
 def crop_rle_counts(mask: np.ndarray, box: np.ndarray, image_shape: tuple[int, int]) -> list[int]:

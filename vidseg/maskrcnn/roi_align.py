@@ -10,7 +10,7 @@ import math
 
 from keras import ops
 
-from vidseg.maskrcnn import tf_ops
+from vidseg.maskrcnn import kernels
 
 
 def roi_levels(boxes, image_shape: tuple[int, int]):
@@ -26,20 +26,12 @@ def roi_levels(boxes, image_shape: tuple[int, int]):
 
 
 def pyramid_roi_align(boxes, feature_maps, pool_size: int, image_shape: tuple[int, int]):
-    """Pool `boxes` [B, N, 4] (normalized) from [P2, P3, P4, P5] -> [B, N, pool, pool, C].
-
-    Every box is cropped at every level and the crop of its own level is kept:
-    fixed shapes, no gathers of data-dependent size.
-    """
+    """Pool `boxes` [B, N, 4] (normalized) from [P2, P3, P4, P5] -> [B, N, pool, pool, C]."""
     batch = ops.shape(boxes)[0]
     n = ops.shape(boxes)[1]
     flat_boxes = ops.reshape(boxes, (-1, 4))
     box_image = ops.repeat(ops.arange(batch, dtype="int32"), n)
     levels = ops.reshape(roi_levels(boxes, image_shape), (-1,))
-    pooled = None
-    for level, fmap in zip(range(2, 6), feature_maps):
-        crops = tf_ops.crop_and_resize(fmap, flat_boxes, box_image, (pool_size, pool_size))
-        here = ops.reshape(levels == level, (-1, 1, 1, 1))
-        pooled = ops.where(here, crops, 0.0 if pooled is None else pooled)
-    channels = ops.shape(pooled)[-1]
+    pooled = kernels.crop_by_level(feature_maps, flat_boxes, box_image, levels, (pool_size, pool_size))
+    channels = ops.shape(feature_maps[0])[-1]
     return ops.reshape(pooled, (batch, n, pool_size, pool_size, channels))

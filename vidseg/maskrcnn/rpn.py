@@ -12,7 +12,7 @@ import numpy as np
 from keras import ops
 
 from vidseg.maskrcnn import boxes as box_ops
-from vidseg.maskrcnn import tf_ops
+from vidseg.maskrcnn import kernels
 from vidseg.maskrcnn.layers import conv
 
 
@@ -58,12 +58,12 @@ def select_proposals(probs, deltas, anchors: np.ndarray, config, count: int):
 
     def per_image(args):
         image_boxes, image_scores = args
-        keep, valid = tf_ops.nms_padded(image_boxes, image_scores, count, threshold)
+        keep, valid = kernels.nms_padded(image_boxes, image_scores, count, threshold)
         picked = ops.take(image_boxes, keep, axis=0)
         return ops.where(ops.expand_dims(valid, -1), picked, 0.0), valid
 
-    return tf_ops.map_images(
+    return kernels.map_images(
         per_image,
         (proposals, top_scores),
-        (tf_ops.spec([count, 4], "float32"), tf_ops.spec([count], "bool")),
+        (kernels.spec([count, 4], "float32"), kernels.spec([count], "bool")),
     )

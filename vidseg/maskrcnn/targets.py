@@ -117,8 +117,8 @@ def mask_targets(rois: np.ndarray, gt_index: np.ndarray, gt_masks: np.ndarray, s
     """
     if len(rois) == 0:
         return np.zeros((0, *shape), np.float32)
-    from vidseg.maskrcnn import tf_ops
+    from vidseg.maskrcnn import kernels
 
     images = np.asarray(gt_masks, np.float32)[..., None]
-    crops = tf_ops.crop_and_resize(images, rois.astype(np.float32), gt_index.astype(np.int32), shape)
+    crops = kernels.crop_and_resize(images, rois.astype(np.float32), gt_index.astype(np.int32), shape)
     return np.round(np.asarray(crops)[..., 0]).astype(np.float32)

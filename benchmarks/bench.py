@@ -1,0 +1,295 @@
+"""The benchmark behind `make bench` (a script that prints figures, not a test).
+
+On a fixed synthetic video (seeded shapes scene, 480x640) and seeded COCO-class
+weights it prints one table: frames/s of frame extraction, of the pure model
+forward pass at batch 1, 2 and 4 (and of the variants each speed-up replaced),
+of the segment stage end to end (frames read, molded, model, post-processing,
+RLE, Parquet), of render and of encode; the segment stage's overhead ratio
+(end to end / pure forward at the same batch, measured in this run); each
+stage's peak memory (every stage runs in its own process); achieved GFLOP/s
+against the CPU's peak (nominal from its flags and clock, and a measured
+large matmul); and the dry-run DAG build time for 1,000 videos.
+
+    python benchmarks/bench.py [--configs resnet50@512 resnet101@1024] [--frames 8] [--videos 1000]
+
+Seeded weights detect arbitrary things; `--min-confidence` sets the detection
+threshold (detections per frame are printed: the mask head's cost grows with them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+HERE = Path(__file__).resolve().parent
+SIZE = (480, 640)
+
+
+# ---------------------------------------------------------------- stages (each in its own process)
+
+def _peak_kib() -> int:
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+
+
+def _model(spec: str, batch: int, min_confidence: float, **options):
+    from vidseg.maskrcnn import CocoConfig, MaskRCNN
+    from vidseg.maskrcnn.seeded_weights import calibration_frames, seed_weights
+
+    backbone, size = spec.split("@")
+    config = CocoConfig(backbone=backbone, image_min_dim=min(800, int(size)), image_max_dim=int(size),
+                        images_per_gpu=batch, detection_min_confidence=min_confidence)
+    model = MaskRCNN(config, **options)
+    seed_weights(model, seed=0, frames=calibration_frames(count=2, size=SIZE, seed=1))
+    return model
+
+
+def _frames(work: Path, count: int) -> list:
+    from vidseg.frames import read_rgb
+
+    return [read_rgb(work / "frames", i, "jpg") for i in range(count)]
+
+
+def _graph_flops(fn, *args) -> float:
+    """Floating-point operations TensorFlow's profiler counts in `fn`'s graph for these inputs."""
+    import tensorflow as tf
+
+    graph = fn.get_concrete_function(*args).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return float(tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops)
+
+
+def _forward_flops(model, images, windows) -> float:
+    """FLOPs of one forward pass of `images` as `predict` runs it (mask head on the detections' slots)."""
+    import numpy as np
+
+    from vidseg.maskrcnn.model import mask_slots
+
+    features = model._features(images)
+    out = model._detections(*features, windows)
+    total = _graph_flops(model._features, images) + _graph_flops(model._detections, *features, windows)
+    n = mask_slots(int(np.max(out["count"])), model.config.DETECTION_MAX_INSTANCES)
+    if n:
+        total += _graph_flops(model._masks, features[0], out["boxes"][:, :n], out["class_ids"][:, :n])
+    return total
+
+
+def stage_forward(work: Path, spec: str, frames: int, min_confidence: float, variant: str) -> dict:
+    """Pure model time (molded input in, numpy out), per batch size; `variant` picks the code path."""
+    import numpy as np
+
+    from vidseg.maskrcnn.preprocess import mold_batch
+
+    options = {"all": {"all_mask_slots": True}, "xla": {"xla": True}}.get(variant, {})
+    batches = [1, 2, 4] if variant == "default" else [4]
+    model = _model(spec, max(batches), min_confidence, **options)
+    images = _frames(work, frames)
+    rows = []
+    for batch in batches:
+        molded = [mold_batch(images[i:i + batch], model.config)[:2] for i in range(0, frames, batch)]
+        model.predict(*molded[0])  # trace
+        start = time.perf_counter()
+        counts = [c for x in molded for c in model.predict(*x)["count"]]
+        seconds = (time.perf_counter() - start) / frames
+        flops = np.mean([_forward_flops(model, *x) for x in molded[:1]]) / batch if variant != "xla" else float("nan")
+        rows.append({"batch": batch, "s_per_frame": seconds, "detections": float(np.mean(counts)),
+                     "gflop_per_frame": flops / 1e9})
+    return {"rows": rows}
+
+
+def stage_segment(work: Path, spec: str, frames: int, min_confidence: float) -> dict:
+    """The segment stage as a job runs it (segment_chunk), at batch 4, model load excluded."""
+    from vidseg.frames import write_index
+    from vidseg.maskrcnn import COCO_CLASS_NAMES
+    from vidseg.segment import segment_chunk
+
+    model = _model(spec, 4, min_confidence)
+    model.detect_batch(_frames(work, 4))  # trace, as the forward stage does
+    write_index([i / 10 for i in range(frames)], work / f"index{frames}.tsv")
+    start = time.perf_counter()
+    segment_chunk(model, list(COCO_CLASS_NAMES), "bench", work / "frames", work / f"index{frames}.tsv", "jpg", 0,
+                  frames, 1, work / f"{spec}.detections.parquet", work / f"{spec}.frames.parquet")
+    return {"s_per_frame": (time.perf_counter() - start) / frames}
+
+
+def stage_extract(work: Path) -> dict:
+    from vidseg.frames import extract, write_index
+
+    start = time.perf_counter()
+    times = extract(work / "video.mp4", work / "frames", "jpg", 2)
+    seconds = time.perf_counter() - start
+    write_index(times, work / "index.tsv")
+    return {"s_per_frame": seconds / len(times)}
+
+
+def stage_render(work: Path, spec: str, n: int) -> dict:
+    """Annotate the first `n` frames (the ones the segment stage ran on) with their detections."""
+    from vidseg.render import render_video
+    from vidseg.tables import frame_groups
+
+    start = time.perf_counter()
+    render_video(work / "frames", n, frame_groups(work / f"{spec}.detections.parquet"), work / "annotated", "jpg")
+    return {"s_per_frame": (time.perf_counter() - start) / n}
+
+
+def stage_encode(work: Path, n: int) -> dict:
+    """Encode the `n` annotated frames at the video's 10 fps, its audio copied, the workflow's default settings."""
+    from vidseg.encode import encode
+
+    times = [i / 10 for i in range(n)]
+    start = time.perf_counter()
+    encode(work / "annotated", times, "jpg", (10, 1), False, work / "video.mp4", "aac", work / "out.mp4")
+    return {"s_per_frame": (time.perf_counter() - start) / len(times)}
+
+
+def stage_matmul(work: Path) -> dict:
+    """Best fp32 GFLOP/s of a 4096^2 matmul: what TensorFlow can reach on this CPU."""
+    import tensorflow as tf
+
+    n = 4096
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    tf.linalg.matmul(a, b).numpy()
+    best = min(_timed(lambda: tf.linalg.matmul(a, b).numpy()) for _ in range(3))
+    return {"gflops": 2 * n**3 / best / 1e9}
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+STAGES = {"forward": stage_forward, "segment": stage_segment, "extract": stage_extract, "render": stage_render,
+          "encode": stage_encode, "matmul": stage_matmul}
+
+
+def run_stage(name: str, work: Path, *args) -> dict:
+    """Run a stage in a fresh process; its result plus `peak_mib` (that process's and its children's peak RSS)."""
+    cmd = [sys.executable, __file__, "--stage", name, "--work", str(work), "--args", json.dumps(args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"stage {name} {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- the CPU
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def nominal_peak_gflops(cores: int) -> tuple[float, str]:
+    """fp32 peak from the CPU's flags and clock: two FMA units of 8 (AVX2) or 16 (AVX-512) floats per core."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return float("nan"), "unknown"
+    flags = set(re.search(r"^flags\s*:(.*)$", info, re.M).group(1).split())
+    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
+    mhz = max(float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.M))
+    try:  # the boost clock when the kernel shows it
+        mhz = max(mhz, int(open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read()) / 1000)
+    except (OSError, ValueError):
+        pass
+    peak = cores * mhz / 1000 * 2 * 2 * lanes
+    isa = "AVX-512" if lanes == 16 else "AVX2+FMA" if lanes == 8 else "SSE"
+    bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    return peak, f"{isa}, {mhz / 1000:.2f} GHz, {'has' if bf16 else 'no'} AVX512-BF16/AMX"
+
+
+# ---------------------------------------------------------------- the table
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=["resnet50@512", "resnet101@1024"])
+    parser.add_argument("--frames", type=int, default=8, help="frames through each model measurement (multiple of 4)")
+    parser.add_argument("--min-confidence", type=float, default=0.7)
+    parser.add_argument("--videos", type=int, default=1000, help="videos in the dry-run DAG build (0: skip)")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--args", default="[]", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        result = STAGES[args.stage](Path(args.work), *json.loads(args.args))
+        import resource
+
+        result["peak_mib"] = max(_peak_kib(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        print(json.dumps(result))
+        return
+
+    import tensorflow as tf
+
+    from vidseg.synthetic import write_video
+    from vidseg.threads import usable_cores
+
+    cores = usable_cores()
+    peak, cpu_detail = nominal_peak_gflops(cores)
+    print(f"# {cpu_name()}, {cores} cores ({cpu_detail}); TensorFlow {tf.__version__}; {platform.platform()}")
+    rows = []
+
+    def row(stage, config, batch, s_per_frame, peak_mib, note=""):
+        fps = 1 / s_per_frame if s_per_frame > 0 else float("inf")
+        rows.append(f"| {stage} | {config} | {batch} | {s_per_frame:.3f} | {fps:.2f} | {peak_mib:.0f} | {note} |")
+        print(rows[-1], flush=True)
+
+    print("| stage | config | batch | s/frame | frames/s | peak MiB | notes |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="vidseg-bench-") as tmp:
+        work = Path(tmp)
+        n_video = max(args.frames, 40)
+        write_video(work / "video.mp4", work / "truth.json", frames=n_video, seed=3, size=SIZE)
+        r = run_stage("extract", work)
+        row("frame extraction", f"{SIZE[1]}x{SIZE[0]} H.264 -> jpg", "-", r["s_per_frame"], r["peak_mib"])
+        m = run_stage("matmul", work)
+        print(f"# fp32 peak: nominal {peak:.0f} GFLOP/s, TensorFlow 4096^2 matmul {m['gflops']:.0f} GFLOP/s",
+              flush=True)
+        for spec in args.configs:
+            forward = run_stage("forward", work, spec, args.frames, args.min_confidence, "default")
+            for f in forward["rows"]:
+                achieved = f["gflop_per_frame"] / f["s_per_frame"]
+                row("model forward", spec, f["batch"], f["s_per_frame"], forward["peak_mib"],
+                    f"{f['detections']:.1f} detections/frame; {f['gflop_per_frame']:.0f} GFLOP/frame, "
+                    f"{achieved:.0f} GFLOP/s = {achieved / peak:.0%} of nominal, {achieved / m['gflops']:.0%} of matmul")
+            base = forward["rows"][-1]["s_per_frame"]
+            for variant, what in [("all", "mask head on all 100 slots (matterport's graph)"),
+                                  ("xla", "dense part compiled with XLA")]:
+                out = run_stage("forward", work, spec, args.frames, args.min_confidence, variant)
+                v = out["rows"][0]
+                row(f"model forward: {variant}", spec, 4, v["s_per_frame"], out["peak_mib"],
+                    f"{what}; default path is {v['s_per_frame'] / base:.2f}x its speed")
+            seg = run_stage("segment", work, spec, args.frames, args.min_confidence)
+            row("segment end to end", spec, 4, seg["s_per_frame"], seg["peak_mib"],
+                f"overhead ratio {seg['s_per_frame'] / base:.3f} (end to end / pure forward, batch 4)")
+        first = args.configs[0]
+        r = run_stage("render", work, first, args.frames)
+        row("render", f"{first} detections", "-", r["s_per_frame"], r["peak_mib"])
+        r = run_stage("encode", work, args.frames)
+        row("encode", "libx264 medium crf 20, audio copied", "-", r["s_per_frame"], r["peak_mib"])
+    if args.videos:
+        from dag_build import dag_build_seconds
+
+        fresh, probed = dag_build_seconds(args.videos, 900)
+        print(f"| DAG build (dry run) | {args.videos} videos, 900 frames each | - | - | - | - | "
+              f"{fresh:.1f} s before any probe, {probed:.1f} s with all probed |")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    main()
