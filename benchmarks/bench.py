@@ -97,11 +97,12 @@ def stage_forward(work: Path, spec: str, frames: int, min_confidence: float, var
     rows = []
     for batch in batches:
         molded = [mold_batch(images[i:i + batch], model.config)[:2] for i in range(0, frames, batch)]
-        model.predict(*molded[0])  # trace
+        for x in molded:  # warm-up pass: traces every shape the timed pass meets (mask slots vary per batch)
+            model.predict(*x)
         start = time.perf_counter()
         counts = [c for x in molded for c in model.predict(*x)["count"]]
         seconds = (time.perf_counter() - start) / frames
-        flops = np.mean([_forward_flops(model, *x) for x in molded[:1]]) / batch if variant != "xla" else float("nan")
+        flops = sum(_forward_flops(model, *x) for x in molded) / frames if variant != "xla" else float("nan")
         rows.append({"batch": batch, "s_per_frame": seconds, "detections": float(np.mean(counts)),
                      "gflop_per_frame": flops / 1e9})
     return {"rows": rows}
@@ -114,7 +115,7 @@ def stage_segment(work: Path, spec: str, frames: int, min_confidence: float) -> 
     from vidseg.segment import segment_chunk
 
     model = _model(spec, 4, min_confidence)
-    model.detect_batch(_frames(work, 4))  # trace, as the forward stage does
+    model.detect(_frames(work, frames))  # warm-up pass, as in the forward stage
     write_index([i / 10 for i in range(frames)], work / f"index{frames}.tsv")
     start = time.perf_counter()
     segment_chunk(model, list(COCO_CLASS_NAMES), "bench", work / "frames", work / f"index{frames}.tsv", "jpg", 0,

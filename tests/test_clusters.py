@@ -38,7 +38,8 @@ def cluster(tmp_path_factory):
 
 def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, tmp_path):
     work = tmp_path / "work"
-    shutil.copytree(two_video_run / "videos", work / "videos")
+    (work / "videos").mkdir(parents=True)  # one of the two videos (2 chunks, with audio) keeps the run short
+    shutil.copy(two_video_run / "videos/street clip.mp4", work / "videos")
     shutil.copy(two_video_run / "config.yaml", work / "config.yaml")  # same seeded weights file
     args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(work),
             "--configfile", str(work / "config.yaml"), "--workflow-profile", str(REPO / "profiles/slurm"),
@@ -58,7 +59,7 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, 
     assert set(jobs) == set(submitted.values()) and len(jobs) == sum(planned.values())
     by_rule = collections.Counter(re.match(r"rule_(\w+?)_wildcards", fields["Comment"]).group(1)
                                   for fields in jobs.values())
-    assert by_rule == planned == {"frames": 2, "segment": 4, "video_tables": 2, "render": 2, "encode": 2}
+    assert by_rule == planned == {"frames": 1, "segment": 2, "video_tables": 1, "render": 1, "encode": 1}
     assert not LOCAL_RULES & set(by_rule)
     assert {fields["JobState"] for fields in jobs.values()} == {"COMPLETED"}
 
@@ -73,13 +74,12 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, 
 
     # same tables as the local run, annotated videos, every video done
     for table in ("detections", "frames"):
-        for video in ("street_clip", "plain"):
-            part = f"results/{table}/video_id={video}/part-0.parquet"
-            pd.testing.assert_frame_equal(pd.read_parquet(work / part), pd.read_parquet(two_video_run / part))
+        part = f"results/{table}/video_id=street_clip/part-0.parquet"
+        pd.testing.assert_frame_equal(pd.read_parquet(work / part), pd.read_parquet(two_video_run / part))
     assert (work / "results/summary.csv").is_file()
-    assert all((work / f"results/videos/{video}.mp4").stat().st_size > 0 for video in ("street_clip", "plain"))
+    assert (work / "results/videos/street_clip.mp4").stat().st_size > 0
     status = pd.read_csv(work / "results/status.tsv", sep="\t")
-    assert sorted(zip(status.video, status.stage, status.status)) == [("plain", "done", "ok"), ("street_clip", "done", "ok")]
+    assert list(zip(status.video, status.stage, status.status)) == [("street_clip", "done", "ok")]
 
 
 def test_kubernetes_profile_plans_the_run(tmp_path):

@@ -43,9 +43,9 @@ def test_16_bit_precision_finds_the_same_shapes_as_float32():
     from vidseg.maskrcnn import MaskRCNN
 
     model, _ = load_model({}, MODELS / "shapes.h5")
-    images = [Scene(np.random.default_rng(seed), (192, 256)).render(5)[0] for seed in (101, 202)]
+    images = [Scene(np.random.default_rng(101), (192, 256)).render(5)[0]]
     want = model.detect(images)
-    assert sum(len(r) for r in want) >= 4
+    assert len(want[0]) >= 3
     for precision in ("mixed_float16", "mixed_bfloat16"):
         half = MaskRCNN(model.config, precision=precision)
         half.load_weights(MODELS / "shapes.h5", strict=True)

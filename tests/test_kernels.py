@@ -1,4 +1,7 @@
-"""The generic keras.ops paths of vidseg.maskrcnn.kernels (what JAX and PyTorch run) agree with TensorFlow's."""
+"""The generic keras.ops paths of vidseg.maskrcnn.kernels (what JAX and PyTorch run) agree with TensorFlow's.
+
+The whole model on the generic paths is tested under JAX (tests/test_backends.py).
+"""
 
 import numpy as np
 import pytest
@@ -67,24 +70,6 @@ def test_nms_over_overlaps_generic_matches_tensorflow(generic):
     args = (overlaps, scores, 20, 0.3, -0.5)
     for want, got in zip(kernels.nms_overlaps_padded(*args), generic(kernels.nms_overlaps_padded, *args)):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-
-
-def test_the_whole_model_on_the_generic_path_gives_the_same_detections(small_model, frames, monkeypatch):
-    from conftest import copy_model, matched
-
-    want = small_model.detect(frames)
-    monkeypatch.setenv("VIDSEG_GENERIC_OPS", "1")
-    generic_model = copy_model(small_model)  # traces its graphs with the generic ops
-    total = agree = 0
-    for a, b in zip(want, generic_model.detect(frames)):
-        assert len(a) == len(b)
-        total += len(a)
-        agree += matched(a.boxes, a.class_ids, a.scores, b.boxes, b.class_ids, b.scores)
-        same = (a.class_ids == b.class_ids) & (np.abs(a.boxes - b.boxes).max(axis=1) <= 1)
-        # random weights leave many mask probabilities near 0.5, where rounding flips pixels
-        np.testing.assert_allclose(b.mask_areas[same], a.mask_areas[same], rtol=0.1, atol=5)
-    # random weights make many near-ties; a rounding difference may flip one NMS decision
-    assert agree >= 0.9 * total, (agree, total)
 
 
 def test_crop_by_level_generic_matches_tensorflows_per_level_crops(generic):
