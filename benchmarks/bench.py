@@ -243,12 +243,10 @@ def main() -> None:
     cores = usable_cores()
     peak, cpu_detail = nominal_peak_gflops(cores)
     print(f"# {cpu_name()}, {cores} cores ({cpu_detail}); TensorFlow {tf.__version__}; {platform.platform()}")
-    rows = []
 
     def row(stage, config, batch, s_per_frame, peak_mib, note=""):
         fps = 1 / s_per_frame if s_per_frame > 0 else float("inf")
-        rows.append(f"| {stage} | {config} | {batch} | {s_per_frame:.3f} | {fps:.2f} | {peak_mib:.0f} | {note} |")
-        print(rows[-1], flush=True)
+        print(f"| {stage} | {config} | {batch} | {s_per_frame:.3f} | {fps:.2f} | {peak_mib:.0f} | {note} |", flush=True)
 
     print("| stage | config | batch | s/frame | frames/s | peak MiB | notes |")
     print("|---|---|---|---|---|---|---|")

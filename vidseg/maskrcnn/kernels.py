@@ -95,8 +95,9 @@ def _crop_and_resize(feature_map, boxes, box_indices, size):
         at = base + ops.expand_dims(rows, 2) * width + ops.expand_dims(cols, 1)
         return ops.reshape(ops.take(flat, ops.reshape(at, (-1,)), axis=0), (-1, size[0], size[1], channels))
 
-    upper = gather(top, left) + (gather(top, right) - gather(top, left)) * dx
-    lower = gather(bottom, left) + (gather(bottom, right) - gather(bottom, left)) * dx
+    top_left, bottom_left = gather(top, left), gather(bottom, left)
+    upper = top_left + (gather(top, right) - top_left) * dx
+    lower = bottom_left + (gather(bottom, right) - bottom_left) * dx
     return ops.where(ops.expand_dims(inside, -1), upper + (lower - upper) * dy, 0.0)
 
 
