@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def dry_run(workdir: Path) -> tuple[float, str]:
+    """Seconds and output of `snakemake --dry-run` on `workdir` (fails loudly on a non-zero exit)."""
     args = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
             "--configfile", str(workdir / "config.yaml"), "--cores", "2", "--dry-run", "--quiet", "rules"]
     start = time.perf_counter()
@@ -45,21 +46,33 @@ def placeholder_weights(path: Path, num_classes: int) -> None:
         layer.create_dataset("mrcnn_class_logits/kernel:0", data=np.zeros((1, num_classes), np.float32))
 
 
+def placeholder_workflow(work: Path, videos: int) -> list[str]:
+    """A work folder with `videos` empty video files (a dry run never decodes them), weights and config; their ids."""
+    (work / "videos").mkdir(parents=True)
+    placeholder_weights(work / "weights.h5", 81)
+    ids = [f"video{i:05d}" for i in range(videos)]
+    for video in ids:
+        (work / "videos" / f"{video}.mp4").write_bytes(b"")
+    config = {"videos": "videos", "model": {"num_classes": 81}, "weights": str(work / "weights.h5")}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    return ids
+
+
+def placeholder_probes(work: Path, ids: list[str], frames_per_video: int) -> None:
+    """Probe records, as if every video had been probed with `frames_per_video` frames."""
+    probes = work / "results" / "probe"
+    probes.mkdir(parents=True, exist_ok=True)
+    for video in ids:
+        (probes / f"{video}.json").write_text(json.dumps({"ok": True, "n_frames": frames_per_video}))
+
+
 def dag_build_seconds(videos: int, frames_per_video: int) -> tuple[float, float]:
     """Seconds of the dry run before any probe ran, and with every video probed."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "videos").mkdir()
-        placeholder_weights(work / "weights.h5", 81)
-        for i in range(videos):
-            (work / "videos" / f"video{i:05d}.mp4").write_bytes(b"")
-        config = {"videos": "videos", "model": {"num_classes": 81}, "weights": str(work / "weights.h5")}
-        (work / "config.yaml").write_text(yaml.safe_dump(config))
+        ids = placeholder_workflow(work, videos)
         fresh, _ = dry_run(work)
-        probes = work / "results" / "probe"
-        probes.mkdir(parents=True)
-        for i in range(videos):
-            (probes / f"video{i:05d}.json").write_text(json.dumps({"ok": True, "n_frames": frames_per_video}))
+        placeholder_probes(work, ids, frames_per_video)
         probed, _ = dry_run(work)
     return fresh, probed
 

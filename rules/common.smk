@@ -2,7 +2,7 @@ import json
 import math
 import os
 
-from snakemake.exceptions import WorkflowError
+from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from snakemake.utils import validate
 
 from vidseg.errors import VidsegError
@@ -72,8 +72,7 @@ CODE = {
     "frames": source_digest("vidseg.frames", "vidseg.ffmpeg"),
     "segment": source_digest("vidseg.segment", "vidseg.threads", "vidseg.maskrcnn", "vidseg.tables", "vidseg.frames"),
     "tables": source_digest("vidseg.tables"),
-    "render": source_digest("vidseg.render", "vidseg.frames"),
-    "encode": source_digest("vidseg.encode", "vidseg.ffmpeg"),
+    "annotate": source_digest("vidseg.annotate", "vidseg.render", "vidseg.encode", "vidseg.frames", "vidseg.ffmpeg"),
     "evaluate": source_digest("vidseg.evaluate", "vidseg.tables"),
     "synthetic": source_digest("vidseg.synthetic", "vidseg.ffmpeg"),
     "train": source_digest("vidseg.train", "vidseg.maskrcnn", "vidseg.modelfile"),
@@ -99,6 +98,33 @@ def probed(video):
     return cached[1]
 
 
+def unprobed(videos):
+    """The probe outputs of `videos` the DAG does not know yet, flagged as checkpoint targets.
+
+    An input function over every video returns all of these at once instead of
+    letting the first missing probe raise: Snakemake then waits on every probe in
+    one checkpoint round, where one exception per round meant a round (and a pass
+    over the whole DAG) per video: minutes of DAG build for a thousand videos,
+    and probes discovered one at a time.
+    """
+    missing = []
+    for video in videos:
+        try:
+            checkpoints.probe.get(video=video)
+        except IncompleteCheckpointException as waiting:
+            missing.append(waiting.targetfile)
+    return missing
+
+
+def after_probes(outputs):
+    """An input function over every video: the unfinished probes, then `outputs()` once all are known."""
+
+    def files(wildcards):
+        return unprobed(VIDEOS) or outputs()
+
+    return files
+
+
 def good_videos():
     """The videos that passed the probe; the others are in results/status.tsv with the reason."""
     return [video for video in VIDEOS if probed(video)["ok"]]
@@ -108,7 +134,8 @@ def evaluated_videos():
     return [video for video in good_videos() if video in GROUND_TRUTH]
 
 
-def all_outputs(wildcards):
+@after_probes
+def all_outputs():
     good = good_videos()
     return [
         *expand("results/videos/{video}.mp4", video=good),
@@ -119,13 +146,11 @@ def all_outputs(wildcards):
 
 
 def good_tables(kind):
-    def files(wildcards):
-        return expand("results/{kind}/video_id={video}/part-0.parquet", kind=kind, video=good_videos())
-
-    return files
+    return after_probes(lambda: expand("results/{kind}/video_id={video}/part-0.parquet", kind=kind, video=good_videos()))
 
 
-def evaluations(wildcards):
+@after_probes
+def evaluations():
     return expand("results/eval/{video}.json", video=evaluated_videos())
 
 

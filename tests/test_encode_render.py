@@ -44,3 +44,37 @@ def test_draw_colours_the_mask_and_keeps_the_rest():
     assert (out[5:25, 0:35] == 0).all()  # far from the box and label
     assert class_colour(3) == class_colour(3) != class_colour(4)
     assert (draw(image, rows.iloc[0:0]) == image).all()
+
+
+def test_annotate_renders_encodes_and_leaves_no_scratch(tmp_path):
+    """One job renders and encodes; its annotated frames are gone afterwards, also when it fails."""
+    import cv2
+    import pytest
+
+    from vidseg.annotate import annotate_video
+    from vidseg.errors import VidsegError
+
+    video = make_video(tmp_path / "in.mp4", seconds=1.0, size="80x60", fps="10", audio=True)
+    times = extract(video, tmp_path / "frames")
+    mask = np.zeros((60, 80), np.uint8, order="F")
+    mask[10:50, 10:70] = 1
+    rows = pd.DataFrame([dict(class_id=3, class_name="car", score=0.9, x_min=10, y_min=10, x_max=70, y_max=50,
+                              mask_rle=mask_utils.encode(mask)["counts"].decode())])
+    probe = {"fps_num": 10, "fps_den": 1, "variable_frame_rate": False, "audio_codec": "aac"}
+    scratch = tmp_path / "scratch"
+    annotate_video(tmp_path / "frames", times, [(4, rows)], "jpg", probe, video, tmp_path / "out.mp4", scratch,
+                   preset="ultrafast")
+    streams = {s["codec_type"]: s for s in stream_info(tmp_path / "out.mp4")}
+    assert int(streams["video"]["nb_read_frames"]) == len(times) == 10 and "audio" in streams
+    assert list(scratch.iterdir()) == []
+    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    frames = [capture.read()[1] for _ in range(6)]
+    source = [cv2.imread(str(tmp_path / "frames" / f"{i:06d}.jpg")) for i in range(6)]
+    # frame 4 carries the car's colour over its mask; frame 3 is the source frame (up to coding)
+    assert np.abs(frames[4][30, 40].astype(int) - source[4][30, 40]).max() > 40
+    assert np.abs(frames[3].astype(int) - source[3]).mean() < 6
+
+    (tmp_path / "frames" / "000007.jpg").unlink()
+    with pytest.raises(VidsegError, match="cannot read frame image"):
+        annotate_video(tmp_path / "frames", times, [], "jpg", probe, video, tmp_path / "bad.mp4", scratch)
+    assert list(scratch.iterdir()) == [] and not (tmp_path / "bad.mp4").exists()

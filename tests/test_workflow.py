@@ -3,12 +3,13 @@
 import json
 import re
 import shutil
+import sys
 
 import pandas as pd
 import pytest
 import yaml
 
-from flow import output_times, planned_jobs, run_raw, snakemake, write_config
+from flow import REPO, output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
 from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA
 
@@ -49,7 +50,7 @@ def test_annotated_videos_keep_frames_rate_and_audio(workdir):
 
 def test_every_job_logged_and_segment_reports_progress(workdir):
     logs = workdir / "logs"
-    for rule in ["probe", "frames", "video_tables", "render", "encode"]:
+    for rule in ["probe", "frames", "video_tables", "annotate"]:
         assert (logs / rule / "street_clip.log").is_file()
     segment_log = (logs / "segment/street_clip/0001.log").read_text()
     assert re.search(r"\d+/\d+ frames, [\d.]+ frames/s", segment_log)
@@ -61,7 +62,7 @@ def test_reruns_redo_only_what_changed(workdir):
     # a changed detection parameter: segmentation and everything after it, not probe or frames
     write_config(workdir, detection_min_confidence=0.6)
     jobs = planned_jobs(workdir)
-    assert jobs.get("segment") == 4 and jobs.get("encode") == 2 and jobs.get("summary") == 1
+    assert jobs.get("segment") == 4 and jobs.get("annotate") == 2 and jobs.get("summary") == 1
     assert "probe" not in jobs and "frames" not in jobs
     write_config(workdir)
     assert planned_jobs(workdir) == {}
@@ -99,6 +100,20 @@ def test_config_errors_stop_before_any_job(tmp_path, config, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_dry_run_plans_every_probe_at_once(tmp_path):
+    """The DAG waits on all probes in one checkpoint round: a fresh dry run plans every video's probe
+    (it used to plan one probe per round, which made the DAG build quadratic in the number of videos)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from dag_build import placeholder_probes, placeholder_workflow
+
+    ids = placeholder_workflow(tmp_path, 5)
+    assert planned_jobs(tmp_path) == {"all": 1, "probe": 5}
+    chunk = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["segment"]["chunk_size"]
+    placeholder_probes(tmp_path, ids, frames_per_video=2 * chunk + 1)  # 3 segment chunks each
+    assert planned_jobs(tmp_path) == {"all": 1, "frames": 5, "segment": 15, "video_tables": 5, "annotate": 5,
+                                      "summary": 1}
 
 
 def test_weights_errors_stop_before_any_job(tmp_path):

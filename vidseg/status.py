@@ -24,7 +24,7 @@ COLUMNS = ["video", "stage", "status", "reason"]
 def stages(video: str, evaluated: bool) -> list[tuple[str, list[str], str, str]]:
     """(stage, files that prove it done, log glob, output of each log with `{stem}`) in workflow order.
 
-    Later outputs prove earlier stages too (frames and annotated images are temporary).
+    Later outputs prove earlier stages too (the frames are temporary).
     """
     table = f"results/detections/video_id={video}/part-0.parquet"
     annotated = f"results/videos/{video}.mp4"
@@ -32,8 +32,7 @@ def stages(video: str, evaluated: bool) -> list[tuple[str, list[str], str, str]]
         ("frames", [f"results/frame_index/{video}.tsv"], f"logs/frames/{video}.log", f"results/frame_index/{video}.tsv"),
         ("segment", [table], f"logs/segment/{video}/*.log", f"results/chunks/{video}/{{stem}}.detections.parquet"),
         ("tables", [table], f"logs/video_tables/{video}.log", table),
-        ("render", [annotated, f"results/annotated_tmp/{video}"], f"logs/render/{video}.log", f"results/annotated_tmp/{video}"),
-        ("encode", [annotated], f"logs/encode/{video}.log", annotated),
+        ("annotate", [annotated], f"logs/annotate/{video}.log", annotated),
     ]
     if evaluated:
         out.append(("evaluate", [f"results/eval/{video}.json"], f"logs/evaluate/{video}.log", f"results/eval/{video}.json"))
