@@ -11,7 +11,7 @@ from vidseg.tables import frame_groups  # noqa: E402
 with open(snakemake.input.probe) as f:
     probe = json.load(f)
 times = read_index(snakemake.input.index)
-annotate_video(snakemake.input.frames, list(times), frame_groups(snakemake.input.detections),
+annotate_video(snakemake.input.frames, times, frame_groups(snakemake.input.detections),
                snakemake.params.image_format, probe, snakemake.input.video, snakemake.output[0],
                snakemake.params.scratch, crf=snakemake.params.crf, preset=snakemake.params.preset)
 log.info("%s: annotated and encoded %d frames", snakemake.wildcards.video, len(times))
