@@ -59,6 +59,29 @@ def test_nms_generic_matches_tensorflow(generic, n, max_output, threshold):
     assert len(kept) and not np.array_equal(kept, np.argsort(-scores)[:len(kept)])  # something was suppressed
 
 
+def test_nms_generic_matches_tensorflow_on_a_chain_and_at_rpn_size(generic):
+    # a chain: each box overlaps only its neighbours, in score order, so greedy keeps every
+    # other one and each survivor depends on all before it (the generic NMS's slowest case)
+    n = 50
+    x = np.arange(n, dtype=np.float32) * 0.01
+    chain = np.stack([np.zeros(n), x, np.full(n, 0.1), x + 0.02], 1).astype(np.float32)  # neighbours IoU 1/3
+    scores = np.linspace(1, 0.5, n).astype(np.float32)
+    want = [np.asarray(a) for a in kernels.nms_padded(chain, scores, n, 0.3)]
+    got = [np.asarray(a) for a in generic(kernels.nms_padded, chain, scores, n, 0.3)]
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[0], want[0])
+    # greedy keeps 0, 2, 4, ...: box 2's neighbour 1 fell to box 0, box 4's to box 2, and so on
+    assert list(want[0][want[1]]) == list(range(0, n, 2))
+    # the RPN's size: 6,000 candidates down to 1,000
+    rng = np.random.default_rng(11)
+    boxes = random_boxes(rng, 6000)
+    scores = (rng.permutation(6000) / 6000).astype(np.float32)  # distinct: the order is defined
+    want = [np.asarray(a) for a in kernels.nms_padded(boxes, scores, 1000, 0.7)]
+    got = [np.asarray(a) for a in generic(kernels.nms_padded, boxes, scores, 1000, 0.7)]
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[0], want[0])
+
+
 def test_nms_over_overlaps_generic_matches_tensorflow(generic):
     from vidseg.maskrcnn.boxes import iou_matrix
 

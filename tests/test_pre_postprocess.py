@@ -6,6 +6,7 @@ from vidseg.maskrcnn import Config
 from vidseg.maskrcnn.boxes import norm_boxes
 from vidseg.maskrcnn.postprocess import Detections, crop_rle_counts, unmold
 from vidseg.maskrcnn.preprocess import Molding, mold_frame, normalized_window, square_geometry
+from vidseg.maskrcnn.resize import resize_like_skimage
 
 
 def test_square_geometry_like_matterport():
@@ -26,6 +27,21 @@ def test_mold_frame_pads_with_minus_mean_and_keeps_rgb():
     assert molding == Molding((32, 64), (16, 0, 48, 64), 1.0)
     np.testing.assert_allclose(molded[0, 0], -np.array([123.7, 116.8, 103.9]), rtol=1e-6)
     np.testing.assert_allclose(molded[20, 5], [200 - 123.7, -116.8, -103.9], rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(40, 20), (64, 64), (30, 50), (7, 90)])
+def test_mold_frame_equals_the_plain_per_pixel_formula(shape):
+    config = Config(image_min_dim=0, image_max_dim=64)
+    frame = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    molded, molding = mold_frame(frame, config)
+    mean = np.array(config.MEAN_PIXEL, np.float32)
+    want = np.broadcast_to(-mean, (64, 64, 3)).copy()
+    y1, x1, y2, x2 = molding.window
+    resized = frame if (y2 - y1, x2 - x1) == shape else resize_like_skimage(frame, (y2 - y1, x2 - x1)).astype(np.uint8)
+    want[y1:y2, x1:x2] = resized.astype(np.float32) - mean
+    np.testing.assert_array_equal(molded, want)
+    with pytest.raises(ValueError, match="contiguous"):
+        mold_frame(frame, config, out=np.zeros((64, 64, 4), np.float32)[..., :3])
 
 
 def random_crop_masks(rng, shape):

@@ -145,10 +145,11 @@ class MaskRCNN:
         finally:
             keras.config.set_dtype_policy(previous)
         net = self.network
-        self._full = kernels.traced(lambda images, windows: net(images, windows, training=False))
-        self._features = kernels.traced(net.features, jit=self.xla)
-        self._detections = kernels.traced(net.detections)
-        self._masks = kernels.traced(net.masks, relax=True)  # called with 1, 2, 4, ... slots
+        weights = net.variables
+        self._full = kernels.traced(lambda images, windows: net(images, windows, training=False), variables=weights)
+        self._features = kernels.traced(net.features, jit=self.xla, variables=weights)
+        self._detections = kernels.traced(net.detections, variables=weights)
+        self._masks = kernels.traced(net.masks, relax=True, variables=weights)  # called with 1, 2, 4, ... slots
 
     def predict(self, images: np.ndarray, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Molded images [B, S, S, 3] and windows [B, 4] -> the network's outputs as numpy arrays.
