@@ -3,7 +3,7 @@ from vidseg.logs import log_to
 log = log_to(snakemake.log[0])
 
 from vidseg.gpu import bind_gpu  # noqa: E402
-from vidseg.segment import load_model, segment_chunk  # noqa: E402
+from vidseg.segment import load_model, io_threads_for, segment_chunk  # noqa: E402
 from vidseg.threads import use_threads  # noqa: E402
 
 use_threads(snakemake.threads)
@@ -16,5 +16,6 @@ found = segment_chunk(
     model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,
     snakemake.params.image_format, int(snakemake.wildcards.chunk), snakemake.params.chunk_size,
     snakemake.params.n_chunks, snakemake.output.detections, snakemake.output.frames,
+    io_threads=io_threads_for(snakemake.threads),
 )
 log.info("%s chunk %s: %d detections", snakemake.wildcards.video, snakemake.wildcards.chunk, found)

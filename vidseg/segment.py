@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vidseg.errors import VidsegError
-from vidseg.frames import read_index, read_rgb
+from vidseg.batches import BatchReader
+from vidseg.frames import read_index
 from vidseg.maskrcnn import COCO_CLASS_NAMES, Config, MaskRCNN
 from vidseg.modelfile import model_file_for, resolve_model
 from vidseg.tables import detection_table, frame_table, write_atomic
@@ -86,6 +87,17 @@ def _finish(model: MaskRCNN, out: dict, moldings: list) -> list:
     return found
 
 
+def io_threads_for(threads: int) -> int:
+    """Reading and post-processing threads (each) for a segment job of `threads` threads: half, at least one.
+
+    With the default 2 threads that is one of each, beside the model's own threads; a
+    GPU job given more threads (`--set-threads segment=8`) spreads that work over more.
+    """
+    from vidseg.threads import usable_cores
+
+    return max(1, min(int(threads), usable_cores()) // 2)
+
+
 def segment_chunk(
     model: MaskRCNN,
     class_names: Sequence[str],
@@ -98,12 +110,14 @@ def segment_chunk(
     n_chunks: int,
     detections_out: str | Path,
     frames_out: str | Path,
+    io_threads: int = 1,
 ) -> int:
     """Run one chunk; writes the detections and frame tables; returns the number of detections.
 
-    The model runs in this thread; reading the next batch's frames and
-    post-processing the previous batch's outputs run in two worker threads
-    beside it (OpenCV, NumPy and TensorFlow release the GIL).
+    The model runs in this thread; reading and molding the next batch's frames
+    (`vidseg.batches`) and post-processing earlier batches' outputs run beside it,
+    each in a pool of `io_threads` threads (OpenCV, NumPy and the model's backend
+    release the GIL). On a GPU the model outruns one thread of each (docs/benchmarks.md).
     """
     times = read_index(index_path)
     start, end = chunk_range(chunk, chunk_size, n_chunks, len(times))
@@ -113,32 +127,35 @@ def segment_chunk(
     began = time.perf_counter()
     log.info("%s chunk %d: frames %d..%d of %d", video_id, chunk, start, end - 1, len(times))
 
-    def read(first: int, size: int) -> list:
-        return [read_rgb(frames_dir, i, image_format) for i in range(first, min(end, first + size))]
-
-    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
-            ThreadPoolExecutor(1, thread_name_prefix="post") as post:
+    with BatchReader(frames_dir, image_format, model.config, io_threads) as reader, \
+            ThreadPoolExecutor(max(1, int(io_threads)), thread_name_prefix="post") as post:
         first = start
-        ahead = (first, batch, reader.submit(read, first, batch)) if first < end else None
+        ahead = reader.start(first, min(batch, end - first)) if first < end else None
         while first < end:
-            if ahead[:2] == (first, batch):
-                images = ahead[2].result()
+            size = min(batch, end - first)
+            if ahead is not None and (ahead.first, ahead.count) == (first, size):
+                current = ahead
             else:  # the batch size changed after an out-of-memory retry
-                images = read(first, batch)
-            following = first + len(images)
-            ahead = (following, batch, reader.submit(read, following, batch)) if following < end else None
+                if ahead is not None:
+                    reader.recycle(ahead)
+                current = reader.start(first, size)
+            images, windows, moldings = reader.result(current)
+            following = first + size
+            ahead = reader.start(following, min(batch, end - following)) if following < end else None
             try:
-                out, moldings = model.predict_batch(images)
+                out = model.predict(images, windows)
             except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                 if not out_of_memory(err):
                     raise
-                if len(images) == 1:
+                if size == 1:
                     raise VidsegError(f"{video_id} chunk {chunk}: out of memory on a single frame ({first}): "
                                       f"{' '.join(str(err).split())[:300]}") from None
-                batch = max(1, len(images) // 2)
+                batch = max(1, size // 2)
                 log.warning("%s chunk %d: out of memory on a batch of %d frames; retrying at batch %d",
-                            video_id, chunk, len(images), batch)
+                            video_id, chunk, size, batch)
                 continue
+            finally:
+                reader.recycle(current)  # predict has returned: the model is done with the input
             pending.append(post.submit(_finish, model, out, moldings))
             frames += range(first, following)
             first = following

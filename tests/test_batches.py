@@ -1,0 +1,60 @@
+"""Frames read and molded ahead of the model into reused buffers (vidseg.batches)."""
+
+import cv2
+import numpy as np
+import pytest
+
+from vidseg.batches import BatchReader
+from vidseg.errors import VidsegError
+from vidseg.frames import frame_name
+from vidseg.maskrcnn import Config
+from vidseg.maskrcnn.preprocess import mold_batch
+
+
+@pytest.fixture
+def frames(tmp_path):
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (30, 50, 3), dtype=np.uint8) for _ in range(7)]
+    for i, image in enumerate(images):
+        cv2.imwrite(str(tmp_path / frame_name(i, "png")), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return tmp_path, images
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batches_equal_mold_batch_and_two_buffers_take_turns(frames, threads):
+    folder, images = frames
+    config = Config(image_min_dim=0, image_max_dim=64)
+    buffers = set()
+    with BatchReader(folder, "png", config, threads) as reader:
+        ahead = reader.start(0, 3)
+        for first in (0, 3, 6):  # the last batch is partial
+            current = ahead
+            got = reader.result(current)
+            following = first + current.count
+            ahead = reader.start(following, min(3, 7 - following)) if following < 7 else None
+            want = mold_batch(images[first:first + 3], config)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+            assert got[2] == want[2]
+            buffers.add(id(current.buffer))
+            reader.recycle(current)
+    assert len(buffers) == 2
+
+
+def test_a_batch_recycled_while_reading_does_not_corrupt_the_next(frames):
+    folder, images = frames
+    config = Config(image_min_dim=0, image_max_dim=64)
+    with BatchReader(folder, "png", config, 2) as reader:
+        stale = reader.start(0, 4)
+        reader.recycle(stale)  # waits for its reads before the buffer is reused
+        batch = reader.start(3, 4)
+        assert batch.buffer is stale.buffer
+        np.testing.assert_array_equal(reader.result(batch)[0], mold_batch(images[3:7], config)[0])
+
+
+def test_an_unreadable_frame_is_a_clear_error(frames):
+    folder, _ = frames
+    (folder / frame_name(2, "png")).write_bytes(b"not a png")
+    with BatchReader(folder, "png", Config(image_min_dim=0, image_max_dim=64)) as reader:
+        with pytest.raises(VidsegError, match="cannot read frame image .*000002.png"):
+            reader.result(reader.start(0, 4))
