@@ -2,10 +2,10 @@
 
 The model's input is a float32 [B, S, S, 3] array: 100 MB for a batch of 8 at
 1024 px. A fresh array per batch makes the kernel map and zero its pages on
-first write, which cost more than decoding and molding the frames (~30 ms a
-1280x720 frame on this project's CPU); two buffers, used in turn, avoid that.
-A batch's frames are read and molded by a pool of threads (OpenCV's decode and
-resize, and NumPy's whole-array arithmetic, release the GIL).
+first write: 30-40 ms a 1280x720 frame on this project's 2-core CPU (more than
+decoding and molding it), ~2.5 ms on the H100 machine's. Two buffers, used in
+turn, avoid that. A batch's frames are read and molded by a pool of threads
+(OpenCV's decode and resize, and NumPy's whole-array arithmetic, release the GIL).
 """
 
 from __future__ import annotations

@@ -153,7 +153,8 @@ def _greedy_nms(overlaps, scores, max_output: int, threshold: float, score_thres
     suppresses = ops.logical_and(overlaps > threshold, ops.expand_dims(position, 1) < ops.expand_dims(position, 0))
 
     def survivors(alive):
-        return ops.logical_and(candidate, ops.logical_not(ops.any(ops.logical_and(suppresses, ops.expand_dims(alive, 1)), axis=0)))
+        suppressed = ops.any(ops.logical_and(suppresses, ops.expand_dims(alive, 1)), axis=0)
+        return ops.logical_and(candidate, ops.logical_not(suppressed))
 
     def settle(alive, changed):
         after = survivors(alive)
@@ -192,7 +193,7 @@ def map_images(fn, elems, output_signature):
         import tensorflow as tf
 
         return tf.map_fn(fn, elems, fn_output_signature=tuple(tf.TensorSpec(s, d) for s, d in output_signature))
-    if keras.backend.backend() == "jax" and os.environ.get("VIDSEG_MAP_LOOP", "") != "1":
+    if keras.backend.backend() == "jax":
         # one batched computation: the images' NMS loops run side by side, not one after another
         return tuple(ops.vectorized_map(fn, tuple(elems)))
     outs = [fn(tuple(e[i] for e in elems)) for i in range(int(elems[0].shape[0]))]
