@@ -48,6 +48,21 @@ def test_a_few_steps_lower_the_loss(dataset):
     assert np.array_equal(model.network.backbone.conv1.kernel.numpy(), backbone_kernel)  # "heads" only
 
 
+def test_one_graph_step_equals_a_separate_proposal_pass(dataset):
+    """A step samples its ROIs from the proposals of its own forward pass (one graph); the same
+    targets built from a separate proposals pass (`batch_targets`) give the same losses."""
+    model = seeded_model(0, **TINY)
+    trainer = Trainer(model, layers="heads", seed=0)
+    batch = [dataset.sample(i, model.config) for i in (0, 1)]
+    fused = trainer.losses(batch, np.random.default_rng(3))
+    targets = trainer.batch_targets(batch, np.random.default_rng(3))
+    separate = {k: float(v) for k, v in trainer._loss_graph(targets).items()}
+    assert targets["positive"].any()
+    for name in LOSS_NAMES:
+        assert fused[name] == pytest.approx(separate[name], rel=1e-4, abs=1e-6), name
+    assert trainer._pending is None
+
+
 def test_fit_reports_epochs_and_checkpoints(dataset, tmp_path):
     model = seeded_model(0, **TINY)
     lines = []

@@ -1,8 +1,8 @@
 """Training Mask R-CNN: targets per batch, the five losses, SGD on the chosen layers.
 
-One step: backbone and RPN forward; proposals (no gradient through them, as
-in matterport); ROIs sampled against the ground truth; heads forward on the
-sampled ROIs; RPN class/box, head class/box and mask losses plus matterport's
+One step, one graph: backbone and RPN forward; proposals (no gradient through
+them, as in matterport); ROIs sampled against the ground truth (NumPy, inside
+the graph); heads forward on the sampled ROIs; RPN class/box, head class/box and mask losses plus matterport's
 L2 weight decay; SGD with momentum and gradient-norm clipping. `layers`
 chooses what trains, with matterport's names: heads, 3+, 4+, 5+, all.
 """
@@ -39,15 +39,16 @@ LAYER_SETS = {
     "all": r".*",
 }
 OPTIMIZERS = ("sgd", "adam")
+_ROI_TARGETS = ("rois", "class_ids", "deltas", "positive", "masks")
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss", "mrcnn_mask_loss")
 
 
 class Trainer:
     """Trains a `MaskRCNN` in place.
 
-    Each step runs in two compiled TensorFlow graphs with NumPy in between:
-    proposals (backbone + RPN, no gradient), then the targets sampled in NumPy,
-    then the forward pass and SGD update. With `gt_proposals` (default) the
+    Each step is one compiled TensorFlow graph: backbone and RPN, proposals
+    (no gradient through them), ROIs and their targets sampled in NumPy inside
+    the graph (`tf.numpy_function`), the heads, the losses and the SGD update. With `gt_proposals` (default) the
     ground-truth boxes join the proposals before sampling, as in Detectron, so
     the heads see positive ROIs from the first step even when the RPN is
     untrained; matterport samples from the RPN's proposals only
@@ -81,6 +82,7 @@ class Trainer:
                                                   clipnorm=config.GRADIENT_CLIP_NORM)
         else:  # converges faster from scratch (the demo model); same clipping
             self.optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=config.GRADIENT_CLIP_NORM)
+        self._pending = None  # (samples, rng) of the step running now
         self._propose = tf.function(self._proposals, autograph=False)
         self._loss_graph = tf.function(self._loss_terms, autograph=False)
         self._train_graph = tf.function(self._train_step, autograph=False)
@@ -99,42 +101,65 @@ class Trainer:
         proposals, _ = select_proposals(rpn_probs, rpn_pred, network.anchors, config, config.POST_NMS_ROIS_TRAINING)
         return proposals
 
-    def batch_targets(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
-        """The inputs of one training step: images, RPN targets, sampled ROIs and their targets."""
-        config = self.config
+    def batch_inputs(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """What a step needs before the network runs: the images and their RPN targets."""
         rng = rng or self.rng
         images = np.stack([s.image for s in samples]).astype(np.float32)
-        rpn = [rpn_targets(self.anchors_px, denorm_boxes(s.boxes, (self.size, self.size)), config, rng)
+        rpn = [rpn_targets(self.anchors_px, denorm_boxes(s.boxes, (self.size, self.size)), self.config, rng)
                for s in samples]
-        proposals = np.asarray(self._propose(images))
+        return {"images": images, "rpn_match": np.stack([r[0] for r in rpn]), "rpn_deltas": np.stack([r[1] for r in rpn])}
+
+    def roi_targets(self, samples: list[Sample], proposals: np.ndarray,
+                    rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """ROIs sampled from the proposals [B, N, 4] (plus the ground truth) and their class, box and mask targets."""
+        config = self.config
+        rng = rng or self.rng
         p, total, shape = self.mask_slots, config.TRAIN_ROIS_PER_IMAGE, tuple(config.MASK_SHAPE)
         rois = np.zeros((len(samples), total, 4), np.float32)
         class_ids = np.zeros((len(samples), total), np.int32)
         deltas = np.zeros((len(samples), total, 4), np.float32)
         positive = np.zeros((len(samples), total), bool)
         masks = np.zeros((len(samples), p, *shape), np.float32)
-        for i, (sample, candidates) in enumerate(zip(samples, proposals)):
+        for i, (sample, candidates) in enumerate(zip(samples, np.asarray(proposals))):
             if self.gt_proposals and len(sample.boxes):
                 candidates = np.concatenate([candidates, sample.boxes.astype(np.float32)])
             t = sample_rois(candidates, sample.class_ids, sample.boxes, config, rng)
             rois[i], class_ids[i], deltas[i], positive[i] = t.rois, t.class_ids, t.deltas, t.gt_index >= 0
             n = t.positives
             masks[i, :n] = mask_targets(t.rois[:n], t.gt_index[:n], sample.masks, shape)
-        return {
-            "images": images,
-            "rpn_match": np.stack([r[0] for r in rpn]),
-            "rpn_deltas": np.stack([r[1] for r in rpn]),
-            "rois": rois,
-            "class_ids": class_ids,
-            "deltas": deltas,
-            "positive": positive,
-            "masks": masks,
-        }
+        return {"rois": rois, "class_ids": class_ids, "deltas": deltas, "positive": positive, "masks": masks}
+
+    def batch_targets(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """All the inputs of one step, proposals from a separate forward pass (what a step computes in one)."""
+        inputs = self.batch_inputs(samples, rng)
+        return {**inputs, **self.roi_targets(samples, np.asarray(self._propose(inputs["images"])), rng)}
+
+    def _targets_in_graph(self, rpn_probs, rpn_deltas, batch: int) -> dict:
+        """ROI targets inside the step's graph: proposals from this forward pass (no gradient through
+        them), sampled in NumPy by `roi_targets` for the samples `_run` left in `_pending`."""
+        config = self.config
+        proposals, _ = select_proposals(tf.stop_gradient(rpn_probs), tf.stop_gradient(rpn_deltas),
+                                        self.model.network.anchors, config, config.POST_NMS_ROIS_TRAINING)
+
+        def sampled(proposals):
+            samples, rng = self._pending
+            targets = self.roi_targets(samples, proposals, rng)
+            return tuple(targets[name] for name in _ROI_TARGETS)
+
+        out = tf.numpy_function(sampled, [proposals], [tf.float32, tf.int32, tf.float32, tf.bool, tf.float32],
+                                stateful=True)
+        total, p = config.TRAIN_ROIS_PER_IMAGE, self.mask_slots
+        shapes = ([batch, total, 4], [batch, total], [batch, total, 4], [batch, total], [batch, p, *config.MASK_SHAPE])
+        for tensor, shape in zip(out, shapes):
+            tensor.set_shape(shape)
+        return dict(zip(_ROI_TARGETS, out))
 
     def _loss_terms(self, inputs: dict) -> dict:
         config, network = self.config, self.model.network
         features = network.backbone(inputs["images"])
-        rpn_logits, _, rpn_pred = network.rpn_outputs(features)
+        rpn_logits, rpn_probs, rpn_pred = network.rpn_outputs(features)
+        if "rois" not in inputs:  # one forward pass: proposals, then the heads on ROIs sampled from them
+            inputs = {**inputs, **self._targets_in_graph(rpn_probs, rpn_pred, inputs["images"].shape[0])}
         rois = inputs["rois"]
         image_shape = (self.size, self.size)
         class_logits, _, box_deltas = network.classifier(
@@ -167,15 +192,21 @@ class Trainer:
         self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, self.variables) if g is not None])
         return terms
 
+    def _run(self, graph, samples: list[Sample], rng: np.random.Generator) -> dict[str, float]:
+        self._pending = (samples, rng)  # read by the graph's NumPy sampling step
+        try:
+            terms = graph(self.batch_inputs(samples, rng))
+            return {k: float(v) for k, v in terms.items()}
+        finally:
+            self._pending = None
+
     def losses(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, float]:
         """The loss terms of one batch, without training."""
-        terms = self._loss_graph(self.batch_targets(samples, rng))
-        return {k: float(v) for k, v in terms.items()}
+        return self._run(self._loss_graph, samples, rng or self.rng)
 
     def step(self, samples: list[Sample]) -> dict[str, float]:
         """One SGD step on a batch; returns its loss terms (before the update)."""
-        terms = self._train_graph(self.batch_targets(samples))
-        return {k: float(v) for k, v in terms.items()}
+        return self._run(self._train_graph, samples, self.rng)
 
     def _sample(self, dataset: CocoDataset, index: int, flip: bool, mold_config) -> Sample:
         if mold_config is None:
