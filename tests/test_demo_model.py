@@ -67,3 +67,14 @@ def test_unknown_precision_is_a_clear_error():
 
     with pytest.raises(VidsegError, match="precision must be one of float32, mixed_float16, mixed_bfloat16"):
         MaskRCNN(Config(num_classes=4), precision="float8")
+
+
+def test_segment_log_names_the_precision_and_warns_where_it_is_emulated(caplog):
+    """No GPU here, and no CPU has fast float16: the job's log says so next to the model line."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="vidseg.segment"):
+        load_model({}, MODELS / "shapes.h5", precision="mixed_float16")
+    assert "model shapes: resnet50, 4 classes, mixed_float16" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("segment.precision mixed_float16" in w and "slower than float32" in w for w in warnings)

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from vidseg.errors import VidsegError
 from vidseg.batches import BatchReader
+from vidseg.cpu import precision_warning
 from vidseg.frames import read_index
 from vidseg.maskrcnn import COCO_CLASS_NAMES, Config, MaskRCNN
 from vidseg.modelfile import model_file_for, resolve_model
@@ -56,8 +57,21 @@ def load_model(settings: dict[str, Any], weights: str | Path, class_names: Seque
         config.DETECTION_MIN_CONFIDENCE = float(min_confidence)
     names = class_names_for(config, names)
     model = MaskRCNN(config, xla=xla, precision=precision)
+    log.info("model %s: %s, %d classes, %s%s", config.NAME, config.BACKBONE, config.NUM_CLASSES, precision,
+             ", XLA" if xla else "")
+    slow = precision_warning(precision, gpu=_has_gpu())
+    if slow:
+        log.warning(slow)
     model.load_weights(weights, strict=True)  # logs what it loaded
     return model, names
+
+
+def _has_gpu() -> bool:
+    try:
+        import tensorflow as tf
+    except ImportError:  # another Keras backend: its devices are its own business
+        return True
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def out_of_memory(err: BaseException) -> bool:
