@@ -260,12 +260,13 @@ def main() -> None:
 
     import tensorflow as tf
 
+    from vidseg.cpu import has_bf16
     from vidseg.synthetic import write_video
     from vidseg.threads import usable_cores
 
     cores = usable_cores()
     peak, cpu_detail = nominal_peak_gflops(cores)
-    bf16 = "has AVX512-BF16" in cpu_detail
+    bf16 = has_bf16()
     print(f"# {cpu_name()}, {cores} cores ({cpu_detail}); TensorFlow {tf.__version__}; {platform.platform()}")
     if not bf16:
         print("# no AVX512-BF16/AMX: the bfloat16 rows are left out (it would be emulated, slower than float32)")

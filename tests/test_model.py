@@ -6,16 +6,6 @@ from vidseg.errors import VidsegError
 from vidseg.maskrcnn import MaskRCNN
 
 
-def assert_same_detections(a, b, atol=1e-4):
-    assert len(a) == len(b)
-    np.testing.assert_array_equal(a.class_ids, b.class_ids)
-    np.testing.assert_allclose(a.scores, b.scores, atol=atol)
-    np.testing.assert_allclose(a.boxes, b.boxes, atol=1)
-    for ma, mb in zip(a.masks, b.masks):
-        if ma.shape == mb.shape:
-            assert (ma != mb).mean() < 0.02
-
-
 def test_detect_returns_one_result_per_frame_in_frame_pixels(small_model, frames):
     results = small_model.detect(frames)
     assert len(results) == 3  # IMAGES_PER_GPU = 2: the last partial batch is processed
@@ -34,14 +24,32 @@ def test_detect_returns_one_result_per_frame_in_frame_pixels(small_model, frames
         assert det.full_masks().shape == (h, w, len(det))
 
 
+def assert_same_up_to_a_near_tie(a, b):
+    """Same detections up to float rounding, which may flip one near-tied decision per frame
+    (NMS at its IoU threshold, the last proposal or detection slot): seen with the random
+    weights on an AVX-512 CPU, where oneDNN's kernels depend on the batch size. Every other
+    detection has a twin: same class, box within 1 px, score within 1e-3, nearly the same mask."""
+    assert abs(len(a) - len(b)) <= 1
+    twins = 0
+    for i in range(len(a)):
+        same = np.nonzero((b.class_ids == a.class_ids[i]) & (np.abs(b.boxes - a.boxes[i]).max(axis=1) <= 1)
+                          & (np.abs(b.scores - a.scores[i]) <= 1e-3))[0]
+        if len(same):
+            twins += 1
+            ma, mb = a.masks[i], b.masks[same[0]]
+            if ma.shape == mb.shape:
+                assert (ma != mb).mean() < 0.02
+    assert twins >= max(len(a), len(b)) - 1, (twins, len(a), len(b))
+
+
 def test_a_frame_gets_the_same_result_alone_or_in_a_batch(small_model, frames):
     batched = small_model.detect(frames)
     for frame, in_batch in zip(frames, batched):
-        assert_same_detections(small_model.detect([frame])[0], in_batch)
+        assert_same_up_to_a_near_tie(small_model.detect([frame])[0], in_batch)
     # order inside the batch does not matter either
     swapped = small_model.detect([frames[1], frames[0]])
-    assert_same_detections(swapped[0], batched[1])
-    assert_same_detections(swapped[1], batched[0])
+    assert_same_up_to_a_near_tie(swapped[0], batched[1])
+    assert_same_up_to_a_near_tie(swapped[1], batched[0])
 
 
 def test_save_then_load_gives_identical_outputs(small_model, frames, tmp_path):

@@ -83,7 +83,6 @@ class Trainer:
         else:  # converges faster from scratch (the demo model); same clipping
             self.optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=config.GRADIENT_CLIP_NORM)
         self._pending = None  # (samples, rng) of the step running now
-        self._propose = tf.function(self._proposals, autograph=False)
         self._loss_graph = tf.function(self._loss_terms, autograph=False)
         self._train_graph = tf.function(self._train_step, autograph=False)
 
@@ -94,12 +93,6 @@ class Trainer:
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         self.optimizer.learning_rate.assign(value)
-
-    def _proposals(self, images):
-        network, config = self.model.network, self.config
-        _, rpn_probs, rpn_pred = network.rpn_outputs(network.backbone(images))
-        proposals, _ = select_proposals(rpn_probs, rpn_pred, network.anchors, config, config.POST_NMS_ROIS_TRAINING)
-        return proposals
 
     def batch_inputs(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
         """What a step needs before the network runs: the images and their RPN targets."""
@@ -128,11 +121,6 @@ class Trainer:
             n = t.positives
             masks[i, :n] = mask_targets(t.rois[:n], t.gt_index[:n], sample.masks, shape)
         return {"rois": rois, "class_ids": class_ids, "deltas": deltas, "positive": positive, "masks": masks}
-
-    def batch_targets(self, samples: list[Sample], rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
-        """All the inputs of one step, proposals from a separate forward pass (what a step computes in one)."""
-        inputs = self.batch_inputs(samples, rng)
-        return {**inputs, **self.roi_targets(samples, np.asarray(self._propose(inputs["images"])), rng)}
 
     def _targets_in_graph(self, rpn_probs, rpn_deltas, batch: int) -> dict:
         """ROI targets inside the step's graph: proposals from this forward pass (no gradient through
