@@ -67,10 +67,13 @@ def load_model(settings: dict[str, Any], weights: str | Path, class_names: Seque
 
 
 def _has_gpu() -> bool:
-    try:
-        import tensorflow as tf
-    except ImportError:  # another Keras backend: its devices are its own business
+    """Does TensorFlow see a GPU? (True under other Keras backends: no warning there.)"""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
         return True
+    import tensorflow as tf
+
     return bool(tf.config.list_logical_devices("GPU"))
 
 
