@@ -94,6 +94,33 @@ def test_fit_reports_epochs_and_checkpoints(dataset, tmp_path):
         Trainer(model, layers="6+")
 
 
+def test_moving_average_of_the_weights_is_what_fit_saves(dataset, tmp_path):
+    model = seeded_model(0, **TINY)
+    trainer = Trainer(model, layers="heads", learning_rate=0.003, ema=0.9)
+    kernel = model.network.mask_head.mask.kernel
+    index = next(i for i, v in enumerate(trainer.variables) if v is kernel)
+    batch = [dataset.sample(i, model.config) for i in (0, 1)]
+    expected = kernel.numpy().copy()
+    for n in range(1, 5):  # the decay ramps up: min(0.9, (1 + n) / (10 + n)) after the n-th update
+        trainer.step(batch)
+        decay = min(0.9, (1 + n) / (10 + n))
+        expected = decay * expected + (1 - decay) * kernel.numpy()
+    np.testing.assert_allclose(trainer.averages[index].numpy(), expected, rtol=1e-5, atol=1e-7)
+    trained = kernel.numpy().copy()
+    assert not np.allclose(trained, expected)
+    with trainer.averaged_weights():
+        np.testing.assert_array_equal(kernel.numpy(), trainer.averages[index].numpy())
+    np.testing.assert_array_equal(kernel.numpy(), trained)
+
+    trainer.fit(dataset, epochs=1, steps_per_epoch=2, checkpoint=tmp_path / "m.h5", report=lambda line: None)
+    np.testing.assert_array_equal(kernel.numpy(), trainer.averages[index].numpy())  # fit ends on the averages
+    again = seeded_model(1, **TINY)
+    again.load_weights(tmp_path / "m.h5", strict=True)
+    np.testing.assert_array_equal(again.network.mask_head.mask.kernel.numpy(), kernel.numpy())
+    with pytest.raises(VidsegError, match="ema must be a decay between 0 and 1"):
+        Trainer(model, ema=1.5)
+
+
 def test_fine_tuning_from_other_classes_skips_the_class_specific_heads(dataset, tmp_path):
     """train_model from an 81-class file onto the 3 shape classes (the matterport fine-tuning path)."""
     import yaml

@@ -53,7 +53,7 @@ def train_model(settings: dict[str, Any], annotations: str | Path, image_dir: st
         seed_weights(model, seed, frames=[dataset.load(i)[0] for i in range(min(8, len(dataset)))])
         report(f"initial weights: seeded ({seed}), calibrated on the first training images")
     trainer = Trainer(model, layers=settings.get("layers", "heads"), learning_rate=settings.get("learning_rate"),
-                      seed=seed, optimizer=settings.get("optimizer", "sgd"))
+                      seed=seed, optimizer=settings.get("optimizer", "sgd"), ema=settings.get("ema"))
     began = time.perf_counter()
     history = trainer.fit(dataset, epochs=int(settings["epochs"]), steps_per_epoch=int(settings["steps_per_epoch"]),
                           flip=bool(settings.get("flip", True)), checkpoint=weights_out, report=report,

@@ -9,6 +9,7 @@ chooses what trains, with matterport's names: heads, 3+, 4+, 5+, all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from pathlib import Path
@@ -53,14 +54,18 @@ class Trainer:
     the heads see positive ROIs from the first step even when the RPN is
     untrained; matterport samples from the RPN's proposals only
     (`gt_proposals=False`). `optimizer` is matterport's SGD with momentum, or Adam.
+    With `ema` (a decay such as 0.999), the step also keeps an exponential moving
+    average of the trained weights, and `fit` checkpoints and ends with those.
     """
 
     def __init__(self, model, layers: str = "heads", learning_rate: float | None = None, seed: int = 0,
-                 gt_proposals: bool = True, optimizer: str = "sgd"):
+                 gt_proposals: bool = True, optimizer: str = "sgd", ema: float | None = None):
         if layers not in LAYER_SETS:
             raise VidsegError(f"layers must be one of {list(LAYER_SETS)}, got {layers!r}")
         if optimizer not in OPTIMIZERS:
             raise VidsegError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
+        if ema is not None and not 0 < ema < 1:
+            raise VidsegError(f"ema must be a decay between 0 and 1 (say 0.999), got {ema!r}")
         self.model = model
         self.config = config = model.config
         self.rng = np.random.default_rng(seed)
@@ -82,6 +87,8 @@ class Trainer:
                                                   clipnorm=config.GRADIENT_CLIP_NORM)
         else:  # converges faster from scratch (the demo model); same clipping
             self.optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=config.GRADIENT_CLIP_NORM)
+        self.ema = ema
+        self.averages = [tf.Variable(v.value, trainable=False) for v in self.variables] if ema else []
         self._pending = None  # (samples, rng) of the step running now
         self._loss_graph = tf.function(self._loss_terms, autograph=False)
         self._train_graph = tf.function(self._train_step, autograph=False)
@@ -178,7 +185,25 @@ class Trainer:
             terms = self._loss_terms(inputs)
         grads = tape.gradient(terms["loss"], trained)
         self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, self.variables) if g is not None])
+        if self.averages:  # the decay ramps up over the first steps, so the seeded start fades fast
+            n = tf.cast(self.optimizer.iterations, tf.float32)
+            decay = tf.minimum(self.ema, (1.0 + n) / (10.0 + n))
+            for average, v in zip(self.averages, self.variables):
+                average.assign(decay * average + (1.0 - decay) * v.value)
         return terms
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """The model holds the moving-average weights inside the block (the trained ones again after);
+        without `ema`, it holds the trained weights throughout."""
+        current = [v.numpy() for v in self.variables] if self.averages else []
+        for average, v in zip(self.averages, self.variables):
+            v.assign(average)
+        try:
+            yield
+        finally:
+            for value, v in zip(current, self.variables):
+                v.assign(value)
 
     def _run(self, graph, samples: list[Sample], rng: np.random.Generator) -> dict[str, float]:
         self._pending = (samples, rng)  # read by the graph's NumPy sampling step
@@ -210,7 +235,8 @@ class Trainer:
         drops tenfold at the start of each epoch in `decay_epochs` (1-based).
         Flips (left-right, half the images) when `flip`. Mean losses per epoch are
         reported; with `checkpoint`, weights are saved there (matterport's .h5
-        layout) after every epoch. With `mold_config` (the config the model will run
+        layout) after every epoch: the moving averages when `ema` is set, which the
+        model also holds when `fit` returns. With `mold_config` (the config the model will run
         with, at a larger input size), images are molded as that config molds them and
         random crops of this model's input size are trained on: the network learns
         objects at the scale it will see them, for the cost of a smaller input.
@@ -237,5 +263,8 @@ class Trainer:
             history.append(means)
             report(f"epoch {epoch}/{epochs} (lr {self.learning_rate:g}): " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
             if checkpoint is not None:
-                self.model.save_weights(checkpoint)
+                with self.averaged_weights():
+                    self.model.save_weights(checkpoint)
+        for average, v in zip(self.averages, self.variables):
+            v.assign(average)
         return history
