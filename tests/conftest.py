@@ -47,13 +47,17 @@ def copy_model(model: MaskRCNN, config: Config | None = None, **options) -> Mask
     return copy
 
 
+def twin(box, cls, score, b_boxes, b_classes, b_scores) -> int | None:
+    """Index of a detection in b that is the same as (box, cls, score): same class, box within 1 px,
+    score within 1e-3; None when b has none."""
+    same = np.nonzero((b_classes == cls) & (np.abs(b_boxes - box).max(axis=1) <= 1) & (np.abs(b_scores - score) <= 1e-3))[0]
+    return int(same[0]) if len(same) else None
+
+
 def matched(a_boxes, a_classes, a_scores, b_boxes, b_classes, b_scores) -> int:
-    """How many of a's detections b has too (same class, box within 1 px, score within 1e-3)."""
-    found = 0
-    for box, cls, score in zip(a_boxes, a_classes, a_scores):
-        same = (b_classes == cls) & (np.abs(b_boxes - box).max(axis=1) <= 1) & (np.abs(b_scores - score) <= 1e-3)
-        found += bool(same.any())
-    return found
+    """How many of a's detections b has too (`twin`)."""
+    return sum(twin(box, cls, score, b_boxes, b_classes, b_scores) is not None
+               for box, cls, score in zip(a_boxes, a_classes, a_scores))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import copy_model, matched, seeded_model, small_config
+from conftest import copy_model, matched, seeded_model, small_config, twin
 from vidseg.errors import VidsegError
 from vidseg.maskrcnn import MaskRCNN
 
@@ -32,11 +32,10 @@ def assert_same_up_to_a_near_tie(a, b):
     assert abs(len(a) - len(b)) <= 1
     twins = 0
     for i in range(len(a)):
-        same = np.nonzero((b.class_ids == a.class_ids[i]) & (np.abs(b.boxes - a.boxes[i]).max(axis=1) <= 1)
-                          & (np.abs(b.scores - a.scores[i]) <= 1e-3))[0]
-        if len(same):
+        j = twin(a.boxes[i], a.class_ids[i], a.scores[i], b.boxes, b.class_ids, b.scores)
+        if j is not None:
             twins += 1
-            ma, mb = a.masks[i], b.masks[same[0]]
+            ma, mb = a.masks[i], b.masks[j]
             if ma.shape == mb.shape:
                 assert (ma != mb).mean() < 0.02
     assert twins >= max(len(a), len(b)) - 1, (twins, len(a), len(b))
