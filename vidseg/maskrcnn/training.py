@@ -197,13 +197,17 @@ class Trainer:
         """The model holds the moving-average weights inside the block (the trained ones again after);
         without `ema`, it holds the trained weights throughout."""
         current = [v.numpy() for v in self.variables] if self.averages else []
-        for average, v in zip(self.averages, self.variables):
-            v.assign(average)
+        self._load_averages()
         try:
             yield
         finally:
             for value, v in zip(current, self.variables):
                 v.assign(value)
+
+    def _load_averages(self) -> None:
+        """The trained variables take their moving averages (nothing without `ema`)."""
+        for average, v in zip(self.averages, self.variables):
+            v.assign(average)
 
     def _run(self, graph, samples: list[Sample], rng: np.random.Generator) -> dict[str, float]:
         self._pending = (samples, rng)  # read by the graph's NumPy sampling step
@@ -265,6 +269,5 @@ class Trainer:
             if checkpoint is not None:
                 with self.averaged_weights():
                     self.model.save_weights(checkpoint)
-        for average, v in zip(self.averages, self.variables):
-            v.assign(average)
+        self._load_averages()
         return history
