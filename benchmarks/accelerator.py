@@ -45,6 +45,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from common import make_config, read_frames, seeded_model, segment_seconds, write_frames  # noqa: E402
 
 STARTED = time.perf_counter()
 
@@ -57,24 +58,6 @@ def say(*parts) -> None:
     print(f"[{elapsed():6.1f}s]", *parts, flush=True)
 
 
-def write_frames(work: Path, count: int, size: tuple[int, int], seed: int = 3) -> Path:
-    """`count` frames of one moving synthetic scene as JPEGs (the workflow's names) and their index (30 fps)."""
-    import cv2
-
-    from vidseg.frames import frame_name, write_index
-    from vidseg.synthetic import Scene
-
-    frames_dir = work / "frames"
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    scene = Scene(np.random.default_rng(seed), size, shapes=(3, 8))
-    for i in range(count):
-        image, _ = scene.render(i)
-        cv2.imwrite(str(frames_dir / frame_name(i, "jpg")), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 95])
-    write_index([i / 30 for i in range(count)], work / "index.tsv")
-    return frames_dir
-
-
 def block(tree):
     """Wait for the device (JAX dispatch is asynchronous)."""
     import keras
@@ -84,22 +67,6 @@ def block(tree):
 
         jax.block_until_ready(tree)
     return tree
-
-
-def make_config(spec: str, batch: int, min_confidence: float):
-    from vidseg.maskrcnn import CocoConfig
-
-    backbone, size = spec.split("@")
-    return CocoConfig(backbone=backbone, image_min_dim=min(800, int(size)), image_max_dim=int(size),
-                      images_per_gpu=batch, detection_min_confidence=min_confidence)
-
-
-def set_min_confidence(model, value: float) -> None:
-    """Benchmark-only: a new detection threshold for an existing model (its detection graph is traced anew)."""
-    from vidseg.maskrcnn import kernels
-
-    model.config.DETECTION_MIN_CONFIDENCE = float(value)
-    model._detections = kernels.traced(model.network.detections, variables=model.network.variables)
 
 
 def threshold_for(model, images: list, batch: int, most: int) -> float:
@@ -118,10 +85,8 @@ def threshold_for(model, images: list, batch: int, most: int) -> float:
 
 def time_forward(model, images: list, batch: int) -> dict:
     """Pure forward s/frame (molded input prepared beforehand), compile time, and the split between parts."""
-    from vidseg.maskrcnn.model import mask_slots
     from vidseg.maskrcnn.preprocess import mold_batch
 
-    model.config.IMAGES_PER_GPU = batch
     molded = [mold_batch(images[i:i + batch], model.config)[:2] for i in range(0, len(images), batch)]
     start = time.perf_counter()
     for x in molded:  # warm-up: compiles each shape the timed pass meets
@@ -134,33 +99,18 @@ def time_forward(model, images: list, batch: int) -> dict:
         best = min(best, time.perf_counter() - start)
     counts = [int(c) for o in outs for c in o["count"]]
     parts = {"dense": 0.0, "detections": 0.0, "masks": 0.0}
-    for images_b, windows in molded:
-        t0 = time.perf_counter()
-        features = block(model._features(images_b))
-        t1 = time.perf_counter()
-        det = {k: np.asarray(v) for k, v in model._detections(*features, windows).items()}
-        t2 = time.perf_counter()
-        n = mask_slots(int(det["count"].max(initial=0)), model.config.DETECTION_MAX_INSTANCES)
-        if n:
-            np.asarray(model._masks(features[0], det["boxes"][:, :n], det["class_ids"][:, :n]))
-        t3 = time.perf_counter()
-        parts["dense"] += t1 - t0
-        parts["detections"] += t2 - t1
-        parts["masks"] += t3 - t2
+
+    def timed(name, part, *args):  # each part until the device is done with it
+        start = time.perf_counter()
+        out = block(part(*args))
+        parts["dense" if name == "features" else name] += time.perf_counter() - start
+        return out
+
+    for x in molded:
+        model.predict(*x, run=timed)
     frames = len(images)
     return {"s_per_frame": best / frames, "compile_s": compile_s, "detections_mean": float(np.mean(counts)),
             "detections_max": int(max(counts)), "split_ms": {k: 1e3 * v / frames for k, v in parts.items()}}
-
-
-def time_segment(model, work: Path, frames: int, batch: int, tag: str, post_workers: int) -> float:
-    from vidseg.maskrcnn import COCO_CLASS_NAMES
-    from vidseg.segment import segment_chunk
-
-    model.config.IMAGES_PER_GPU = batch
-    start = time.perf_counter()
-    segment_chunk(model, list(COCO_CLASS_NAMES), "bench", work / "frames", work / "index.tsv", "jpg", 0, frames, 1,
-                  work / f"{tag}.detections.parquet", work / f"{tag}.frames.parquet", post_workers)
-    return (time.perf_counter() - start) / frames
 
 
 def agreement(reference: list, other: list) -> dict:
@@ -271,7 +221,6 @@ def main() -> None:
     import keras
 
     from vidseg.maskrcnn import MaskRCNN
-    from vidseg.maskrcnn.seeded_weights import calibration_frames, seed_weights
 
     size = tuple(int(v) for v in args.size.split("x"))
     results = {"machine": describe_machine(), "config": args.config, "frame_size": args.size, "variants": [],
@@ -288,20 +237,15 @@ def main() -> None:
             results["demo"] = score_demo(args.demo, args.demo_precisions, work)
             save()
         if args.plan:
-            frames_dir = write_frames(work, args.frames, size)
-            from vidseg.frames import read_rgb
-
-            images = [read_rgb(frames_dir, i, "jpg") for i in range(args.frames)]
+            images = read_frames(write_frames(work, args.frames, size), args.frames)
             say(f"{args.frames} frames {size[1]}x{size[0]} written")
 
             first_batch = int(args.plan[0].split(":")[1])
-            model = MaskRCNN(make_config(args.config, first_batch, 0.0))
-            say("model built")
-            seed_weights(model, seed=0, frames=calibration_frames(count=2, size=(480, 640), seed=1))
+            model = seeded_model(args.config, first_batch, 0.0)
             model.save_weights(work / "seeded.h5")
-            say("weights seeded and saved")
+            say("model built, weights seeded and saved")
             threshold = threshold_for(model, images, first_batch, args.max_detections)
-            set_min_confidence(model, threshold)
+            model.set_min_confidence(threshold)
             results["min_confidence"] = threshold
             say(f"detection threshold {threshold:.4f} (<= {args.max_detections} detections a frame)")
             models = {"float32": model}
@@ -327,12 +271,12 @@ def main() -> None:
                     f"compile {row['compile_s']:.0f} s, split ms/frame {row['split_ms']}")
                 row["segment"] = {}
                 for workers in args.post_workers:
-                    seconds = time_segment(m, work, args.frames, batch, item.replace(":", "_"), workers)
+                    seconds = segment_seconds(m, work, work / "index.tsv", args.frames, item.replace(":", "_"), workers,
+                                              batch=batch)
                     row["segment"][workers] = {"s_per_frame": seconds, "overhead_ratio": seconds / row["s_per_frame"]}
                     say(f"{item} segment end to end, {workers} post-processing threads: {1 / seconds:.1f} fps, "
                         f"overhead ratio {seconds / row['s_per_frame']:.2f}")
-                m.config.IMAGES_PER_GPU = batch
-                found = m.detect(images[:16])
+                found = m.detect(images[:16], batch=batch)
                 if reference is None:
                     reference = found
                 else:

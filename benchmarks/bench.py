@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import read_frames, seeded_model, segment_seconds
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
@@ -39,24 +41,6 @@ SIZE = (480, 640)
 
 def _peak_kib() -> int:
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-
-
-def _model(spec: str, batch: int, min_confidence: float, **options):
-    from vidseg.maskrcnn import CocoConfig, MaskRCNN
-    from vidseg.maskrcnn.seeded_weights import calibration_frames, seed_weights
-
-    backbone, size = spec.split("@")
-    config = CocoConfig(backbone=backbone, image_min_dim=min(800, int(size)), image_max_dim=int(size),
-                        images_per_gpu=batch, detection_min_confidence=min_confidence)
-    model = MaskRCNN(config, **options)
-    seed_weights(model, seed=0, frames=calibration_frames(count=2, size=SIZE, seed=1))
-    return model
-
-
-def _frames(work: Path, count: int) -> list:
-    from vidseg.frames import read_rgb
-
-    return [read_rgb(work / "frames", i, "jpg") for i in range(count)]
 
 
 def _graph_flops(fn, *args) -> float:
@@ -71,16 +55,14 @@ def _graph_flops(fn, *args) -> float:
 
 def _forward_flops(model, images, windows) -> float:
     """FLOPs of one forward pass of `images` as `predict` runs it (mask head on the detections' slots)."""
-    import numpy as np
+    total = 0.0
 
-    from vidseg.maskrcnn.model import mask_slots
+    def counted(name, part, *args):
+        nonlocal total
+        total += _graph_flops(part, *args)
+        return part(*args)
 
-    features = model._features(images)
-    out = model._detections(*features, windows)
-    total = _graph_flops(model._features, images) + _graph_flops(model._detections, *features, windows)
-    n = mask_slots(int(np.max(out["count"])), model.config.DETECTION_MAX_INSTANCES)
-    if n:
-        total += _graph_flops(model._masks, features[0], out["boxes"][:, :n], out["class_ids"][:, :n])
+    model.predict(images, windows, run=counted)
     return total
 
 
@@ -105,8 +87,8 @@ def stage_forward(work: Path, spec: str, frames: int, min_confidence: float, var
 
     options = VARIANTS[variant][0]
     batches = [1, 2, 4] if variant in ("default", "bf16") else [4]
-    model = _model(spec, max(batches), min_confidence, **options)
-    images = _frames(work, frames)
+    model = seeded_model(spec, max(batches), min_confidence, **options)
+    images = read_frames(work / "frames", frames)
     rows = []
     for batch in batches:
         molded = [mold_batch(images[i:i + batch], model.config)[:2] for i in range(0, frames, batch)]
@@ -124,17 +106,12 @@ def stage_forward(work: Path, spec: str, frames: int, min_confidence: float, var
 def stage_segment(work: Path, spec: str, frames: int, min_confidence: float, variant: str) -> dict:
     """The segment stage as a job runs it (segment_chunk), at batch 4, model load excluded."""
     from vidseg.frames import write_index
-    from vidseg.maskrcnn import COCO_CLASS_NAMES
-    from vidseg.segment import segment_chunk
 
-    model = _model(spec, 4, min_confidence, **VARIANTS[variant][0])
+    model = seeded_model(spec, 4, min_confidence, **VARIANTS[variant][0])
     suffix = "" if variant == "default" else f".{variant}"
-    model.detect(_frames(work, frames))  # warm-up pass, as in the forward stage
+    model.detect(read_frames(work / "frames", frames))  # warm-up pass, as in the forward stage
     write_index([i / 10 for i in range(frames)], work / f"index{frames}.tsv")
-    start = time.perf_counter()
-    segment_chunk(model, list(COCO_CLASS_NAMES), "bench", work / "frames", work / f"index{frames}.tsv", "jpg", 0,
-                  frames, 1, work / f"{spec}{suffix}.detections.parquet", work / f"{spec}{suffix}.frames.parquet")
-    return {"s_per_frame": (time.perf_counter() - start) / frames}
+    return {"s_per_frame": segment_seconds(model, work, work / f"index{frames}.tsv", frames, f"{spec}{suffix}")}
 
 
 def stage_extract(work: Path) -> dict:

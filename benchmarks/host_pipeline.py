@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from common import read_frames, segment_seconds, write_frames  # noqa: E402
 
 
 class InstantModel:
@@ -60,13 +61,9 @@ def main() -> None:
     parser.add_argument("--io-threads", type=int, nargs="+", default=[1, 2, 4, 8])
     args = parser.parse_args()
 
-    from accelerator import write_frames
-
     from vidseg.batches import BatchReader
-    from vidseg.frames import read_rgb
-    from vidseg.maskrcnn import COCO_CLASS_NAMES, CocoConfig
+    from vidseg.maskrcnn import CocoConfig
     from vidseg.maskrcnn.preprocess import mold_batch
-    from vidseg.segment import _finish, segment_chunk
 
     size = tuple(int(v) for v in args.size.split("x"))
     config = CocoConfig(image_min_dim=min(800, args.image_max_dim), image_max_dim=args.image_max_dim,
@@ -77,10 +74,10 @@ def main() -> None:
           f"{args.image_max_dim} px, batch {args.batch}, {args.detections} detections a frame, instant model")
     with tempfile.TemporaryDirectory(prefix="vidseg-host-") as tmp:
         work = Path(tmp)
-        write_frames(work, n, size)
-        images = [read_rgb(work / "frames", i, "jpg") for i in range(n)]  # warm the page cache and OpenCV
+        frames_dir = write_frames(work, n, size)
+        read_frames(frames_dir, n)  # warm the page cache and OpenCV
         start = time.perf_counter()
-        images = [read_rgb(work / "frames", i, "jpg") for i in range(n)]
+        images = read_frames(frames_dir, n)
         decode = (time.perf_counter() - start) / n
         start = time.perf_counter()
         molded = [mold_batch(images[i:i + args.batch], config) for i in range(0, n, args.batch)]
@@ -94,8 +91,10 @@ def main() -> None:
                 reader.recycle(batch)
             reused = (time.perf_counter() - start) / n
         start = time.perf_counter()
-        for x in molded:
-            _finish(model, model.predict(*x[:2]), x[2])
+        for x in molded:  # what segment_chunk's post-processing threads do with a batch
+            for found in model.unmold_batch(model.predict(*x[:2]), x[2]):
+                found.rle()
+                found.mask_areas  # computed on first use, as the detection table reads it
         post = (time.perf_counter() - start) / n
         print(f"one thread, ms a frame: JPEG decode {decode * 1e3:.1f}; decode + mold into a new array "
               f"{decode * 1e3 + fresh * 1e3:.1f} (mold alone {fresh * 1e3:.1f}), into a reused buffer "
@@ -103,10 +102,8 @@ def main() -> None:
         print("| io threads | frames/s |")
         print("|---|---|")
         for threads in args.io_threads:
-            start = time.perf_counter()
-            segment_chunk(model, list(COCO_CLASS_NAMES), "bench", work / "frames", work / "index.tsv", "jpg", 0, n,
-                          1, work / "d.parquet", work / "f.parquet", threads)
-            print(f"| {threads} | {n / (time.perf_counter() - start):.1f} |", flush=True)
+            seconds = segment_seconds(model, work, work / "index.tsv", n, "host", threads)
+            print(f"| {threads} | {1 / seconds:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -140,11 +140,19 @@ def test_masks_on_real_detections_only_match_matterports_all_slot_graph(small_mo
 
 
 def test_frames_without_detections_skip_the_mask_head(small_model, frames):
+    from vidseg.maskrcnn.preprocess import mold_batch
+
     model = copy_model(small_model, small_config(detection_min_confidence=1.0))
-    calls = []
-    model._masks = lambda *args: calls.append(args)
+    parts = []
+
+    def run(name, part, *args):
+        parts.append(name)
+        return part(*args)
+
+    out = model.predict(*mold_batch(frames[:2], model.config)[:2], run=run)
+    assert parts == ["features", "detections"] and out["masks"].shape == (2, 0, 28, 28)
     results = model.detect(frames[:2])
-    assert [len(r) for r in results] == [0, 0] and calls == []
+    assert [len(r) for r in results] == [0, 0]
     assert all(r.full_masks().shape == (*f.shape[:2], 0) for r, f in zip(results, frames))
 
 

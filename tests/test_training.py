@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
-from conftest import seeded_model
+from conftest import make_frames, seeded_model
 from vidseg.errors import VidsegError
 from vidseg.maskrcnn.dataset import CocoDataset
-from vidseg.maskrcnn.rpn import select_proposals
 from vidseg.maskrcnn.training import LOSS_NAMES, Trainer
 from vidseg.synthetic import CATEGORIES, write_coco_images
 
@@ -75,11 +74,63 @@ def test_one_graph_step_samples_once_from_its_own_proposals(dataset):
     for name in LOSS_NAMES:
         assert fused[name] == pytest.approx(outside[name], rel=1e-4, abs=1e-6), name
     net = model.network
-    _, probs, deltas = net.rpn_outputs(net.backbone(inputs["images"]))
-    separate, _ = select_proposals(probs, deltas, net.anchors, model.config, model.config.POST_NMS_ROIS_TRAINING)
+    _, _, probs, deltas = net.first_stage(inputs["images"])
+    separate = net.proposals(probs, deltas, model.config.POST_NMS_ROIS_TRAINING)
     for ours, theirs in zip(seen[0], np.asarray(separate)):
         close = np.abs(ours[:, None, :] - theirs[None, :, :]).max(axis=-1).min(axis=1) < 1e-5
         assert close.mean() > 0.95
+
+
+def test_training_and_inference_run_the_same_heads(dataset, monkeypatch):
+    """Backbone -> RPN -> ROIAlign -> heads is wired once, in the network: a training step runs its
+    `first_stage`, `classifier_outputs` and `mask_outputs`, whose outputs on the step's ROIs give the
+    step's head losses, and inference runs the same three methods."""
+    from vidseg.maskrcnn import losses
+    from vidseg.maskrcnn.model import MaskRCNNNetwork
+
+    model = seeded_model(0, **TINY)
+    trainer = Trainer(model, layers="heads", seed=0)
+    batch = [dataset.sample(i, model.config) for i in (0, 1)]
+    calls = []
+
+    def recorded(name):
+        method = getattr(MaskRCNNNetwork, name)
+
+        def call(self, *args):
+            calls.append(name)
+            return method(self, *args)
+
+        return call
+
+    wiring = ["first_stage", "classifier_outputs", "mask_outputs"]
+    for name in wiring:
+        monkeypatch.setattr(MaskRCNNNetwork, name, recorded(name))
+    seen = []
+    sample = trainer.roi_targets
+
+    def spy(samples, proposals, rng=None):
+        seen.append(sample(samples, proposals, rng))
+        return seen[-1]
+
+    trainer.roi_targets = spy
+    step = trainer.losses(batch, np.random.default_rng(3))
+    assert calls == wiring  # traced once, into the step's graph
+
+    net, targets, p = model.network, seen[0], trainer.mask_slots
+    assert targets["positive"].any()
+    feature_maps, _, _, _ = net.first_stage(trainer.batch_inputs(batch)["images"])
+    class_logits, _, box_deltas = net.classifier_outputs(feature_maps, targets["rois"])
+    mask_probs = net.mask_outputs(feature_maps, targets["rois"][:, :p])
+    ids, positive = targets["class_ids"], targets["positive"]
+    heads = {"mrcnn_class_loss": losses.class_loss(ids, class_logits),
+             "mrcnn_bbox_loss": losses.bbox_loss(ids, targets["deltas"], box_deltas, positive),
+             "mrcnn_mask_loss": losses.mask_loss(targets["masks"], mask_probs, ids[:, :p], positive[:, :p])}
+    for name, value in heads.items():
+        assert step[name] == pytest.approx(float(value), rel=1e-4, abs=1e-6), name
+
+    calls.clear()
+    assert len(model.detect(make_frames()[:2])[0]) > 0  # the mask head runs too
+    assert calls == wiring
 
 
 def test_fit_reports_epochs_and_checkpoints(dataset, tmp_path):

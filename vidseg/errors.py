@@ -12,6 +12,10 @@ class ConfigError(VidsegError, ValueError):
     """A configuration key is unknown or has a bad value."""
 
 
+class ConfigWarning(UserWarning):
+    """A configuration key is accepted (matterport configs set it) but does not change what vidseg does."""
+
+
 class WeightsError(VidsegError):
     """A weights file cannot be read or does not fit the model."""
 

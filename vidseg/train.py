@@ -70,12 +70,12 @@ def train_model(settings: dict[str, Any], annotations: str | Path, image_dir: st
 
 def crop_config(config, crop_size: int | None):
     """The config to train with when training on `crop_size` crops (`config` itself without)."""
-    from vidseg.maskrcnn import Config
-
     if crop_size is None or crop_size == config.IMAGE_MAX_DIM:
         return config
     if crop_size > config.IMAGE_MAX_DIM:
         raise ConfigError(f"config key 'train.crop_size' ({crop_size}) is larger than the model's "
                           f"image_max_dim ({config.IMAGE_MAX_DIM}): crops are cut from images of that size")
-    return Config.from_dict({**config.to_dict(), "image_min_dim": crop_size, "image_max_dim": crop_size},
-                            source="config key 'train.crop_size'")
+    try:
+        return config.copy(image_min_dim=crop_size, image_max_dim=crop_size)
+    except ConfigError as err:
+        raise ConfigError(f"config key 'train.crop_size': {err}") from None

@@ -2,17 +2,22 @@
 
 Subclass `Config` the way `mrcnn` users do, or build one from a dict/YAML with
 lower-case keys; unknown keys and bad values raise `ConfigError` naming the key.
+Matterport keys that vidseg accepts but does not read give a `ConfigWarning` when
+set to a value other than the default (`IGNORED`). A model freezes its Config.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+import warnings
+from copy import deepcopy
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from vidseg.errors import ConfigError
+from vidseg.errors import ConfigError, ConfigWarning
 
 RESIZE_MODES = ("square",)
 BACKBONES = ("resnet50", "resnet101")
@@ -56,6 +61,38 @@ def _name(key: str, value: Any) -> str | None:
     return value
 
 
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"config key {key.lower()!r}: expected true or false, got {value!r}")
+    return bool(value)
+
+
+def _train_bn(key: str, value: Any) -> bool:
+    """Only false: vidseg's batch norm always uses the weights' stored statistics (`layers.FrozenBatchNorm`)."""
+    if value is not None:
+        value = _bool(key, value)
+    if value is not False:
+        shown = "null" if value is None else "true"
+        raise ConfigError(
+            f"config key {key.lower()!r}: {shown} is not supported; vidseg's batch-norm layers always use the "
+            "weights' stored statistics and are never trained (matterport's false), while matterport with true "
+            "normalizes with each batch's own statistics, in inference too (and with null trains them), so its "
+            "results would differ; set it to false or leave it out"
+        )
+    return False
+
+
+def _channel_count(key: str, value: Any) -> int:
+    """Only 3: frames are RGB and the first convolution takes 3 channels."""
+    value = _int(1)(key, value)
+    if value != 3:
+        raise ConfigError(
+            f"config key {key.lower()!r}: vidseg reads 3-channel RGB frames and its first convolution takes 3 "
+            f"channels; matterport with {value} builds a different network; set it to 3 or leave it out"
+        )
+    return value
+
+
 def _seq(length: int | None, item: Callable[[str, Any], Any], as_array: bool = False):
     def check(key: str, value: Any):
         if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
@@ -93,13 +130,13 @@ FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "PRE_NMS_LIMIT": (6000, _int(1)),
     "POST_NMS_ROIS_TRAINING": (2000, _int(1)),
     "POST_NMS_ROIS_INFERENCE": (1000, _int(1)),
-    "USE_MINI_MASK": (True, lambda k, v: _bool(k, v)),
+    "USE_MINI_MASK": (True, _bool),
     "MINI_MASK_SHAPE": ([56, 56], _seq(2, _int(1))),
     "IMAGE_RESIZE_MODE": ("square", _choice(RESIZE_MODES)),
     "IMAGE_MIN_DIM": (800, _int(0)),
     "IMAGE_MAX_DIM": (1024, _int(64)),
     "IMAGE_MIN_SCALE": (0, _float(0.0)),
-    "IMAGE_CHANNEL_COUNT": (3, _int(3)),
+    "IMAGE_CHANNEL_COUNT": (3, _channel_count),
     "MEAN_PIXEL": ([123.7, 116.8, 103.9], _seq(3, _float(), as_array=True)),
     "TRAIN_ROIS_PER_IMAGE": (200, _int(1)),
     "ROI_POSITIVE_RATIO": (0.33, _float(0.0, 1.0)),
@@ -115,19 +152,51 @@ FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "LEARNING_RATE": (0.001, _float(0.0)),
     "LEARNING_MOMENTUM": (0.9, _float(0.0, 1.0)),
     "WEIGHT_DECAY": (0.0001, _float(0.0)),
-    "TRAIN_BN": (False, lambda k, v: _bool(k, v)),
+    "TRAIN_BN": (False, _train_bn),
     "GRADIENT_CLIP_NORM": (5.0, _float(0.0)),
 }
 
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"config key {key.lower()!r}: expected true or false, got {value!r}")
-    return bool(value)
+# Matterport fields that nothing in vidseg reads, and why another value changes nothing that
+# matterport would compute differently; they are accepted so that matterport configs load, and a
+# value other than the default gives a ConfigWarning. (Fields where another value would change
+# matterport's results are errors in their validators: TRAIN_BN, IMAGE_CHANNEL_COUNT, IMAGE_RESIZE_MODE.)
+IGNORED: dict[str, str] = {
+    "GPU_COUNT": "a job runs on one device, in batches of images_per_gpu images, and a frame's detections "
+                 "do not depend on the device count; to train on N images a step, as matterport does with "
+                 "gpu_count x images_per_gpu = N, set images_per_gpu: N",
+    "USE_MINI_MASK": "matterport's training uses it to store ground-truth masks shrunk to mini_mask_shape; "
+                     "vidseg's training always cuts mask targets from the full-size masks (what false does), "
+                     "and inference never uses it",
+    "MINI_MASK_SHAPE": "matterport's training uses it to store ground-truth masks shrunk to this size; "
+                       "vidseg's training always cuts mask targets from the full-size masks, "
+                       "and inference never uses it",
+    "MAX_GT_INSTANCES": "matterport's training pads each image's ground truth to this many instances "
+                        "(dropping a random choice of any more); vidseg's training uses every instance "
+                        "of an image, and inference never uses it",
+}
 
-
-# Values computed from the others; they cannot be set.
+# Values computed from the others; they cannot be set. Nothing in vidseg reads BATCH_SIZE
+# (batches are IMAGES_PER_GPU images) or IMAGE_META_SIZE; they are kept as matterport has them.
 DERIVED = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
+
+
+def _warn(message: str) -> None:
+    """A ConfigWarning reported at the first caller outside this module (the line that made or changed the Config)."""
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, ConfigWarning, stacklevel=level)
+
+
+def _field(key: str) -> str:
+    """The field a user's key (any case) names; derived and unknown keys are errors."""
+    field = key.upper()
+    if field in DERIVED:
+        raise ConfigError(f"config key {key!r} is derived from other keys and cannot be set")
+    if field not in FIELDS:
+        raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(k.lower() for k in FIELDS)}")
+    return field
 
 
 class Config:
@@ -135,25 +204,86 @@ class Config:
 
     `Config(num_classes=81, images_per_gpu=4)` overrides fields by keyword, in
     lower or upper case. Derived values (`BATCH_SIZE`, `IMAGE_SHAPE`) follow.
+    Setting a field later (`config.IMAGE_MAX_DIM = 512`) checks the value and
+    updates the derived ones, until `freeze()`; `copy()` gives an editable copy.
     """
 
     def __init__(self, **overrides: Any) -> None:
-        values: dict[str, Any] = {}
-        for field, (default, _) in FIELDS.items():
-            values[field] = getattr(type(self), field, default)
+        self._warn_unknown_class_attributes()
+        values = {field: getattr(type(self), field, default) for field, (default, _) in FIELDS.items()}
         for key, value in overrides.items():
-            field = key.upper()
-            if field in DERIVED:
-                raise ConfigError(f"config key {key!r} is derived from other keys and cannot be set")
-            if field not in FIELDS:
-                raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(k.lower() for k in FIELDS)}")
-            values[field] = value
+            values[_field(key)] = value
         for field, value in values.items():
-            setattr(self, field, FIELDS[field][1](field, value))
+            setattr(self, field, value)
         self._check_consistency()
-        self.BATCH_SIZE = self.IMAGES_PER_GPU * self.GPU_COUNT
-        self.IMAGE_SHAPE = np.array([self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM, self.IMAGE_CHANNEL_COUNT])
-        self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+        self._derive()
+
+    def _warn_unknown_class_attributes(self) -> None:
+        """Upper-case attributes of a subclass that are not fields (matterport's STEPS_PER_EPOCH, typos) do nothing."""
+        for klass in type(self).__mro__:
+            if klass is Config:
+                break
+            for name in vars(klass):
+                if name.isupper() and name not in FIELDS and name not in DERIVED:
+                    _warn(f"config key {name.lower()!r} ({klass.__name__}.{name}) is not a vidseg Config field "
+                          "and is ignored")
+
+    def _derive(self) -> None:
+        object.__setattr__(self, "BATCH_SIZE", self.IMAGES_PER_GPU * self.GPU_COUNT)
+        object.__setattr__(self, "IMAGE_SHAPE",
+                           np.array([self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM, self.IMAGE_CHANNEL_COUNT]))
+        object.__setattr__(self, "IMAGE_META_SIZE", 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.frozen:
+            raise ConfigError(
+                f"config key {name.lower()!r}: this Config is frozen: a model was built from it; make a new "
+                "Config (config.copy(key=value) gives an editable copy) and build a new model from that"
+            )
+        if name in DERIVED:
+            raise ConfigError(f"config key {name.lower()!r} is derived from other keys and cannot be set")
+        if name in FIELDS:
+            value = FIELDS[name][1](name, value)
+            if name in IGNORED and value != FIELDS[name][0]:
+                _warn(f"config key {name.lower()!r} (set to {value!r}) is accepted for compatibility with "
+                      f"matterport configs and ignored: {IGNORED[name]}")
+        elif name.isupper():
+            _warn(f"config key {name.lower()!r} is not a vidseg Config field and is ignored")
+        object.__setattr__(self, name, value)
+        if name in FIELDS and "IMAGE_META_SIZE" in self.__dict__:
+            self._derive()
+
+    def __delattr__(self, name: str) -> None:
+        if self.frozen:
+            raise ConfigError(f"config key {name.lower()!r}: this Config is frozen: a model was built from it")
+        object.__delattr__(self, name)
+
+    @property
+    def frozen(self) -> bool:
+        """Whether `freeze()` has made this Config read-only."""
+        return self.__dict__.get("_frozen", False)
+
+    def freeze(self) -> "Config":
+        """Make this Config read-only (arrays included) and return it; a model freezes the Config it is built from.
+
+        Setting a key afterwards raises `ConfigError`: a model's settings cannot change under it.
+        """
+        if not self.frozen:
+            self._check_consistency()
+            for value in vars(self).values():
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False
+            object.__setattr__(self, "_frozen", True)
+        return self
+
+    def copy(self, **overrides: Any) -> "Config":
+        """An editable (unfrozen) copy, with `overrides` (keys as for the constructor) applied and checked."""
+        new = deepcopy(self)
+        object.__setattr__(new, "_frozen", False)
+        for key, value in overrides.items():
+            setattr(new, _field(key), value)
+        new._check_consistency()
+        return new
 
     def _check_consistency(self) -> None:
         if self.IMAGE_MAX_DIM % 64:
@@ -177,10 +307,22 @@ class Config:
         """Build from a mapping with lower-case (or upper-case) keys."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping of config keys, got {type(data).__name__}")
-        try:
-            return cls(**{str(k): v for k, v in data.items()})
-        except ConfigError as err:
-            raise ConfigError(f"{source}: {err}") from None
+        config, error = None, None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                config = cls(**{str(k): v for k, v in data.items()})
+            except ConfigError as err:
+                error = err
+        for caught_warning in caught:  # issued again under the caller's filters, naming the source
+            if issubclass(caught_warning.category, ConfigWarning):
+                _warn(f"{source}: {caught_warning.message}")
+            else:
+                warnings.warn_explicit(caught_warning.message, caught_warning.category,
+                                       caught_warning.filename, caught_warning.lineno)
+        if error is not None:
+            raise ConfigError(f"{source}: {error}") from None
+        return config
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":

@@ -7,7 +7,7 @@ files, `detect(frames)` returns one `Detections` per RGB frame.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import keras
 import numpy as np
@@ -64,28 +64,52 @@ class MaskRCNNNetwork(keras.Model):
         levels = [self.rpn(p) for p in feature_maps]
         return tuple(_f32(ops.concatenate([level[i] for level in levels], axis=1)) for i in range(3))
 
-    def features(self, images):
-        """The dense part: FPN maps (P2..P5, for ROIAlign) and the RPN's (probs, deltas) over all anchors (P2..P6)."""
+    def first_stage(self, images):
+        """Backbone, FPN and RPN head: images [B, S, S, 3] -> (feature_maps, rpn_logits, rpn_probs, rpn_deltas).
+
+        `feature_maps` are P2..P5 in float32 (what ROIAlign pools from); the RPN's
+        logits and probs [B, A, 2] and deltas [B, A, 4] cover the anchors of P2..P6 in order.
+        """
         feature_maps = self.backbone(images)
-        _, rpn_probs, rpn_deltas = self.rpn_outputs(feature_maps)
-        return tuple(_f32(p) for p in feature_maps[:4]), rpn_probs, rpn_deltas
+        rpn_logits, rpn_probs, rpn_deltas = self.rpn_outputs(feature_maps)
+        return tuple(_f32(p) for p in feature_maps[:4]), rpn_logits, rpn_probs, rpn_deltas
+
+    def features(self, images):
+        """The dense part for inference: `first_stage` less the RPN logits -> (feature_maps, rpn_probs, rpn_deltas)."""
+        feature_maps, _, rpn_probs, rpn_deltas = self.first_stage(images)
+        return feature_maps, rpn_probs, rpn_deltas
+
+    def proposals(self, rpn_probs, rpn_deltas, count: int):
+        """The RPN's `count` best boxes after NMS: [B, count, 4] normalized, zero boxes in empty slots."""
+        rois, _ = select_proposals(rpn_probs, rpn_deltas, self.anchors, self.config, count)
+        return rois
+
+    def classifier_outputs(self, feature_maps, rois):
+        """ROIAlign and the classifier head on `rois` [B, N, 4] (normalized), as inference and training run it.
+
+        Returns (class logits [B, N, K], class probs [B, N, K], box deltas [B, N, K, 4]), float32.
+        """
+        pooled = pyramid_roi_align(rois, feature_maps, self.config.POOL_SIZE, (self.image_size, self.image_size))
+        return tuple(_f32(x) for x in self.classifier(pooled))
+
+    def mask_outputs(self, feature_maps, rois):
+        """ROIAlign and the mask head on `rois` [B, N, 4] (normalized), as inference and training run it.
+
+        Returns mask probabilities [B, N, m, m, K] (float32) for every class K.
+        """
+        pooled = pyramid_roi_align(rois, feature_maps, self.config.MASK_POOL_SIZE, (self.image_size, self.image_size))
+        return _f32(self.mask_head(pooled))
 
     def detections(self, feature_maps, rpn_probs, rpn_deltas, windows):
         """Proposals, the classifier head and per-class NMS -> fixed-size detections (no masks)."""
-        config = self.config
-        rois, _ = select_proposals(rpn_probs, rpn_deltas, self.anchors, config, config.POST_NMS_ROIS_INFERENCE)
-        shape = (self.image_size, self.image_size)
-        pooled = pyramid_roi_align(rois, feature_maps, config.POOL_SIZE, shape)
-        _, class_probs, box_deltas = self.classifier(pooled)
-        class_probs, box_deltas = _f32(class_probs), _f32(box_deltas)
-        boxes, class_ids, scores, count = refine_detections(rois, class_probs, box_deltas, windows, config)
+        rois = self.proposals(rpn_probs, rpn_deltas, self.config.POST_NMS_ROIS_INFERENCE)
+        _, class_probs, box_deltas = self.classifier_outputs(feature_maps, rois)
+        boxes, class_ids, scores, count = refine_detections(rois, class_probs, box_deltas, windows, self.config)
         return {"boxes": boxes, "class_ids": class_ids, "scores": scores, "count": count, "rois": rois}
 
     def masks(self, feature_maps, boxes, class_ids):
         """Mask probabilities [B, n, m, m] of `boxes` [B, n, 4], each for its own class in `class_ids` [B, n]."""
-        shape = (self.image_size, self.image_size)
-        pooled = pyramid_roi_align(boxes, feature_maps, self.config.MASK_POOL_SIZE, shape)
-        masks = _f32(self.mask_head(pooled))  # [B, n, m, m, K]
+        masks = self.mask_outputs(feature_maps, boxes)  # [B, n, m, m, K]
         index = ops.reshape(class_ids, (ops.shape(class_ids)[0], -1, 1, 1, 1))
         return ops.squeeze(ops.take_along_axis(masks, index, axis=-1), -1)
 
@@ -103,6 +127,14 @@ def _f32(x):
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+PartRunner = Callable[..., Any]
+"""`run(name, part, *args) -> part's result`: how `MaskRCNN.predict` calls each compiled part."""
+
+
+def _run_part(name: str, part: Callable, *args):
+    """`predict`'s default `run`: call the part."""
+    return part(*args)
 
 
 def mask_slots(count: int, max_instances: int) -> int:
@@ -134,7 +166,7 @@ class MaskRCNN:
         """
         if precision not in PRECISIONS:
             raise VidsegError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-        self.config = config
+        self.config = config.freeze()  # a built model's settings cannot change under it; Config.copy() edits a copy
         self.xla = bool(xla)
         self.all_mask_slots = bool(all_mask_slots)
         self.precision = precision
@@ -145,28 +177,51 @@ class MaskRCNN:
         finally:
             keras.config.set_dtype_policy(previous)
         net = self.network
+        self._features = kernels.traced(net.features, jit=self.xla, variables=net.variables)
+        self._masks = kernels.traced(net.masks, relax=True, variables=net.variables)  # called with 1, 2, 4, ... slots
+        self._trace_detections()
+
+    def _trace_detections(self) -> None:
+        """New graphs for the parts that read the detection thresholds (they trace at their next call)."""
+        net = self.network
         weights = net.variables
         self._full = kernels.traced(lambda images, windows: net(images, windows, training=False), variables=weights)
-        self._features = kernels.traced(net.features, jit=self.xla, variables=weights)
         self._detections = kernels.traced(net.detections, variables=weights)
-        self._masks = kernels.traced(net.masks, relax=True, variables=weights)  # called with 1, 2, 4, ... slots
 
-    def predict(self, images: np.ndarray, windows: np.ndarray) -> dict[str, np.ndarray]:
+    def set_min_confidence(self, value: float) -> None:
+        """Keep detections scoring `value` or more from now on: the model takes a copy of its config with
+        DETECTION_MIN_CONFIDENCE `value` (the old config object is left as it was).
+
+        The detection part traces anew; the dense part and the mask head keep their graphs.
+        """
+        self.config = self.network.config = self.config.copy(detection_min_confidence=float(value)).freeze()
+        self._trace_detections()
+
+    def predict(self, images: np.ndarray, windows: np.ndarray, run: PartRunner | None = None) -> dict[str, np.ndarray]:
         """Molded images [B, S, S, 3] and windows [B, 4] -> the network's outputs as numpy arrays.
 
         `masks` is [B, n, m, m] with n >= the fullest frame's `count` (n = D with
         `all_mask_slots`); slots past a frame's `count` are padding.
+
+        `run(name, part, *args)`, when given, makes each call of a compiled part and
+        returns its result: "features" (images), "detections" (feature maps, RPN
+        probs and deltas, windows) and "masks" (feature maps, boxes, class ids), or
+        "whole" (images, windows) with `all_mask_slots`. Benchmarks time or count
+        each part through it.
         """
+        run = run or _run_part
         if self.all_mask_slots:
-            return {k: np.asarray(v) for k, v in self._full(images, windows).items()}
-        feature_maps, rpn_probs, rpn_deltas = self._features(images)
-        out = {k: np.asarray(v) for k, v in self._detections(feature_maps, rpn_probs, rpn_deltas, windows).items()}
+            return {k: np.asarray(v) for k, v in run("whole", self._full, images, windows).items()}
+        feature_maps, rpn_probs, rpn_deltas = run("features", self._features, images)
+        found = run("detections", self._detections, feature_maps, rpn_probs, rpn_deltas, windows)
+        out = {k: np.asarray(v) for k, v in found.items()}
         n = mask_slots(int(out["count"].max(initial=0)), self.config.DETECTION_MAX_INSTANCES)
         if n == 0:
             m = 2 * self.config.MASK_POOL_SIZE  # the mask head's output size
             out["masks"] = np.zeros((len(images), 0, m, m), np.float32)
         else:
-            out["masks"] = np.asarray(self._masks(feature_maps, out["boxes"][:, :n], out["class_ids"][:, :n]))
+            masks = run("masks", self._masks, feature_maps, out["boxes"][:, :n], out["class_ids"][:, :n])
+            out["masks"] = np.asarray(masks)
         return out
 
     @property
@@ -181,10 +236,10 @@ class MaskRCNN:
         """Save in matterport's `.h5` layout (loadable by `load_weights` and by matterport)."""
         save_weights(self.network.weight_layers(), path)
 
-    def detect(self, frames: Sequence[np.ndarray] | np.ndarray) -> list[Detections]:
+    def detect(self, frames: Sequence[np.ndarray] | np.ndarray, batch: int | None = None) -> list[Detections]:
         """Detect instances in RGB uint8 frames [H, W, 3]; one `Detections` per frame, in order.
 
-        Frames may differ in size. They run in batches of IMAGES_PER_GPU; a last
+        Frames may differ in size. They run in batches of `batch` (default IMAGES_PER_GPU); a last
         partial batch runs at its own size. A frame's result does not depend on
         the other frames of its batch, up to float rounding (which can swap
         near-tied detections).
@@ -196,7 +251,7 @@ class MaskRCNN:
         for i, frame in enumerate(frames):
             check_frame(frame, i)
         results: list[Detections] = []
-        batch = self.config.IMAGES_PER_GPU
+        batch = batch or self.config.IMAGES_PER_GPU
         for start in range(0, len(frames), batch):
             results += self.detect_batch(frames[start : start + batch])
         return results

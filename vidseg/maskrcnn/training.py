@@ -25,8 +25,6 @@ from vidseg.maskrcnn import losses
 from vidseg.maskrcnn.anchors import pyramid_anchors
 from vidseg.maskrcnn.boxes import denorm_boxes
 from vidseg.maskrcnn.dataset import CocoDataset, Sample, crop_sample
-from vidseg.maskrcnn.roi_align import pyramid_roi_align
-from vidseg.maskrcnn.rpn import select_proposals
 from vidseg.maskrcnn.targets import mask_targets, rpn_targets, sample_rois
 
 log = logging.getLogger(__name__)
@@ -133,8 +131,8 @@ class Trainer:
         """ROI targets inside the step's graph: proposals from this forward pass (no gradient through
         them), sampled in NumPy by `roi_targets` for the samples `_run` left in `_pending`."""
         config = self.config
-        proposals, _ = select_proposals(tf.stop_gradient(rpn_probs), tf.stop_gradient(rpn_deltas),
-                                        self.model.network.anchors, config, config.POST_NMS_ROIS_TRAINING)
+        proposals = self.model.network.proposals(tf.stop_gradient(rpn_probs), tf.stop_gradient(rpn_deltas),
+                                                 config.POST_NMS_ROIS_TRAINING)
 
         def sampled(proposals):
             samples, rng = self._pending
@@ -150,18 +148,15 @@ class Trainer:
         return dict(zip(_ROI_TARGETS, out))
 
     def _loss_terms(self, inputs: dict) -> dict:
+        """The network's forward pass on a batch (the same methods inference runs) and the loss terms."""
         config, network = self.config, self.model.network
-        features = network.backbone(inputs["images"])
-        rpn_logits, rpn_probs, rpn_pred = network.rpn_outputs(features)
+        feature_maps, rpn_logits, rpn_probs, rpn_pred = network.first_stage(inputs["images"])
         if "rois" not in inputs:  # one forward pass: proposals, then the heads on ROIs sampled from them
             inputs = {**inputs, **self._targets_in_graph(rpn_probs, rpn_pred, inputs["images"].shape[0])}
         rois = inputs["rois"]
-        image_shape = (self.size, self.size)
-        class_logits, _, box_deltas = network.classifier(
-            pyramid_roi_align(rois, features[:4], config.POOL_SIZE, image_shape))
+        class_logits, _, box_deltas = network.classifier_outputs(feature_maps, rois)
         p = self.mask_slots
-        mask_probs = network.mask_head(
-            pyramid_roi_align(rois[:, :p], features[:4], config.MASK_POOL_SIZE, image_shape))
+        mask_probs = network.mask_outputs(feature_maps, rois[:, :p])
         class_ids, positive = inputs["class_ids"], inputs["positive"]
         out = {
             "rpn_class_loss": losses.rpn_class_loss(inputs["rpn_match"], rpn_logits),

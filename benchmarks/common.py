@@ -1,0 +1,74 @@
+"""Helpers the benchmark scripts share: the seeded COCO-class model, synthetic frames, the timed segment stage.
+
+Imports of vidseg, Keras and TensorFlow happen inside the functions, so a script
+sets its backend and environment before any of them loads.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION_SIZE = (480, 640)  # frames the seeded weights' batch-norm statistics are calibrated on, HxW
+
+
+def make_config(spec: str, batch: int, min_confidence: float):
+    """The COCO configuration (81 classes) for `spec` "backbone@size", e.g. "resnet101@1024"."""
+    from vidseg.maskrcnn import CocoConfig
+
+    backbone, size = spec.split("@")
+    return CocoConfig(backbone=backbone, image_min_dim=min(800, int(size)), image_max_dim=int(size),
+                      images_per_gpu=batch, detection_min_confidence=min_confidence)
+
+
+def seeded_model(spec: str, batch: int, min_confidence: float, **options):
+    """A `MaskRCNN` (`options` as its own) for `spec` with seeded COCO-class weights: they detect arbitrary things."""
+    from vidseg.maskrcnn import MaskRCNN
+    from vidseg.maskrcnn.seeded_weights import calibration_frames, seed_weights
+
+    model = MaskRCNN(make_config(spec, batch, min_confidence), **options)
+    seed_weights(model, seed=0, frames=calibration_frames(count=2, size=CALIBRATION_SIZE, seed=1))
+    return model
+
+
+def write_frames(work: Path, count: int, size: tuple[int, int], seed: int = 3) -> Path:
+    """`count` frames [H, W] = `size` of one moving synthetic scene as JPEGs (the workflow's names) in
+    work/frames, and their index work/index.tsv (30 fps); returns the frames folder."""
+    import cv2
+
+    from vidseg.frames import frame_name, write_index
+    from vidseg.synthetic import Scene
+
+    frames_dir = work / "frames"
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    scene = Scene(np.random.default_rng(seed), size, shapes=(3, 8))
+    for i in range(count):
+        image, _ = scene.render(i)
+        cv2.imwrite(str(frames_dir / frame_name(i, "jpg")), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+    write_index([i / 30 for i in range(count)], work / "index.tsv")
+    return frames_dir
+
+
+def read_frames(frames_dir: Path, count: int) -> list[np.ndarray]:
+    """The first `count` JPEG frames of `frames_dir` as RGB uint8 arrays [H, W, 3]."""
+    from vidseg.frames import read_rgb
+
+    return [read_rgb(frames_dir, i, "jpg") for i in range(count)]
+
+
+def segment_seconds(model, work: Path, index: Path, count: int, tag: str, io_threads: int = 1,
+                    batch: int | None = None) -> float:
+    """Seconds a frame of the segment stage as a job runs it (`segment_chunk`: JPEG read, mold, model,
+    post-processing, RLE, Parquet) on the first `count` frames of work/frames, as one chunk; its tables
+    are written to work/<tag>.detections.parquet and work/<tag>.frames.parquet. `batch`: frames per
+    model call (default the model's IMAGES_PER_GPU)."""
+    from vidseg.maskrcnn import COCO_CLASS_NAMES
+    from vidseg.segment import segment_chunk
+
+    start = time.perf_counter()
+    segment_chunk(model, list(COCO_CLASS_NAMES), "bench", work / "frames", index, "jpg", 0, count, 1,
+                  work / f"{tag}.detections.parquet", work / f"{tag}.frames.parquet", io_threads, batch=batch)
+    return (time.perf_counter() - start) / count
