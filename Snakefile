@@ -41,8 +41,8 @@ include: "rules/train.smk"
 
 # Every run ends by writing results/status.tsv: per video, the stage reached and any failure's reason.
 onsuccess:
-    report_status(VIDEOS, GROUND_TRUTH)
+    report_status()
 
 
 onerror:
-    report_status(VIDEOS, GROUND_TRUTH)
+    report_status()

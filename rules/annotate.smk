@@ -1,14 +1,14 @@
 rule annotate:
     input:
-        frames="results/frames_tmp/{video}",
-        index="results/frame_index/{video}.tsv",
-        detections="results/detections/video_id={video}/part-0.parquet",
-        probe="results/probe/{video}.json",
+        frames=rules.frames.output.frames,
+        index=rules.frames.output.index,
+        detections=rules.video_tables.output.detections,
+        probe=rules.probe.output.json,
         video=video_path,
     output:
-        "results/videos/{video}.mp4",
+        PATHS["annotated"],
     log:
-        "logs/annotate/{video}.log",
+        LOGS["annotate"],
     conda:
         "../environment.yml"
     params:
@@ -16,6 +16,6 @@ rule annotate:
         image_format=config["frames"]["format"],
         crf=config["encode"]["crf"],
         preset=config["encode"]["preset"],
-        scratch="results/annotated_tmp",
+        scratch=PATHS["annotate_scratch"],
     script:
         "../scripts/annotate.py"

@@ -1,15 +1,15 @@
 rule demo_video:
     output:
-        video=DEMO_VIDEO,
-        ground_truth=DEMO_TRUTH,
+        video=PATHS["demo_video"],
+        ground_truth=PATHS["demo_truth"],
     log:
-        "logs/demo_video/demo_{i}.log",
+        LOGS["demo_video"],
     conda:
         "../environment.yml"
     wildcard_constraints:
         i=r"\d+",
     params:
-        code=CODE["synthetic"],
+        code=CODE["demo_video"],
         settings={k: v for k, v in DEMO.items() if k != "train_set"},
     script:
         "../scripts/demo_video.py"
@@ -17,13 +17,13 @@ rule demo_video:
 
 rule demo_dataset:
     output:
-        directory("resources/demo/train"),
+        directory(PATHS["demo_train_set"]),
     log:
-        "logs/demo_dataset.log",
+        LOGS["demo_dataset"],
     conda:
         "../environment.yml"
     params:
-        code=CODE["synthetic"],
+        code=CODE["demo_dataset"],
         settings=DEMO["train_set"],
     script:
         "../scripts/demo_dataset.py"

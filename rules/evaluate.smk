@@ -3,14 +3,14 @@ rule evaluate:
         detections=chunk_files("detections"),
         ground_truth=ground_truth_path,
     output:
-        "results/eval/{video}.json",
+        PATHS["evaluation"],
     log:
-        "logs/evaluate/{video}.log",
+        LOGS["evaluate"],
     conda:
         "../environment.yml"
     params:
         code=CODE["evaluate"],
-        min_confidence=segment_min_confidence,
-        table_min_confidence=MODEL_CONFIG.DETECTION_MIN_CONFIDENCE,
+        min_confidence=detect_min_confidence,
+        table_min_confidence=PLAN.table_min_confidence,
     script:
         "../scripts/evaluate.py"

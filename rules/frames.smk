@@ -1,12 +1,12 @@
 rule frames:
     input:
         video=video_path,
-        probe="results/probe/{video}.json",
+        probe=rules.probe.output.json,
     output:
         frames=frames_output(),
-        index="results/frame_index/{video}.tsv",
+        index=PATHS["frame_index"],
     log:
-        "logs/frames/{video}.log",
+        LOGS["frames"],
     conda:
         "../environment.yml"
     params:

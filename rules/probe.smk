@@ -2,9 +2,9 @@ checkpoint probe:
     input:
         video=video_path,
     output:
-        json="results/probe/{video}.json",
+        json=PATHS["probe"],
     log:
-        "logs/probe/{video}.log",
+        LOGS["probe"],
     conda:
         "../environment.yml"
     params:

@@ -1,17 +1,16 @@
 rule segment:
     input:
-        frames="results/frames_tmp/{video}",
-        index="results/frame_index/{video}.tsv",
-        probe="results/probe/{video}.json",
-        weights=weights_path(),
-        model_file=MODEL_FILE,
+        frames=rules.frames.output.frames,
+        index=rules.frames.output.index,
+        weights=PLAN.weights,
+        model_file=[PLAN.model_file] if PLAN.model_file else [],
     output:
-        detections="results/chunks/{video}/{chunk}.detections.parquet",
-        frames="results/chunks/{video}/{chunk}.frames.parquet",
+        detections=PATHS["chunk_detections"],
+        frames=PATHS["chunk_frames"],
     log:
-        "logs/segment/{video}/{chunk}.log",
+        LOGS["segment"],
     benchmark:
-        "results/benchmarks/segment/{video}/{chunk}.tsv"
+        PATHS["segment_benchmark"]
     conda:
         "../environment.yml"
     threads: 2
@@ -21,9 +20,11 @@ rule segment:
         runtime=config["segment"]["runtime"],
     params:
         code=CODE["segment"],
-        model=config["model"],
-        class_names=config["class_names"],
-        min_confidence=segment_min_confidence,
+        model=segment_settings,
+        class_names=PLAN.class_names,
+        table_min_confidence=PLAN.table_min_confidence,
+        provenance=provenance,
+        note=status_note,
         image_format=config["frames"]["format"],
         chunk_size=config["segment"]["chunk_size"],
         xla=config["segment"]["xla"],

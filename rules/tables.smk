@@ -3,15 +3,15 @@ rule video_tables:
         detections=chunk_files("detections"),
         frames=chunk_files("frames"),
     output:
-        detections="results/detections/video_id={video}/part-0.parquet",
-        frames="results/frames/video_id={video}/part-0.parquet",
+        detections=PATHS["detections"],
+        frames=PATHS["frames_table"],
     log:
-        "logs/video_tables/{video}.log",
+        LOGS["video_tables"],
     conda:
         "../environment.yml"
     params:
-        code=CODE["tables"],
-        min_confidence=MODEL_CONFIG.DETECTION_MIN_CONFIDENCE,
+        code=CODE["video_tables"],
+        min_confidence=PLAN.table_min_confidence,
     script:
         "../scripts/video_tables.py"
 
@@ -22,12 +22,12 @@ rule summary:
         frames=good_tables("frames"),
         evaluations=evaluations,
     output:
-        "results/summary.csv",
+        PATHS["summary"],
     log:
-        "logs/summary.log",
+        LOGS["summary"],
     conda:
         "../environment.yml"
     params:
-        code=CODE["tables"] + CODE["evaluate"],
+        code=CODE["summary"],
     script:
         "../scripts/summary.py"

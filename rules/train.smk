@@ -6,12 +6,12 @@ if TRAIN:
             dataset=train_dataset(),
             init_weights=train_init_weights(),
         output:
-            weights=TRAINED,
-            model=TRAINED_MODEL_FILE,
+            weights=TRAINED[0],
+            model=TRAINED[1],
         log:
-            f"logs/train/{TRAIN['name']}.log",
+            LOGS["train"].format(name=TRAIN["name"]),
         benchmark:
-            f"results/benchmarks/train/{TRAIN['name']}.tsv"
+            PATHS["train_benchmark"].format(name=TRAIN["name"])
         conda:
             "../environment.yml"
         threads: workflow.cores

@@ -5,5 +5,5 @@ log = log_to(snakemake.log[0])
 from vidseg.download import download_weights  # noqa: E402
 
 log.info("downloading %s", snakemake.params.url)
-download_weights(snakemake.params.url, snakemake.output[0])
+download_weights(snakemake.params.url, snakemake.output[0], sha256=snakemake.params.sha256, report=log.info)
 log.info("wrote %s", snakemake.output[0])

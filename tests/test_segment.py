@@ -40,22 +40,20 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
         cv2.imwrite(str(frames_dir / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     write_index([i / 10 for i in range(len(images))], tmp_path / "index.tsv")
 
-    def run(name, io_threads=1):
+    def run(name, io_threads=1, batch=1):
         segment_chunk(model, list(COCO_CLASS_NAMES), "v", frames_dir, tmp_path / "index.tsv", "png", 0, 6, 1,
-                      tmp_path / f"{name}.det.parquet", tmp_path / f"{name}.frames.parquet", io_threads)
+                      tmp_path / f"{name}.det.parquet", tmp_path / f"{name}.frames.parquet", io_threads, batch=batch)
         return pd.read_parquet(tmp_path / f"{name}.det.parquet"), pd.read_parquet(tmp_path / f"{name}.frames.parquet")
 
     # The retried chunk runs at batch 1; a chunk run at batch 1 from the start is its reference
     # (batch size can flip near-ties among proposals, so batch 4 is not an exact reference).
-    model.config.IMAGES_PER_GPU = 1
     plain = run("plain")
     # the pipelined chunk (reader and post-processing threads) gives what detect() gives, in frame order
-    assert plain[1].n_detections.tolist() == [len(r) for r in model.detect(images)]
+    assert plain[1].n_detections.tolist() == [len(r) for r in model.detect(images, batch=1)]
     assert plain[0].frame.is_monotonic_increasing
     # three reading and three post-processing threads: the same tables, in the same order
     for got, want in zip(run("three", io_threads=3), plain):
         pd.testing.assert_frame_equal(got, want)
-    model.config.IMAGES_PER_GPU = 4
     real = model.predict
     sizes = []
 
@@ -67,7 +65,7 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
 
     model.predict = small_memory
     with caplog.at_level(logging.WARNING, logger="vidseg.segment"):
-        retried = run("retried")
+        retried = run("retried", batch=4)
     assert sizes == [4, 2, 1, 1, 1, 1, 1, 1]  # halved twice, then batch 1 kept for the rest of the chunk
     assert [r.getMessage() for r in caplog.records if r.name == "vidseg.segment"] == [
         "v chunk 0: out of memory on a batch of 4 frames; retrying at batch 2",
@@ -87,13 +85,13 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
         return real(images, windows)
 
     model.predict = tight_at_the_end
-    at_the_end = run("at_the_end")
+    at_the_end = run("at_the_end", batch=4)
     assert sizes == [4, 2, 1, 1]
     assert at_the_end[1].frame.tolist() == list(range(6))
 
     model.predict = lambda *batch: (_ for _ in ()).throw(tf.errors.ResourceExhaustedError(None, None, "OOM"))
     with pytest.raises(VidsegError, match=r"v chunk 0: out of memory on a single frame \(0\)"):
-        run("never")
+        run("never", batch=4)
     model.predict = lambda *batch: (_ for _ in ()).throw(ValueError("a bug, not memory"))
     with pytest.raises(ValueError, match="a bug"):
-        run("bug")
+        run("bug", batch=4)

@@ -31,10 +31,13 @@ def test_status_rows_for_each_way_a_video_ends(tmp_path):
     assert rows["killed"][:2] == ("segment", "failed") and "stopped without an error message" in rows["killed"][2]
     assert rows["pending"] == ("segment", "not run", "")
     assert rows["unprobed"] == ("probe", "not run", "")
-    assert (tmp_path / "results/status.tsv").read_text().splitlines()[0] == "video\tstage\tstatus\treason"
+    assert (tmp_path / "results/status.tsv").read_text().splitlines()[0] == "video\tstage\tstatus\treason\tnote"
     line = describe(table)
     assert line.startswith("1 of 6 videos done, 3 failed, 2 not run; see results/status.tsv")
     assert "  bad: failed at probe: videos/bad.mp4: empty file (0 bytes)" in line
+    # a note (a warning about a video whose run went through) lands in its row
+    noted = write_status(["done", "pending"], [], root=tmp_path, notes={"done": "demo model on other videos"})
+    assert noted.note.tolist() == ["demo model on other videos", ""]
     # an evaluated video is done only with its evaluation
     assert write_status(["done"], ["done"], root=tmp_path).stage.tolist() == ["evaluate"]
 

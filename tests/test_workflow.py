@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from flow import REPO, output_times, planned_jobs, run_raw, snakemake, write_config
+from flow import REPO, SNAKEMAKE, output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
 from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA
 
@@ -126,14 +126,130 @@ def test_weights_errors_stop_before_any_job(tmp_path):
     write_keras2_h5(tmp_path / "coco81.h5", matterport_layers("resnet50", 81))
     for weights, model, message in [
         ("text.h5", {"num_classes": 4}, "config key 'weights': file 'text.h5' is not an HDF5 weights file"),
-        ("coco81.h5", {"num_classes": 4}, "weights file coco81.h5 has 81 classes (layer mrcnn_class_logits), "
-                                          "but the model config has num_classes 4"),
+        ("coco81.h5", {"num_classes": 4}, "config key 'weights': weights file coco81.h5 has num_classes 81 (layer "
+                                          "mrcnn_class_logits), but the model config has num_classes 4; set 'model: num_classes'"),
     ]:
         config = {"videos": "videos", "weights": weights, "model": model, "class_names": ["BG", "a", "b", "c"]}
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         proc = run_raw(tmp_path, "--dry-run")
         assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stderr[-2000:]
         assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_tables_record_how_they_were_made(workdir):
+    """Every Parquet file the workflow writes carries its provenance; the weights hash is sha256sum's."""
+    import subprocess
+
+    import pyarrow.parquet as pq
+
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    sha = subprocess.run(["sha256sum", config["weights"]], capture_output=True, text=True, check=True).stdout.split()[0]
+    tables = sorted((workdir / "results").glob("**/*.parquet"))
+    assert len(tables) >= 12  # chunks and per-video tables of both videos
+    for path in tables:
+        record = json.loads(pq.read_schema(path).metadata[b"vidseg"])
+        assert record["weights_sha256"] == sha and record["weights"] == config["weights"], path
+        assert record["model_name"] == "tiny" and record["backbone"] == "resnet50" and record["precision"] == "float32"
+        assert record["detection_min_confidence"] == 0.5 and record["detected_down_to"] == 0.5
+        assert len(record["class_names"]) == 81 and record["class_names"][1] == "person"
+        assert record["vidseg_version"] and len(record["config_digest"]) == 16
+
+
+STAGE_RULES = ("probe", "frames", "segment", "video_tables", "annotate", "evaluate", "summary")
+
+
+def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
+    """In a scratch copy of the workflow and of a finished run: each package module edited in turn plans the
+    stages whose job scripts import it (directly or not) and not the stages before them; a module no job imports
+    plans nothing. (A module the probe imports plans the probe only: it is a checkpoint, and the DAG after it is
+    planned once it has run.)"""
+    import os
+    import subprocess
+
+    from vidseg.synthetic import write_video
+    from vidseg.provenance import PACKAGE_DIR, import_closure
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for part in ("Snakefile", "environment.yml", "rules", "scripts", "config", "vidseg", "profiles"):
+        copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
+        copy(REPO / part, repo / part, **({"ignore": shutil.ignore_patterns("__pycache__")} if (REPO / part).is_dir() else {}))
+    work = tmp_path / "work"
+    shutil.copytree(workdir, work, symlinks=True)
+    # a video with a ground truth, so the evaluate stage is in the run too
+    write_video(work / "videos" / "shapes.mp4", work / "truth" / "shapes.json", frames=4, seed=3, size=(64, 96), audio=False)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    (work / "config.yaml").write_text(yaml.safe_dump({**config, "ground_truth": "truth"}))
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+
+    def plan() -> dict[str, int]:
+        proc = subprocess.run([SNAKEMAKE, "-s", str(repo / "Snakefile"), "--directory", str(work), "--configfile",
+                               str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1", "--dry-run"],
+                              capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        if "Nothing to be done" in proc.stdout + proc.stderr:
+            return {}
+        stats = (proc.stdout + proc.stderr).split("Job stats:", 1)[1]
+        return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+    proc = subprocess.run([SNAKEMAKE, "-s", str(repo / "Snakefile"), "--directory", str(work), "--configfile",
+                           str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1"], capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert plan() == {}
+    closures = {rule: set(import_closure(repo / "scripts" / f"{rule}.py")) for rule in STAGE_RULES}
+    modules = sorted(p.relative_to(repo) for p in (repo / "vidseg").rglob("*.py"))
+    assert len(modules) == len(list(PACKAGE_DIR.rglob("*.py")))
+    unused = []
+    for rel in modules:
+        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        source = repo / rel
+        original = source.read_bytes()
+        source.write_bytes(original + b"\n# edited\n")
+        try:
+            planned = plan()
+        finally:
+            source.write_bytes(original)
+        direct = {rule for rule, closure in closures.items() if module in closure}
+        if not direct:
+            unused.append(module)
+            assert planned == {}, (module, planned)
+            continue
+        if "probe" in direct:  # a checkpoint: the jobs after it are planned once it has run again
+            assert set(planned) == {"probe", "all"}, (module, planned)
+            continue
+        assert direct <= set(planned), (module, direct, planned)
+        for upstream in ("probe", "frames"):  # stages before the edited code do not rerun
+            if upstream not in direct:
+                assert upstream not in planned, (module, planned)
+    assert "vidseg.batches" in closures["segment"] and "vidseg.tables" in closures["annotate"]
+    assert {"vidseg.plan", "vidseg.status", "vidseg.inputs"} <= set(unused)
+
+
+def test_81_class_weights_without_model_keys_segment_with_the_coco_config(tmp_path):
+    """weights: an 81-class matterport-layout file and no `model:` keys -> matterport's COCO config and class names."""
+    import pyarrow.parquet as pq
+
+    from matterport_layout import matterport_layers, write_keras2_h5
+    from vidseg.maskrcnn import COCO_CLASS_NAMES
+
+    make_video(tmp_path / "videos" / "clip.mp4", seconds=0.2, size="96x64", fps="10")
+    write_keras2_h5(tmp_path / "coco81.h5", matterport_layers("resnet50", 81))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"videos": "videos", "weights": "coco81.h5",
+                                                          "encode": {"preset": "ultrafast"}}))
+    snakemake(tmp_path)
+    log = (tmp_path / "logs/segment/clip/0000.log").read_text()
+    assert "model coco: resnet50, 81 classes, float32" in log and "loaded" in log
+    record = json.loads(pq.read_schema(tmp_path / "results/detections/video_id=clip/part-0.parquet").metadata[b"vidseg"])
+    assert record["model_name"] == "coco" and record["class_names"] == list(COCO_CLASS_NAMES)
+    assert pd.read_parquet(tmp_path / "results/frames").frame.tolist() == [0, 1]
+    # the same file with a class count of its own in `model:` stops before any job, naming the key
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"videos": "videos", "weights": "coco81.h5",
+                                                          "model": {"num_classes": 3}, "class_names": ["BG", "a", "b"]}))
+    shutil.rmtree(tmp_path / "results")
+    proc = run_raw(tmp_path, "--dry-run")
+    assert proc.returncode != 0 and "set 'model: num_classes' to 81" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_lint_is_clean(workdir):

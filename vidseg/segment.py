@@ -13,7 +13,7 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from vidseg.errors import VidsegError
 from vidseg.batches import BatchReader
@@ -21,7 +21,7 @@ from vidseg.cpu import precision_warning
 from vidseg.frames import read_index
 from vidseg.maskrcnn import COCO_CLASS_NAMES, Config, MaskRCNN
 from vidseg.modelfile import model_file_for, resolve_model
-from vidseg.tables import detection_table, frame_table, write_atomic
+from vidseg.tables import detection_table, frame_table, with_provenance, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +42,24 @@ def class_names_for(config: Config, names: Sequence[str] | None) -> list[str]:
 
 
 def load_model(settings: dict[str, Any], weights: str | Path, class_names: Sequence[str] | None = None,
-               min_confidence: float | None = None, xla: bool = False,
-               precision: str = "float32") -> tuple[MaskRCNN, list[str]]:
-    """Build the model the workflow's `model:` settings (over the weights' model file) describe; load `weights`.
+               min_confidence: float | None = None, xla: bool = False, precision: str = "float32",
+               model_file: str | Path | None = None,
+               table_min_confidence: float | None = None) -> tuple[MaskRCNN, list[str]]:
+    """Build the model that `settings` (over `model_file`) describe; load `weights`.
 
-    Returns the model and its class names. `min_confidence` below the config's
-    DETECTION_MIN_CONFIDENCE lowers it (for evaluation; the detection table is
-    filtered back to the config's threshold later). `xla` and `precision` as in `MaskRCNN`.
+    Returns the model and its class names. `model_file` defaults to the one next to
+    the weights (the workflow passes the one its plan chose). `min_confidence`
+    below the config's DETECTION_MIN_CONFIDENCE lowers it. `table_min_confidence`
+    only names, in the log, what the tables will keep of a lowered threshold.
+    `xla` and `precision` as in `MaskRCNN`.
     """
-    config, names = resolve_model(settings, class_names, model_file_for(weights))
+    config, names = resolve_model(settings, class_names, model_file or model_file_for(weights))
     if min_confidence is not None and min_confidence < config.DETECTION_MIN_CONFIDENCE:
+        config = config.copy(detection_min_confidence=float(min_confidence))
+    keep = config.DETECTION_MIN_CONFIDENCE if table_min_confidence is None else table_min_confidence
+    if config.DETECTION_MIN_CONFIDENCE < keep:
         log.info("detecting down to score %g for evaluation (the detection table keeps scores >= %g)",
-                 min_confidence, config.DETECTION_MIN_CONFIDENCE)
-        config.DETECTION_MIN_CONFIDENCE = float(min_confidence)
+                 config.DETECTION_MIN_CONFIDENCE, keep)
     names = class_names_for(config, names)
     model = MaskRCNN(config, xla=xla, precision=precision)
     log.info("model %s: %s, %d classes, %s%s", config.NAME, config.BACKBONE, config.NUM_CLASSES, precision,
@@ -128,6 +133,8 @@ def segment_chunk(
     detections_out: str | Path,
     frames_out: str | Path,
     io_threads: int = 1,
+    provenance: Mapping[str, Any] | None = None,
+    batch: int | None = None,
 ) -> int:
     """Run one chunk; writes the detections and frame tables; returns the number of detections.
 
@@ -135,10 +142,12 @@ def segment_chunk(
     (`vidseg.batches`) and post-processing earlier batches' outputs run beside it,
     each in a pool of `io_threads` threads (OpenCV, NumPy and the model's backend
     release the GIL). On a GPU the model outruns one thread of each (docs/benchmarks.md).
+    `provenance` goes into both tables' Parquet metadata (`vidseg.tables.with_provenance`).
+    Frames run in batches of `batch` (default the model's IMAGES_PER_GPU).
     """
     times = read_index(index_path)
     start, end = chunk_range(chunk, chunk_size, n_chunks, len(times))
-    batch = model.config.IMAGES_PER_GPU
+    batch = batch or model.config.IMAGES_PER_GPU
     frames: list[int] = []
     pending: list[Future] = []
     began = time.perf_counter()
@@ -181,6 +190,7 @@ def segment_chunk(
         results = [r for job in pending for r in job.result()]
     counts = [len(r) for r in results]
     picked = [float(times[i]) for i in frames]
-    write_atomic(detection_table(video_id, frames, picked, results, class_names), detections_out)
-    write_atomic(frame_table(video_id, frames, picked, counts), frames_out)
+    write_atomic(with_provenance(detection_table(video_id, frames, picked, results, class_names), provenance),
+                 detections_out)
+    write_atomic(with_provenance(frame_table(video_id, frames, picked, counts), provenance), frames_out)
     return sum(counts)

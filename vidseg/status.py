@@ -1,42 +1,27 @@
 """The run's status table: per video, how far it got and, where it failed, why.
 
-`results/status.tsv` has the columns video, stage, status, reason. A video
+`results/status.tsv` has the columns video, stage, status, reason, note. A video
 that reached the end reads `done  ok`; one that failed names the stage and the
 one-line reason from that job's log; one whose jobs did not run (an earlier
 stage failed elsewhere, or the run stopped) reads `not run`. Written at the
-end of every run, successful or not, from the files the stages leave.
+end of every run, successful or not, from the files the stages leave (paths
+and stages from the run plan, `vidseg.plan`). `note` warns about results that
+are complete but likely wrong (the demo model on other videos).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import pandas as pd
 
 from vidseg.atomic import atomic_path
 from vidseg.errors import FAILED_MARK
+from vidseg.plan import LOGS, PATHS, stages
 
-COLUMNS = ["video", "stage", "status", "reason"]
-
-
-def stages(video: str, evaluated: bool) -> list[tuple[str, list[str], str, str]]:
-    """(stage, files that prove it done, log glob, output of each log with `{stem}`) in workflow order.
-
-    Later outputs prove earlier stages too (the frames are temporary).
-    """
-    table = f"results/detections/video_id={video}/part-0.parquet"
-    annotated = f"results/videos/{video}.mp4"
-    out = [
-        ("frames", [f"results/frame_index/{video}.tsv"], f"logs/frames/{video}.log", f"results/frame_index/{video}.tsv"),
-        ("segment", [table], f"logs/segment/{video}/*.log", f"results/chunks/{video}/{{stem}}.detections.parquet"),
-        ("tables", [table], f"logs/video_tables/{video}.log", table),
-        ("annotate", [annotated], f"logs/annotate/{video}.log", annotated),
-    ]
-    if evaluated:
-        out.append(("evaluate", [f"results/eval/{video}.json"], f"logs/evaluate/{video}.log", f"results/eval/{video}.json"))
-    return out
+COLUMNS = ["video", "stage", "status", "reason", "note"]
 
 
 def failure_in(log: Path) -> str | None:
@@ -45,44 +30,48 @@ def failure_in(log: Path) -> str | None:
     return failed[-1] if failed else None
 
 
-def video_status(root: Path, video: str, evaluated: bool) -> dict[str, str]:
+def video_status(root: Path, video: str, evaluated: bool, note: str = "") -> dict[str, str]:
     def row(stage: str, status: str, reason: str = "") -> dict[str, str]:
-        return {"video": video, "stage": stage, "status": status, "reason": reason}
+        return {"video": video, "stage": stage, "status": status, "reason": reason, "note": note}
 
-    probe_json = root / "results" / "probe" / f"{video}.json"
+    probe_json = root / PATHS["probe"].format(video=video)
     if not probe_json.is_file():
         return row("probe", "not run")
     record = json.loads(probe_json.read_text())
     if not record.get("ok", True):
         return row("probe", "failed", record.get("reason", ""))
-    for stage, proofs, log_glob, output in stages(video, evaluated):
-        if any((root / proof).exists() for proof in proofs):
+    for stage in stages(evaluated):
+        if (root / stage.proof.format(video=video)).exists():
             continue
-        logs = sorted(root.glob(log_glob))
+        logs = sorted(root.glob(LOGS[stage.rule].format(video=video, chunk="*")))
         for log in logs:
             reason = failure_in(log)
             if reason is not None:
-                return row(stage, "failed", f"{reason} (log: {log.relative_to(root)})")
+                return row(stage.name, "failed", f"{reason} (log: {log.relative_to(root)})")
         for log in logs:
-            if not (root / output.format(stem=log.stem)).exists():
-                return row(stage, "failed", f"the job stopped without an error message (killed?); log: {log.relative_to(root)}")
+            if not (root / stage.output.format(video=video, chunk=log.stem)).exists():
+                return row(stage.name, "failed", f"the job stopped without an error message (killed?); log: {log.relative_to(root)}")
         if not logs:
-            return row(stage, "not run")
+            return row(stage.name, "not run")
     return row("done", "ok")
 
 
-def write_status(videos: Iterable[str], evaluated: Iterable[str], path: str | Path = "results/status.tsv",
-                 root: str | Path = ".") -> pd.DataFrame:
-    """Write the status table for `videos` (those in `evaluated` also need their evaluation); returns it."""
+def write_status(videos: Iterable[str], evaluated: Iterable[str], path: str | Path = PATHS["status"],
+                 root: str | Path = ".", notes: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Write the status table for `videos` (those in `evaluated` also need their evaluation); returns it.
+
+    `notes` are warnings per video for the `note` column (e.g. a model that does not fit the videos).
+    """
     root = Path(root)
     evaluated = set(evaluated)
-    table = pd.DataFrame([video_status(root, v, v in evaluated) for v in videos], columns=COLUMNS)
+    notes = notes or {}
+    table = pd.DataFrame([video_status(root, v, v in evaluated, notes.get(v, "")) for v in videos], columns=COLUMNS)
     with atomic_path(root / path, suffix=".tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     return table
 
 
-def describe(table: pd.DataFrame, path: str | Path = "results/status.tsv") -> str:
+def describe(table: pd.DataFrame, path: str | Path = PATHS["status"]) -> str:
     """One line for the end of a run: how many videos are done, failed, not run."""
     counts = table["status"].value_counts()
     failed = table[table["status"] == "failed"]

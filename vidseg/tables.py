@@ -3,13 +3,14 @@
 Detections: one row per instance. Frames: one row per processed frame, so
 "processed, nothing found" differs from "not processed". Summary: per video and
 class. `video_id` is dictionary-encoded so it agrees with the hive partition
-(`results/detections/video_id=<id>/`) when the whole dataset is read at once.
+(`.../video_id=<id>/`, vidseg.plan.PATHS) when the whole dataset is read at once.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,34 @@ def frame_table(video_id: str, frames: Sequence[int], times: Sequence[float], co
         "time_s": np.asarray(times, np.float64),
         "n_detections": np.asarray(counts, np.int32),
     }, schema=FRAMES_SCHEMA)
+
+
+PROVENANCE_KEY = b"vidseg"
+
+
+def with_provenance(table: pa.Table, provenance: Mapping[str, Any] | None) -> pa.Table:
+    """`table` with `provenance` (JSON) under the schema metadata key `vidseg` (None: unchanged)."""
+    if provenance is None:
+        return table
+    metadata = {**(table.schema.metadata or {}), PROVENANCE_KEY: json.dumps(dict(provenance), sort_keys=True).encode()}
+    return table.replace_schema_metadata(metadata)
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The provenance a table was written with (`with_provenance`), or None."""
+    metadata = pq.read_schema(path).metadata or {}
+    return json.loads(metadata[PROVENANCE_KEY]) if PROVENANCE_KEY in metadata else None
+
+
+def chunks_provenance(paths: Sequence[str | Path]) -> dict[str, Any] | None:
+    """The provenance that every one of a video's chunk files records; an error if they differ (mixed runs)."""
+    found = {str(p): read_provenance(p) for p in paths}
+    distinct = {json.dumps(v, sort_keys=True) for v in found.values()}
+    if len(distinct) > 1:
+        first, other = next(iter(found)), next(p for p, v in found.items() if v != found[next(iter(found))])
+        raise VidsegError(f"chunk files {first} and {other} were made with different models, weights or settings "
+                          f"(their Parquet metadata 'vidseg' differ); rerun their segment jobs (--forcerun segment)")
+    return next(iter(found.values()), None)
 
 
 # Rows per Parquet row group: readers that stream a table (render) hold one group at a time.

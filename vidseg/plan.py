@@ -1,0 +1,242 @@
+"""The run plan: what the rules, the jobs and the status table agree on, resolved once from the validated config.
+
+The videos and their ground truths; the model config, class names, weights and
+model file; the detection thresholds per video; every output and log path
+template; each stage's code digest. `rules/common.smk` builds one `Plan` and
+hands its parts to the rules; `vidseg.status` reads the same templates. No
+TensorFlow here: the plan is built at DAG time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from vidseg import __version__
+from vidseg.errors import ConfigError, VidsegError
+from vidseg.inputs import ground_truths, resolve_videos
+from vidseg.maskrcnn.coco_classes import COCO_CLASS_NAMES
+from vidseg.maskrcnn.config import CocoConfig, Config
+from vidseg.maskrcnn.h5file import check_weights_file, weights_layout
+from vidseg.modelfile import model_file_for, resolve_model
+from vidseg.provenance import code_digest
+
+WORKFLOW_DIR = Path(__file__).resolve().parents[1]
+SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
+DEMO_MODEL = WORKFLOW_DIR / "models" / "shapes.h5"
+
+# Output paths, each spelled here once. A rule names its own in `output:`; a rule
+# that reads another's output refers to it as `rules.<rule>.output.<name>`.
+PATHS = {
+    "probe": "results/probe/{video}.json",
+    "frames": "results/frames_tmp/{video}",
+    "frame_index": "results/frame_index/{video}.tsv",
+    "chunk_detections": "results/chunks/{video}/{chunk}.detections.parquet",
+    "chunk_frames": "results/chunks/{video}/{chunk}.frames.parquet",
+    "detections": "results/detections/video_id={video}/part-0.parquet",
+    "frames_table": "results/frames/video_id={video}/part-0.parquet",
+    "annotated": "results/videos/{video}.mp4",
+    "annotate_scratch": "results/annotated_tmp",
+    "evaluation": "results/eval/{video}.json",
+    "summary": "results/summary.csv",
+    "status": "results/status.tsv",
+    "segment_benchmark": "results/benchmarks/segment/{video}/{chunk}.tsv",
+    "train_benchmark": "results/benchmarks/train/{name}.tsv",
+    "sample_video": "resources/sample/sample.mp4",
+    "coco_weights": "resources/weights/mask_rcnn_coco.h5",
+    "demo_video": "resources/demo/demo_{i}.mp4",
+    "demo_truth": "resources/demo/demo_{i}.json",
+    "demo_train_set": "resources/demo/train",
+    "trained_weights": "models/{name}.h5",
+    "trained_model_file": "models/{name}.yaml",
+}
+
+# Each rule's log (the job script's first line sends its logging there).
+LOGS = {
+    "probe": "logs/probe/{video}.log",
+    "frames": "logs/frames/{video}.log",
+    "segment": "logs/segment/{video}/{chunk}.log",
+    "video_tables": "logs/video_tables/{video}.log",
+    "annotate": "logs/annotate/{video}.log",
+    "evaluate": "logs/evaluate/{video}.log",
+    "summary": "logs/summary.log",
+    "sample_video": "logs/sample_video.log",
+    "download_weights": "logs/download_weights.log",
+    "demo_video": "logs/demo_video/demo_{i}.log",
+    "demo_dataset": "logs/demo_dataset.log",
+    "train": "logs/train/{name}.log",
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A per-video stage as the status table sees it: its rule, what its jobs write, what proves the video past it."""
+
+    name: str  # as results/status.tsv names it
+    rule: str
+    output: str  # one job's output ({video}, and {chunk} for chunked stages)
+    proof: str  # present once the video is past this stage (later outputs prove earlier stages)
+
+
+VIDEO_STAGES = (
+    Stage("frames", "frames", PATHS["frame_index"], PATHS["frame_index"]),
+    Stage("segment", "segment", PATHS["chunk_detections"], PATHS["detections"]),
+    Stage("tables", "video_tables", PATHS["detections"], PATHS["detections"]),
+    Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"]),
+)
+EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"], PATHS["evaluation"])
+
+
+def stages(evaluated: bool) -> tuple[Stage, ...]:
+    """The stages a video goes through after the probe, in workflow order."""
+    return VIDEO_STAGES + ((EVALUATE_STAGE,) if evaluated else ())
+
+
+def code_digests() -> dict[str, str]:
+    """Per job script (= rule name): a digest of every vidseg module it can import (`vidseg.provenance`)."""
+    return {script.stem: code_digest(script) for script in sorted(SCRIPTS_DIR.glob("*.py"))}
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """A short hash of the validated config (key order does not matter)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+COCO_SETTINGS = {"name": CocoConfig.NAME, "num_classes": CocoConfig.NUM_CLASSES, "backbone": "resnet101",
+                 "images_per_gpu": CocoConfig.IMAGES_PER_GPU}
+
+
+@dataclass
+class Plan:
+    """One run's resolved facts (see the module docstring). Build it with `build_plan(config)`."""
+
+    videos: dict[str, str]
+    ground_truth: dict[str, str]
+    weights: str
+    model_file: str | None  # the model file next to the weights (written by the train job for trained weights)
+    model_settings: dict[str, Any]  # what the segment job applies over its model file
+    model: Config  # the resolved model config (the tables keep its DETECTION_MIN_CONFIDENCE)
+    class_names: list[str] | None  # None: the model file's, known once the train job wrote it
+    precision: str
+    evaluate_min_confidence: float
+    demo_model_elsewhere: bool  # the bundled shapes model on videos that are not the demo videos
+    config_digest: str
+    code: dict[str, str] = field(default_factory=code_digests)
+
+    @property
+    def table_min_confidence(self) -> float:
+        """What the detection tables keep: the model's own threshold."""
+        return float(self.model.DETECTION_MIN_CONFIDENCE)
+
+    def detect_min_confidence(self, video: str) -> float:
+        """What segment detects at: evaluated videos go down to evaluate.min_confidence (evaluation scores those)."""
+        if video in self.ground_truth:
+            return min(self.table_min_confidence, self.evaluate_min_confidence)
+        return self.table_min_confidence
+
+    def segment_settings(self, video: str) -> dict[str, Any]:
+        """The `model:` keys of `video`'s segment jobs (over the model file), threshold included."""
+        return {**self.model_settings, "detection_min_confidence": self.detect_min_confidence(video)}
+
+    def provenance(self, video: str) -> dict[str, Any]:
+        """What every table of `video` records about how it was made (the job adds the weights' SHA-256)."""
+        return {
+            "vidseg_version": __version__,
+            "model_name": self.model.NAME,
+            "backbone": self.model.BACKBONE,
+            "class_names": self.class_names,
+            "weights": self.weights,
+            "detection_min_confidence": self.table_min_confidence,
+            "detected_down_to": self.detect_min_confidence(video),
+            "precision": self.precision,
+            "config_digest": self.config_digest,
+        }
+
+    def note(self, video: str) -> str:
+        """A warning for results/status.tsv ("" if none)."""
+        if self.demo_model_elsewhere:
+            return ("the bundled demo model (synthetic shapes) ran on a video that is not a demo video: its "
+                    "detections mean nothing there; set 'weights' to a model trained for these videos")
+        return ""
+
+
+def demo_videos(count: int) -> dict[str, tuple[str, str]]:
+    """The synthetic demo videos: id -> (video path, ground-truth path)."""
+    return {f"demo_{i}": (PATHS["demo_video"].format(i=i), PATHS["demo_truth"].format(i=i)) for i in range(count)}
+
+
+def trained_paths(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(weights, model file) this run trains, when the config has a `train:` section."""
+    train = config.get("train")
+    if not train:
+        return None
+    return PATHS["trained_weights"].format(name=train["name"]), PATHS["trained_model_file"].format(name=train["name"])
+
+
+def weights_path(config: Mapping[str, Any]) -> str:
+    return PATHS["coco_weights"] if config["weights"] == "coco" else config["weights"]
+
+
+def _videos(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    if config["videos"] == "demo":
+        demo = demo_videos(config["demo"]["videos"])
+        return {v: video for v, (video, _) in demo.items()}, {v: truth for v, (_, truth) in demo.items()}
+    videos = {"sample": PATHS["sample_video"]} if config["videos"] == "sample" else resolve_videos(config["videos"])
+    if not videos:
+        raise ConfigError(f"config key 'videos': no video files found in {config['videos']!r}")
+    truth = ground_truths(config["ground_truth"], videos) if config["ground_truth"] else {}
+    return videos, truth
+
+
+def _model(config: Mapping[str, Any], weights: str) -> tuple[str | None, dict[str, Any], Config, list[str] | None]:
+    """(model file, settings the job applies over it, resolved Config, class names) for the config's weights.
+
+    Without a model file, what the weights file fixes (class count, backbone, widths)
+    fills the keys the user left out, and 81 classes mean matterport's COCO model
+    (its config and class names). Every disagreement between weights and config is
+    an error naming the key.
+    """
+    if not isinstance(config["model"], Mapping):
+        raise ConfigError("config key 'model': expected a mapping of Mask R-CNN config keys")
+    settings = dict(config["model"])
+    trained = trained_paths(config)
+    if trained and weights == trained[0]:  # written by this run's train job, with its model file
+        model, names = resolve_model({**config["train"]["model"], **settings}, config["class_names"],
+                                     source="config keys 'train.model' and 'model'")
+        return trained[1], settings, model, names
+    model_file = None if config["weights"] == "coco" else model_file_for(weights)
+    if model_file is None:
+        try:
+            layout = COCO_SETTINGS if config["weights"] == "coco" else weights_layout(weights)
+        except VidsegError as err:
+            raise ConfigError(f"config key 'weights': {err}") from None
+        base = {**COCO_SETTINGS, **layout} if layout.get("num_classes") == COCO_SETTINGS["num_classes"] else layout
+        settings = {**base, **settings}
+    model, names = resolve_model(settings, config["class_names"], model_file)
+    if names is None:
+        if model.NUM_CLASSES != len(COCO_CLASS_NAMES):
+            raise ConfigError(f"config key 'class_names' is needed: the model has {model.NUM_CLASSES} classes "
+                              f"(background included), not COCO's {len(COCO_CLASS_NAMES)}")
+        names = list(COCO_CLASS_NAMES)
+    if config["weights"] != "coco" or Path(weights).is_file():  # COCO's checked once downloaded
+        try:
+            check_weights_file(weights, model)
+        except VidsegError as err:
+            raise ConfigError(f"config key 'weights': {err}") from None
+    return (None if model_file is None else str(model_file)), settings, model, names
+
+
+def build_plan(config: Mapping[str, Any]) -> Plan:
+    """The plan of a run from its validated config; `ConfigError` names the key at fault."""
+    weights = weights_path(config)
+    model_file, settings, model, names = _model(config, weights)
+    videos, truth = _videos(config)
+    demo_elsewhere = config["videos"] != "demo" and Path(weights).resolve() == DEMO_MODEL
+    return Plan(videos=videos, ground_truth=truth, weights=weights, model_file=model_file, model_settings=settings,
+                model=model, class_names=names, precision=config["segment"]["precision"],
+                evaluate_min_confidence=float(config["evaluate"]["min_confidence"]),
+                demo_model_elsewhere=demo_elsewhere, config_digest=config_digest(config))
