@@ -78,8 +78,21 @@ def test_coco_weights_imply_the_coco_model_before_the_download(videos):
     plan = build_plan(config_with(videos="videos", weights="coco", model={}))
     assert plan.weights == PATHS["coco_weights"] and plan.model.BACKBONE == "resnet101" and plan.model.NUM_CLASSES == 81
     assert plan.class_names == list(COCO_CLASS_NAMES)
-    with pytest.raises(ConfigError, match="config key 'class_names' is needed: the model has 5 classes"):
+    # a mismatch with matterport's COCO file is found before the 250 MB download
+    with pytest.raises(ConfigError, match="matterport's COCO weights has num_classes 81 .* set 'model: num_classes'"):
         build_plan(config_with(videos="videos", weights="coco", model={"num_classes": 5}))
+    with pytest.raises(ConfigError, match="has backbone resnet101, but the model config has backbone resnet50"):
+        build_plan(config_with(videos="videos", weights="coco", model={"backbone": "resnet50"}))
+
+
+def test_other_class_counts_need_class_names(tmp_path, videos):
+    from conftest import seeded_model
+
+    seeded_model(0, num_classes=3, backbone="resnet50", image_min_dim=64, image_max_dim=64).save_weights(tmp_path / "w3.h5")
+    with pytest.raises(ConfigError, match="config key 'class_names' is needed: the model has 3 classes"):
+        build_plan(config_with(videos="videos", weights=str(tmp_path / "w3.h5")))
+    plan = build_plan(config_with(videos="videos", weights=str(tmp_path / "w3.h5"), class_names=["BG", "a", "b"]))
+    assert plan.model.NUM_CLASSES == 3 and plan.model.BACKBONE == "resnet50" and plan.class_names == ["BG", "a", "b"]
 
 
 def test_thresholds_and_provenance_per_video(coco_layout_weights, videos):
@@ -113,3 +126,12 @@ def test_each_path_template_is_written_once():
         assert [str(p) for p, text in texts.items() if fragment in text] == [], fragment
     status = (WORKFLOW_DIR / "vidseg" / "status.py").read_text()
     assert "from vidseg.plan import" in status
+
+
+def test_a_model_file_key_overridden_against_the_weights_is_named():
+    """The demo model's file agrees with its weights; a `model:` key that changes a layer's size does not."""
+    with pytest.raises(ConfigError, match="has mask_head_conv_size 64, .* set 'model: mask_head_conv_size' to 64"):
+        build_plan(config_with(model={"mask_head_conv_size": 32}))
+    with pytest.raises(ConfigError, match="has backbone_width 0.25, .* set 'model: backbone_width' to 0.25"):
+        build_plan(config_with(model={"backbone_width": 0.5}))
+    assert build_plan(config_with(model={"detection_min_confidence": 0.9})).table_min_confidence == 0.9

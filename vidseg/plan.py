@@ -20,7 +20,7 @@ from vidseg.errors import ConfigError, VidsegError
 from vidseg.inputs import ground_truths, resolve_videos
 from vidseg.maskrcnn.coco_classes import COCO_CLASS_NAMES
 from vidseg.maskrcnn.config import CocoConfig, Config
-from vidseg.maskrcnn.h5file import check_weights_file, weights_layout
+from vidseg.maskrcnn.h5file import check_layout, weights_layout
 from vidseg.modelfile import model_file_for, resolve_model
 from vidseg.provenance import code_digest
 
@@ -106,8 +106,11 @@ def config_digest(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-COCO_SETTINGS = {"name": CocoConfig.NAME, "num_classes": CocoConfig.NUM_CLASSES, "backbone": "resnet101",
-                 "images_per_gpu": CocoConfig.IMAGES_PER_GPU}
+# What matterport's COCO weights fix (as `weights_layout` reads them), and the rest of its COCO config.
+COCO_LAYOUT = {"num_classes": CocoConfig.NUM_CLASSES, "backbone": "resnet101", "backbone_width": 1.0,
+               "top_down_pyramid_size": 256, "rpn_conv_size": 512, "pool_size": 7, "mask_head_conv_size": 256,
+               "fpn_classif_fc_layers_size": 1024}
+COCO_SETTINGS = {"name": CocoConfig.NAME, "images_per_gpu": CocoConfig.IMAGES_PER_GPU, **COCO_LAYOUT}
 
 
 @dataclass
@@ -195,7 +198,7 @@ def _videos(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
 def _model(config: Mapping[str, Any], weights: str) -> tuple[str | None, dict[str, Any], Config, list[str] | None]:
     """(model file, settings the job applies over it, resolved Config, class names) for the config's weights.
 
-    Without a model file, what the weights file fixes (class count, backbone, widths)
+    Without a model file, what the weights file fixes (class count, backbone, widths, pool size)
     fills the keys the user left out, and 81 classes mean matterport's COCO model
     (its config and class names). Every disagreement between weights and config is
     an error naming the key.
@@ -209,24 +212,23 @@ def _model(config: Mapping[str, Any], weights: str) -> tuple[str | None, dict[st
                                      source="config keys 'train.model' and 'model'")
         return trained[1], settings, model, names
     model_file = None if config["weights"] == "coco" else model_file_for(weights)
+    try:  # matterport's COCO file is known before it is downloaded
+        layout = COCO_LAYOUT if config["weights"] == "coco" else weights_layout(weights)
+    except VidsegError as err:
+        raise ConfigError(f"config key 'weights': {err}") from None
     if model_file is None:
-        try:
-            layout = COCO_SETTINGS if config["weights"] == "coco" else weights_layout(weights)
-        except VidsegError as err:
-            raise ConfigError(f"config key 'weights': {err}") from None
-        base = {**COCO_SETTINGS, **layout} if layout.get("num_classes") == COCO_SETTINGS["num_classes"] else layout
+        base = {**COCO_SETTINGS, **layout} if layout.get("num_classes") == COCO_LAYOUT["num_classes"] else layout
         settings = {**base, **settings}
     model, names = resolve_model(settings, config["class_names"], model_file)
+    try:
+        check_layout(layout, model, "matterport's COCO weights" if config["weights"] == "coco" else f"weights file {weights}")
+    except VidsegError as err:
+        raise ConfigError(f"config key 'weights': {err}") from None
     if names is None:
         if model.NUM_CLASSES != len(COCO_CLASS_NAMES):
             raise ConfigError(f"config key 'class_names' is needed: the model has {model.NUM_CLASSES} classes "
                               f"(background included), not COCO's {len(COCO_CLASS_NAMES)}")
         names = list(COCO_CLASS_NAMES)
-    if config["weights"] != "coco" or Path(weights).is_file():  # COCO's checked once downloaded
-        try:
-            check_weights_file(weights, model)
-        except VidsegError as err:
-            raise ConfigError(f"config key 'weights': {err}") from None
     return (None if model_file is None else str(model_file)), settings, model, names
 
 

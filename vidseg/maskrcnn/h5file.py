@@ -46,11 +46,22 @@ def _kernel_shape(root: h5py.Group, layer_names: list[str], layer: str, weight: 
     return None if kernel is None else tuple(root[layer][kernel].shape)
 
 
+# (config key, layer, sub-layer weight, kernel axis) of the sizes a weights file fixes.
+LAYOUT_KERNELS = (
+    ("backbone_width", "conv1", None, -1),  # output channels; divided by matterport's 64 below
+    ("top_down_pyramid_size", "fpn_c5p5", None, -1),
+    ("rpn_conv_size", "rpn_model", "rpn_conv_shared", -1),
+    ("pool_size", "mrcnn_class_conv1", None, 0),
+    ("mask_head_conv_size", "mrcnn_mask_conv1", None, -1),
+)
+
+
 def weights_layout(path: str | Path) -> dict[str, object]:
     """The Config keys a weights file fixes, read from its layer names and kernel shapes (keys it lacks are left out).
 
     num_classes (classifier outputs), backbone (ResNet-101 has stage-4 blocks up to
-    `res4w`), top_down_pyramid_size (FPN channels) and fpn_classif_fc_layers_size.
+    `res4w`), backbone_width (conv1's 64 channels scaled), top_down_pyramid_size (FPN
+    channels), rpn_conv_size, pool_size, fpn_classif_fc_layers_size, mask_head_conv_size.
     """
     path = Path(path)
     if not path.is_file():
@@ -66,24 +77,28 @@ def weights_layout(path: str | Path) -> dict[str, object]:
                 layout["fpn_classif_fc_layers_size"], layout["num_classes"] = int(logits[0]), int(logits[-1])
             if "res4a_branch2a" in layer_names:
                 layout["backbone"] = "resnet101" if "res4w_branch2a" in layer_names else "resnet50"
-            fpn = _kernel_shape(root, layer_names, "fpn_c5p5")
-            if fpn is not None:
-                layout["top_down_pyramid_size"] = int(fpn[-1])
+            for key, layer, weight, axis in LAYOUT_KERNELS:
+                shape = _kernel_shape(root, layer_names, layer, weight)
+                if shape is not None:
+                    layout[key] = int(shape[axis])
+            if "backbone_width" in layout:
+                layout["backbone_width"] = layout["backbone_width"] / 64
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise WeightsError(f"cannot read weights file {path}: {err}") from None
     return layout
 
 
-def check_weights_file(path: str | Path, config) -> None:
-    """The file exists, is Keras HDF5 weights, and fits `config` (a Config) wherever its layout says.
-
-    A mismatch names the `model:` key to change.
-    """
-    for key, value in weights_layout(path).items():
+def check_layout(layout: dict[str, object], config, source: str) -> None:
+    """`config` (a Config) has each value `layout` (from `weights_layout`) fixes; the error names the key to set."""
+    for key, value in layout.items():
         wanted = getattr(config, key.upper())
-        if wanted != value:
+        if key == "backbone_width":  # the network rounds the scaled channel counts
+            same = max(1, round(64 * wanted)) == round(64 * value)
+        else:
+            same = wanted == value
+        if not same:
             raise WeightsError(
-                f"weights file {path} has {key} {value}"
+                f"{source} has {key} {value}"
                 + (f" (layer {CLASS_LOGITS})" if key == "num_classes" else "")
                 + f", but the model config has {key} {wanted}; set 'model: {key}' to {value!r} to match the weights"
                 + (" (and 'class_names')" if key == "num_classes" else ""))
