@@ -2,6 +2,7 @@ rule segment:
     input:
         frames=rules.frames.output.frames,
         index=rules.frames.output.index,
+        probe=rules.probe.output.json,  # n_chunks reads it: a checkpoint output must be an input
         weights=PLAN.weights,
         model_file=[PLAN.model_file] if PLAN.model_file else [],
     output:

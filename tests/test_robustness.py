@@ -93,7 +93,7 @@ def test_bad_videos_fail_at_the_probe_with_a_reason_and_the_rest_complete(messy)
     root, proc = messy
     assert proc.returncode == 0, proc.stderr[-4000:]
     status = pd.read_csv(root / "results/status.tsv", sep="\t", keep_default_na=False)
-    assert list(status.columns) == ["video", "stage", "status", "reason"]
+    assert list(status.columns) == ["video", "stage", "status", "reason", "note"]
     rows = {row.video: row for row in status.itertuples()}
     assert set(rows) == {vid for vid, _ in BAD.values()} | {vid for vid, *_ in GOOD.values()} | {"cut_short"}
     for stem, (vid, fragment) in BAD.items():

@@ -19,7 +19,7 @@ from vidseg import __version__
 from vidseg.errors import ConfigError, VidsegError
 from vidseg.inputs import ground_truths, resolve_videos
 from vidseg.maskrcnn.coco_classes import COCO_CLASS_NAMES
-from vidseg.maskrcnn.config import CocoConfig, Config
+from vidseg.maskrcnn.config import CocoConfig, Config, field_name
 from vidseg.maskrcnn.h5file import check_layout, weights_layout
 from vidseg.modelfile import model_file_for, resolve_model
 from vidseg.provenance import code_digest
@@ -206,6 +206,11 @@ def _model(config: Mapping[str, Any], weights: str) -> tuple[str | None, dict[st
     if not isinstance(config["model"], Mapping):
         raise ConfigError("config key 'model': expected a mapping of Mask R-CNN config keys")
     settings = dict(config["model"])
+    for key in settings:  # a misspelt key is named before the weights file is read
+        try:
+            field_name(str(key))
+        except ConfigError as err:
+            raise ConfigError(f"config key 'model': {err}") from None
     trained = trained_paths(config)
     if trained and weights == trained[0]:  # written by this run's train job, with its model file
         model, names = resolve_model({**config["train"]["model"], **settings}, config["class_names"],
@@ -235,8 +240,8 @@ def _model(config: Mapping[str, Any], weights: str) -> tuple[str | None, dict[st
 def build_plan(config: Mapping[str, Any]) -> Plan:
     """The plan of a run from its validated config; `ConfigError` names the key at fault."""
     weights = weights_path(config)
-    model_file, settings, model, names = _model(config, weights)
     videos, truth = _videos(config)
+    model_file, settings, model, names = _model(config, weights)
     demo_elsewhere = config["videos"] != "demo" and Path(weights).resolve() == DEMO_MODEL
     return Plan(videos=videos, ground_truth=truth, weights=weights, model_file=model_file, model_settings=settings,
                 model=model, class_names=names, precision=config["segment"]["precision"],

@@ -189,7 +189,7 @@ def _warn(message: str) -> None:
     warnings.warn(message, ConfigWarning, stacklevel=level)
 
 
-def _field(key: str) -> str:
+def field_name(key: str) -> str:
     """The field a user's key (any case) names; derived and unknown keys are errors."""
     field = key.upper()
     if field in DERIVED:
@@ -212,7 +212,7 @@ class Config:
         self._warn_unknown_class_attributes()
         values = {field: getattr(type(self), field, default) for field, (default, _) in FIELDS.items()}
         for key, value in overrides.items():
-            values[_field(key)] = value
+            values[field_name(key)] = value
         for field, value in values.items():
             setattr(self, field, value)
         self._check_consistency()
@@ -281,7 +281,7 @@ class Config:
         new = deepcopy(self)
         object.__setattr__(new, "_frozen", False)
         for key, value in overrides.items():
-            setattr(new, _field(key), value)
+            setattr(new, field_name(key), value)
         new._check_consistency()
         return new
 
