@@ -38,6 +38,7 @@ def test_status_rows_for_each_way_a_video_ends(tmp_path):
     # a note (a warning about a video whose run went through) lands in its row
     noted = write_status(["done", "pending"], [], root=tmp_path, notes={"done": "demo model on other videos"})
     assert noted.note.tolist() == ["demo model on other videos", ""]
+    assert describe(noted).endswith("\n  note (1 video): demo model on other videos")
     # an evaluated video is done only with its evaluation
     assert write_status(["done"], ["done"], root=tmp_path).stage.tolist() == ["evaluate"]
 

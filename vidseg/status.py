@@ -72,11 +72,15 @@ def write_status(videos: Iterable[str], evaluated: Iterable[str], path: str | Pa
 
 
 def describe(table: pd.DataFrame, path: str | Path = PATHS["status"]) -> str:
-    """One line for the end of a run: how many videos are done, failed, not run."""
+    """One line for the end of a run: how many videos are done, failed, not run; then each failure, and each
+    distinct note once with the number of videos it concerns."""
     counts = table["status"].value_counts()
     failed = table[table["status"] == "failed"]
     line = (f"{counts.get('ok', 0)} of {len(table)} videos done, {counts.get('failed', 0)} failed, "
             f"{counts.get('not run', 0)} not run; see {path}")
     for row in failed.itertuples():
         line += f"\n  {row.video}: failed at {row.stage}: {row.reason}"
+    notes = table["note"][table["note"] != ""] if "note" in table else pd.Series([], dtype=str)
+    for note, count in notes.value_counts(sort=False).items():
+        line += f"\n  note ({count} {'video' if count == 1 else 'videos'}): {note}"
     return line
