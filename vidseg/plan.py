@@ -162,7 +162,7 @@ class Plan:
     def note(self, video: str) -> str:
         """A warning for results/status.tsv ("" if none)."""
         if self.demo_model_elsewhere:
-            return ("the bundled demo model (synthetic shapes) ran on a video that is not a demo video: its "
+            return ("the bundled demo model (synthetic shapes) runs on a video that is not a demo video: its "
                     "detections mean nothing there; set 'weights' to a model trained for these videos")
         return ""
 
