@@ -81,3 +81,31 @@ def test_overlap_makes_occlusion_heavy_scenes():
     a = Scene(np.random.default_rng(3), (96, 128))
     b = Scene(np.random.default_rng(3), (96, 128), overlap=0.0)
     assert (a.render(4)[0] == b.render(4)[0]).all()
+
+
+def test_video_ground_truth_names_each_object_by_its_track():
+    """Every annotation has the track id of the shape it shows: unique within a frame, one class per track,
+    and a track's mask in one frame overlaps its own mask in the next far more than any other track's."""
+    scene_seed, size = 9, (96, 128)
+    scene = Scene(np.random.default_rng(scene_seed), size)
+    frames = [scene.render_tracked(i)[1] for i in range(10)]
+    assert [c for c, _ in scene.render(4)[1]] == [c for _, c, _ in frames[4]]  # render is render_tracked less the ids
+    classes = {}
+    for instances in frames:
+        ids = [t for t, _, _ in instances]
+        assert len(ids) == len(set(ids)) and set(ids) <= set(range(1, len(scene.shapes) + 1))
+        for track, category, _ in instances:
+            assert classes.setdefault(track, category) == category
+    for now, following in zip(frames, frames[1:]):
+        for track, _, mask in now:
+            overlaps = {t: (mask & m).sum() / (mask | m).sum() for t, _, m in following}
+            if track in overlaps:
+                assert max(overlaps, key=overlaps.get) == track
+
+
+def test_written_ground_truth_carries_track_ids(tmp_path):
+    gt = write_video(tmp_path / "v.mp4", tmp_path / "v.json", frames=6, seed=3, size=(64, 96), fps=8, audio=False)
+    scene = Scene(np.random.default_rng(3), (64, 96))
+    expected = [(i, t, c) for i in range(6) for t, c, _ in scene.render_tracked(i)[1]]
+    assert [(a["image_id"], a["track_id"], a["category_id"]) for a in gt["annotations"]] == expected
+    assert json.loads((tmp_path / "v.json").read_text())["annotations"][0]["track_id"] == expected[0][1]

@@ -4,7 +4,8 @@ Seeded and deterministic. Each scene has a textured background and a few
 circles, squares and triangles in saturated colours, drawn back to front; an
 instance's mask is what stays visible of it. `write_coco_images` writes a
 COCO-format image dataset for training, `write_video` an H.264 video with an
-audio track plus a COCO ground truth whose image ids are frame indices.
+audio track plus a COCO ground truth whose image ids are frame indices and whose
+annotations carry the object's `track_id` (ground truth for tracking).
 """
 
 from __future__ import annotations
@@ -72,18 +73,27 @@ class Scene:
 
     def render(self, frame: int = 0) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
         """RGB uint8 image and `[(category, visible mask)]` of the instances visible at `frame`."""
+        image, instances = self.render_tracked(frame)
+        return image, [(category, mask) for _, category, mask in instances]
+
+    def render_tracked(self, frame: int = 0) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+        """RGB uint8 image and `[(track id, category, visible mask)]` of the instances visible at `frame`.
+
+        A shape's track id is its 1-based place in the scene: the same object keeps it in every frame
+        (also after being hidden for a while).
+        """
         image = self.background.copy()
         masks = []
-        for shape in self.shapes:  # back to front
+        for track_id, shape in enumerate(self.shapes, start=1):  # back to front
             mask = np.zeros((self.height, self.width), np.uint8)
             center = _bounce(shape.center + shape.velocity * frame, shape.radius, (self.width, self.height))
             _draw(mask, shape.category, center, shape.radius, shape.angle + shape.spin * frame)
             on = mask.astype(bool)
             image[on] = _shade(shape.colour, on, center, shape.radius)
-            for _, below in masks:
+            for _, _, below in masks:
                 below &= ~on
-            masks.append((shape.category, on))
-        return image, [(c, m) for c, m in masks if m.sum() >= MIN_VISIBLE_AREA]
+            masks.append((track_id, shape.category, on))
+        return image, [(t, c, m) for t, c, m in masks if m.sum() >= MIN_VISIBLE_AREA]
 
 
 def _colour(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -141,13 +151,16 @@ def _shade(colour: tuple[int, int, int], on: np.ndarray, center: np.ndarray, rad
     return np.clip(np.array(colour, np.float32) * factor, 0, 255).astype(np.uint8)
 
 
-def coco_annotation(ann_id: int, image_id: int, category: int, mask: np.ndarray) -> dict:
-    """One COCO instance annotation with compressed-RLE segmentation."""
+def coco_annotation(ann_id: int, image_id: int, category: int, mask: np.ndarray, track_id: int | None = None) -> dict:
+    """One COCO instance annotation with compressed-RLE segmentation (and the object's `track_id`, if given)."""
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     x, y, w, h = mask_utils.toBbox(rle).tolist()
-    return {"id": ann_id, "image_id": image_id, "category_id": category, "iscrowd": 0,
-            "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
-            "area": int(mask.sum()), "bbox": [x, y, w, h]}
+    annotation = {"id": ann_id, "image_id": image_id, "category_id": category, "iscrowd": 0,
+                  "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
+                  "area": int(mask.sum()), "bbox": [x, y, w, h]}
+    if track_id is not None:
+        annotation["track_id"] = int(track_id)
+    return annotation
 
 
 def _coco(images: list[dict], annotations: list[dict]) -> dict:
@@ -180,7 +193,8 @@ def write_video(video: str | Path, ground_truth: str | Path, frames: int, seed: 
                 fps: int = 10, audio: bool = True) -> dict:
     """One moving scene as an H.264 MP4 (with a tone when `audio`) and its COCO ground truth.
 
-    Image ids in the ground truth are 0-based frame indices.
+    Image ids in the ground truth are 0-based frame indices; each annotation's `track_id`
+    (an extra key pycocotools ignores) names the object, the same in every frame it is seen.
     """
     require("ffmpeg")
     h, w = size
@@ -195,11 +209,11 @@ def write_video(video: str | Path, ground_truth: str | Path, frames: int, seed: 
     images, annotations = [], []
     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     for index in range(frames):
-        image, instances = scene.render(index)
+        image, instances = scene.render_tracked(index)
         proc.stdin.write(image.tobytes())
         images.append({"id": index, "file_name": f"{index:06d}", "height": h, "width": w})
-        for category, mask in instances:
-            annotations.append(coco_annotation(len(annotations) + 1, index, category, mask))
+        for track_id, category, mask in instances:
+            annotations.append(coco_annotation(len(annotations) + 1, index, category, mask, track_id))
     _, err = proc.communicate()
     if proc.returncode != 0:
         raise VidsegError(f"ffmpeg failed writing {video}: {err.decode(errors='replace')[-500:]}")
