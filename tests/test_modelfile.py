@@ -1,8 +1,8 @@
 import pytest
 
-from vidseg.errors import ConfigError
-from vidseg.maskrcnn import Config
-from vidseg.modelfile import model_file_for, read_model_file, resolve_model, write_model_file
+from vidseg.errors import ConfigError, VidsegError
+from vidseg.maskrcnn import COCO_CLASS_NAMES, Config
+from vidseg.modelfile import class_names_for, model_file_for, read_model_file, resolve_model, write_model_file
 
 
 def test_model_file_round_trip_and_overrides(tmp_path):
@@ -36,3 +36,12 @@ def test_bad_model_files_name_the_file(tmp_path, text, message):
     assert str(path) in str(info.value)
     with pytest.raises(ConfigError, match="cannot read model file"):
         read_model_file(tmp_path / "missing.yaml")
+
+
+def test_class_names():
+    assert class_names_for(Config(num_classes=81), None) == list(COCO_CLASS_NAMES)
+    assert class_names_for(Config(num_classes=3), ["BG", "a", "b"]) == ["BG", "a", "b"]
+    with pytest.raises(VidsegError, match="'class_names' is needed"):
+        class_names_for(Config(num_classes=3), None)
+    with pytest.raises(VidsegError, match="has 2 names for 3 classes"):
+        class_names_for(Config(num_classes=3), ["BG", "a"])

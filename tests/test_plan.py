@@ -1,7 +1,6 @@
 """The run plan: the model config the weights imply, parse-time errors naming the key, thresholds, one place per path."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml

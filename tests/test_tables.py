@@ -97,3 +97,20 @@ def test_frame_groups_streams_frames_in_order_across_batches(tmp_path, monkeypat
     pq.write_table(shuffled, tmp_path / "bad.parquet")
     with pytest.raises(VidsegError, match="bad.parquet is not sorted by frame"):
         list(tables.frame_groups(tmp_path / "bad.parquet", batch_rows=3))
+
+
+def test_provenance_rides_in_the_schema_and_mixed_chunks_are_refused(tmp_path):
+    import pytest
+
+    from vidseg.errors import VidsegError
+    from vidseg.tables import chunks_provenance, read_provenance, with_provenance
+
+    made = {"model_name": "shapes", "weights_sha256": "ab" * 32, "class_names": ["BG", "a"]}
+    for name, record in [("0000", made), ("0001", made), ("0002", {**made, "weights_sha256": "cd" * 32})]:
+        write_atomic(with_provenance(FRAMES_SCHEMA.empty_table(), record), tmp_path / f"{name}.frames.parquet")
+    first, second, other = (str(tmp_path / f"{n}.frames.parquet") for n in ("0000", "0001", "0002"))
+    assert read_provenance(first) == made and chunks_provenance([first, second]) == made
+    with pytest.raises(VidsegError, match=f"chunk files {first} and {other} were made with different models"):
+        chunks_provenance([first, second, other])
+    write_atomic(FRAMES_SCHEMA.empty_table(), tmp_path / "plain.parquet")
+    assert read_provenance(tmp_path / "plain.parquet") is None and chunks_provenance([]) is None

@@ -10,7 +10,6 @@ urllib (standard library) is enough here: one GET with one header, no session.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import time
@@ -22,6 +21,7 @@ from typing import Callable
 import h5py
 
 from vidseg.errors import VidsegError
+from vidseg.provenance import file_sha256
 
 COCO_WEIGHTS_URL = "https://github.com/matterport/Mask_RCNN/releases/download/v2.0/mask_rcnn_coco.h5"
 REQUIRED_LAYERS = ("conv1", "bn_conv1", "fpn_c5p5", "rpn_model", "mrcnn_class_logits", "mrcnn_mask")
@@ -38,14 +38,6 @@ def check_weights_file(path: str | Path, source: str) -> None:
     missing = [n for n in REQUIRED_LAYERS if n not in names]
     if missing:
         raise VidsegError(f"{source}: the download lacks Mask R-CNN layers {missing}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _open(url: str, start: int, timeout: float):
@@ -105,7 +97,7 @@ def download_weights(url: str, dest: str | Path, timeout: float = 60.0, sha256: 
         report(f"downloaded {done / 1e6:.1f} MB; checking")
     try:
         check_weights_file(part, url)
-        got = _sha256(part) if sha256 is not None else None
+        got = file_sha256(part) if sha256 is not None else None
         if got is not None and got != sha256.lower():
             raise VidsegError(f"{url}: SHA-256 {got} is not the expected {sha256.lower()} (config key 'weights_sha256')")
     except VidsegError:

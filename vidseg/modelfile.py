@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from vidseg.errors import ConfigError
+from vidseg.maskrcnn.coco_classes import COCO_CLASS_NAMES
 from vidseg.maskrcnn.config import Config
 
 
@@ -43,6 +44,19 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"model file {path}: 'class_names' must be a list of strings, background first")
     return dict(data["config"]), names
+
+
+def class_names_for(config: Config, names: Sequence[str] | None) -> list[str]:
+    """Class names (index = class id, 0 = background): given, or COCO's for 81 classes."""
+    if names is None:
+        if config.NUM_CLASSES != len(COCO_CLASS_NAMES):
+            raise ConfigError(f"config key 'class_names' is needed: the model has {config.NUM_CLASSES} classes "
+                              f"(background included), not COCO's {len(COCO_CLASS_NAMES)}")
+        return list(COCO_CLASS_NAMES)
+    names = list(names)
+    if len(names) != config.NUM_CLASSES:
+        raise ConfigError(f"config key 'class_names' has {len(names)} names for {config.NUM_CLASSES} classes (BG included)")
+    return names
 
 
 def model_file_for(weights: str | Path) -> Path | None:

@@ -18,10 +18,9 @@ from typing import Any, Mapping
 from vidseg import __version__
 from vidseg.errors import ConfigError, VidsegError
 from vidseg.inputs import ground_truths, resolve_videos
-from vidseg.maskrcnn.coco_classes import COCO_CLASS_NAMES
 from vidseg.maskrcnn.config import CocoConfig, Config, field_name
 from vidseg.maskrcnn.h5file import check_layout, weights_layout
-from vidseg.modelfile import model_file_for, resolve_model
+from vidseg.modelfile import class_names_for, model_file_for, resolve_model
 from vidseg.provenance import code_digest
 
 WORKFLOW_DIR = Path(__file__).resolve().parents[1]
@@ -229,11 +228,7 @@ def _model(config: Mapping[str, Any], weights: str) -> tuple[str | None, dict[st
         check_layout(layout, model, "matterport's COCO weights" if config["weights"] == "coco" else f"weights file {weights}")
     except VidsegError as err:
         raise ConfigError(f"config key 'weights': {err}") from None
-    if names is None:
-        if model.NUM_CLASSES != len(COCO_CLASS_NAMES):
-            raise ConfigError(f"config key 'class_names' is needed: the model has {model.NUM_CLASSES} classes "
-                              f"(background included), not COCO's {len(COCO_CLASS_NAMES)}")
-        names = list(COCO_CLASS_NAMES)
+    names = class_names_for(model, names)  # COCO's for an 81-class model without names
     return (None if model_file is None else str(model_file)), settings, model, names
 
 

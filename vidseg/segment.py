@@ -19,26 +19,11 @@ from vidseg.errors import VidsegError
 from vidseg.batches import BatchReader
 from vidseg.cpu import precision_warning
 from vidseg.frames import read_index
-from vidseg.maskrcnn import COCO_CLASS_NAMES, Config, MaskRCNN
-from vidseg.modelfile import model_file_for, resolve_model
+from vidseg.maskrcnn import MaskRCNN
+from vidseg.modelfile import class_names_for, model_file_for, resolve_model
 from vidseg.tables import detection_table, frame_table, with_provenance, write_atomic
 
 log = logging.getLogger(__name__)
-
-
-def class_names_for(config: Config, names: Sequence[str] | None) -> list[str]:
-    """Class names (index = class id, 0 = background): given, or COCO's for 81 classes."""
-    if names is None:
-        if config.NUM_CLASSES != len(COCO_CLASS_NAMES):
-            raise VidsegError(
-                f"config key 'class_names' is needed: the model has {config.NUM_CLASSES} classes, "
-                f"not COCO's {len(COCO_CLASS_NAMES)}"
-            )
-        return list(COCO_CLASS_NAMES)
-    names = list(names)
-    if len(names) != config.NUM_CLASSES:
-        raise VidsegError(f"config key 'class_names' has {len(names)} names for {config.NUM_CLASSES} classes (BG included)")
-    return names
 
 
 def load_model(settings: dict[str, Any], weights: str | Path, class_names: Sequence[str] | None = None,

@@ -110,13 +110,12 @@ def read_provenance(path: str | Path) -> dict[str, Any] | None:
 
 def chunks_provenance(paths: Sequence[str | Path]) -> dict[str, Any] | None:
     """The provenance that every one of a video's chunk files records; an error if they differ (mixed runs)."""
-    found = {str(p): read_provenance(p) for p in paths}
-    distinct = {json.dumps(v, sort_keys=True) for v in found.values()}
-    if len(distinct) > 1:
-        first, other = next(iter(found)), next(p for p, v in found.items() if v != found[next(iter(found))])
-        raise VidsegError(f"chunk files {first} and {other} were made with different models, weights or settings "
-                          f"(their Parquet metadata 'vidseg' differ); rerun their segment jobs (--forcerun segment)")
-    return next(iter(found.values()), None)
+    records = [read_provenance(p) for p in paths]
+    for path, record in zip(paths[1:], records[1:]):
+        if record != records[0]:
+            raise VidsegError(f"chunk files {paths[0]} and {path} were made with different models, weights or settings "
+                              f"(their Parquet metadata 'vidseg' differ); rerun their segment jobs (--forcerun segment)")
+    return records[0] if records else None
 
 
 # Rows per Parquet row group: readers that stream a table (render) hold one group at a time.
