@@ -8,18 +8,22 @@ CORES ?= all
 GPUS ?= 1
 EXTRA ?= cpu
 ARGS ?=
+TRACKEVAL = trackeval==1.3.0
 
 .PHONY: setup run test ffmpeg train-demo bench
 
 setup: $(VENV)/.installed ffmpeg
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	@python3 -m venv $(VENV) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); \
 	  else echo "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[$(EXTRA),test]"
+	@# TrackEval (tracking figures) without its declared opencv-python and matplotlib: only its
+	@# dataset readers and plots use them, and opencv-python would overwrite opencv-python-headless.
+	$(VENV)/bin/pip install --quiet --no-deps "$(TRACKEVAL)"
 	@touch $@
 
 ffmpeg:

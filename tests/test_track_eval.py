@@ -1,0 +1,83 @@
+"""Tracking evaluation (vidseg.track_eval): TrackEval's figures on hand-made sequences with known answers."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from pycocotools import mask as mask_utils
+
+from vidseg.synthetic import coco_annotation
+from vidseg.track_eval import evaluate_tracking
+
+H, W = 60, 80
+FRAMES = 10
+
+
+def square_mask(x: int, y: int = 10) -> np.ndarray:
+    mask = np.zeros((H, W), np.uint8)
+    mask[y:y + 16, x:x + 16] = 1
+    return mask
+
+
+def positions(frame: int) -> dict[int, int]:
+    """Object id -> x of two squares that never overlap."""
+    return {1: 2 + frame, 2: 50 - frame}
+
+
+@pytest.fixture
+def truth(tmp_path):
+    annotations = []
+    for frame in range(FRAMES):
+        for object_id, x in positions(frame).items():
+            annotations.append(coco_annotation(len(annotations) + 1, frame, 1, square_mask(x), object_id))
+    data = {"images": [{"id": f, "height": H, "width": W, "file_name": f"{f:06d}"} for f in range(FRAMES)],
+            "annotations": annotations, "categories": [{"id": 1, "name": "square"}]}
+    path = tmp_path / "truth.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def rows(ids_by_frame) -> pd.DataFrame:
+    """Detection rows with the true masks and the track id `ids_by_frame(frame, object)`."""
+    out = []
+    for frame in range(FRAMES):
+        for object_id, x in positions(frame).items():
+            rle = mask_utils.encode(np.asfortranarray(square_mask(x)))
+            out.append({"frame": frame, "track_id": ids_by_frame(frame, object_id),
+                        "mask_rle": rle["counts"].decode("ascii"), "height": H, "width": W})
+    return pd.DataFrame(out)
+
+
+def test_perfect_tracks_score_one(truth):
+    report = evaluate_tracking(rows(lambda f, o: 10 + o), truth)
+    for key in ("HOTA", "DetA", "AssA", "LocA", "IDF1", "MOTA"):
+        assert report[key] == pytest.approx(1.0), key
+    assert report["id_switches"] == 0 and report["objects"] == 2 and report["tracks"] == 2 and report["frames"] == 10
+
+
+def test_swapped_ids_halfway_cost_two_switches(truth):
+    report = evaluate_tracking(rows(lambda f, o: o if f < 5 else 3 - o), truth)
+    assert report["id_switches"] == 2 and report["id_switches_per_100_frames"] == pytest.approx(20.0)
+    assert report["MOTA"] == pytest.approx(1 - 2 / 20)
+    assert report["IDF1"] == pytest.approx(0.5)  # each true object matches one track for half its frames
+    # each match's association IoU: 5 frames together / (5 + 5 the object spent with the other id
+    # + 5 the id spent on the other object) = 1/3
+    assert report["DetA"] == pytest.approx(1.0) and report["AssA"] == pytest.approx(1 / 3)
+    assert report["HOTA"] == pytest.approx((1 / 3) ** 0.5)
+
+
+def test_untracked_detections_are_not_scored_and_a_missing_object_is(truth):
+    base = rows(lambda f, o: o)
+    extra = base.assign(track_id=-1)  # the same masks again, outside any track
+    assert evaluate_tracking(pd.concat([base, extra]), truth) == evaluate_tracking(base, truth)
+    half = evaluate_tracking(base[base.track_id == 1], truth)
+    assert half["MOTA"] == pytest.approx(0.5) and half["IDR"] == pytest.approx(0.5) and half["IDP"] == 1.0
+
+
+def test_ground_truth_without_object_ids_is_not_scored(truth):
+    data = json.loads(truth.read_text())
+    for a in data["annotations"]:
+        del a["track_id"]
+    truth.write_text(json.dumps(data))
+    assert evaluate_tracking(rows(lambda f, o: o), truth) is None

@@ -1,0 +1,122 @@
+"""The tracker (vidseg.tracker): ids that follow objects, confirmation, loss, duplicates, settings errors."""
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from vidseg.errors import ConfigError
+from vidseg.tracker import UNTRACKED, Tracker, TrackSettings, box_iou
+
+SIZE = (120, 160)
+
+
+def square(x: int, y: int, side: int = 20) -> tuple[list[int], dict]:
+    """Box and RLE of a filled square with its top-left corner at (x, y)."""
+    mask = np.zeros(SIZE, np.uint8, order="F")
+    mask[y:y + side, x:x + side] = 1
+    return [x, y, x + side, y + side], mask_utils.encode(mask)
+
+
+def frame(tracker: Tracker, index: int, objects: list[tuple], scores=None, classes=None) -> list[int]:
+    """Feed one frame of squares [(x, y), ...] and return their ids."""
+    boxes, rles = zip(*(square(*o) for o in objects)) if objects else ((), ())
+    scores = [0.99] * len(objects) if scores is None else scores
+    classes = [1] * len(objects) if classes is None else classes
+    return tracker.update(index, np.array(boxes, float).reshape(-1, 4), np.array(scores), np.array(classes),
+                          list(rles)).tolist()
+
+
+@pytest.mark.parametrize("association", ["mask", "box"])
+def test_two_crossing_objects_keep_their_ids(association):
+    tracker = Tracker(TrackSettings(association=association, min_hits=2))
+    for i in range(30):  # one moves right, the other left; they overlap as they pass
+        frame(tracker, i, [(10 + 4 * i, 30), (126 - 4 * i, 42)])
+    ids = tracker.ids.reshape(30, 2)
+    assert (ids[:, 0] == ids[0, 0]).all() and (ids[:, 1] == ids[0, 1]).all()
+    assert sorted(ids[0]) == [1, 2] and tracker.n_tracks == 2
+
+
+def test_a_new_object_is_confirmed_after_min_hits_and_labelled_back_to_its_first_frame():
+    tracker = Tracker(TrackSettings(min_hits=3))
+    frame(tracker, 0, [(10, 10)])  # the first frame's tracks are confirmed at once
+    assert frame(tracker, 1, [(12, 10), (100, 80)]) == [1, UNTRACKED]
+    assert frame(tracker, 2, [(14, 10), (101, 80)]) == [1, UNTRACKED]
+    assert frame(tracker, 3, [(16, 10), (102, 80)]) == [1, 2]
+    assert tracker.ids.tolist() == [1, 1, 2, 1, 2, 1, 2]  # the newcomer's two earlier detections got id 2 too
+
+
+def test_a_detection_seen_once_stays_untracked_and_a_one_frame_video_has_tracks():
+    tracker = Tracker(TrackSettings(min_hits=2))
+    assert frame(tracker, 0, [(10, 10), (80, 60)]) == [1, 2]  # first frame: confirmed at once
+    frame(tracker, 1, [(11, 10), (81, 60), (40, 90)])  # (40, 90) appears once
+    frame(tracker, 2, [(12, 10), (82, 60)])
+    assert tracker.ids.tolist() == [1, 2, 1, 2, UNTRACKED, 1, 2]
+
+
+def test_a_track_survives_max_lost_frames_and_ends_after():
+    tracker = Tracker(TrackSettings(max_lost=3))
+    for i in range(5):
+        frame(tracker, i, [(10 + i, 10)])
+    assert frame(tracker, 8, [(18, 10)]) == [1]  # unseen in frames 5-7: three frames, still alive
+    assert frame(tracker, 13, [(23, 10)]) == [UNTRACKED]  # unseen for four: a new object, tentative
+    assert frame(tracker, 14, [(24, 10)]) == [2]
+
+
+def test_an_object_back_from_hiding_is_found_by_its_moved_on_box():
+    tracker = Tracker(TrackSettings(max_lost=10, lost_buffer=0.0))
+    for i in range(5):
+        frame(tracker, i, [(10 + 5 * i, 40)])
+    # hidden for 5 frames, moving on at 5 px/frame: its last mask is 30 px away, its moved-on box is right there
+    assert frame(tracker, 10, [(60, 40)]) == [1]
+
+
+def test_a_duplicate_of_another_class_gets_no_id_and_does_not_steal_the_track():
+    tracker = Tracker(TrackSettings(duplicate_iou=0.5))
+    frame(tracker, 0, [(10, 10)], classes=[2])
+    # the same object found twice; the copy (another class, lower score) overlaps the track's last mask the most
+    assert frame(tracker, 1, [(12, 10), (10, 10)], scores=[0.99, 0.95], classes=[2, 1]) == [1, UNTRACKED]
+    assert frame(tracker, 2, [(12, 10)], classes=[2]) == [1]
+    assert tracker.n_tracks == 1
+
+
+def test_low_scores_continue_a_track_but_do_not_start_one():
+    tracker = Tracker(TrackSettings(new_track_score=0.9))
+    frame(tracker, 0, [(10, 10)])
+    assert frame(tracker, 1, [(12, 10), (90, 70)], scores=[0.6, 0.6]) == [1, UNTRACKED]
+    assert frame(tracker, 2, [(14, 10), (91, 70)], scores=[0.6, 0.6]) == [1, UNTRACKED]
+    assert tracker.n_tracks == 1
+
+
+def test_class_aware_tracks_do_not_take_other_classes():
+    tracker = Tracker(TrackSettings(class_aware=True, min_hits=1))
+    frame(tracker, 0, [(10, 10)], classes=[1])
+    assert frame(tracker, 1, [(11, 10)], classes=[2]) == [2]
+    plain = Tracker(TrackSettings(min_hits=1))
+    frame(plain, 0, [(10, 10)], classes=[1])
+    assert frame(plain, 1, [(11, 10)], classes=[2]) == [1]
+
+
+def test_frames_must_come_in_order():
+    tracker = Tracker()
+    frame(tracker, 3, [(10, 10)])
+    with pytest.raises(ValueError, match="increasing order"):
+        frame(tracker, 3, [(10, 10)])
+
+
+def test_box_iou_by_hand():
+    a = np.array([[0, 0, 10, 10]], float)
+    b = np.array([[5, 0, 15, 10], [20, 20, 30, 30]], float)
+    np.testing.assert_allclose(box_iou(a, b), [[50 / 150, 0.0]])
+    assert box_iou(a, np.zeros((0, 4))).shape == (1, 0)
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"association": "centroid"}, "track.association"),
+    ({"match_iou": 0}, "track.match_iou"),
+    ({"max_lost": -1}, "track.max_lost"),
+    ({"buffer": 1}, "track"),
+])
+def test_bad_settings_name_the_key(settings, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        TrackSettings.from_config(settings)
+
