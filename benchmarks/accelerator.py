@@ -160,7 +160,7 @@ def score_demo(demo_dir: Path, precisions: list[str], work: Path) -> list[dict]:
     from vidseg.evaluate import evaluate
     from vidseg.frames import read_index
     from vidseg.segment import load_model, segment_chunk
-    from vidseg.tables import DETECTIONS_SCHEMA, read_parts
+    from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
 
     weights = Path(__file__).resolve().parent.parent / "models" / "shapes.h5"
     videos = sorted(p for p in demo_dir.iterdir() if (p / "truth.json").is_file())
@@ -174,7 +174,7 @@ def score_demo(demo_dir: Path, precisions: list[str], work: Path) -> list[dict]:
             segment_chunk(model, names, video.name, video / "frames", video / "index.tsv", "jpg", 0, n, 1, out,
                           work / "frames-table.parquet")
             seconds = time.perf_counter() - start
-            report = evaluate(read_parts([out], DETECTIONS_SCHEMA).to_pandas(), video / "truth.json")
+            report = evaluate(read_parts([out], CHUNK_DETECTIONS_SCHEMA).to_pandas(), video / "truth.json")
             rows.append({"precision": precision, "video": video.name, "fps": n / seconds,
                          **{f"{kind}_{name}": report[kind][name] for kind in ("bbox", "segm")
                             for name in ("AP", "AP50")}})

@@ -4,7 +4,8 @@ On a fixed synthetic video (seeded shapes scene, 480x640) and seeded COCO-class
 weights it prints one table: frames/s of frame extraction, of the pure model
 forward pass at batch 1, 2 and 4 (and of the variants each speed-up replaced),
 of the segment stage end to end (frames read, molded, model, post-processing,
-RLE, Parquet), of render and of encode; the segment stage's overhead ratio
+RLE, Parquet), of render, of encode and of the tracker (20 detections per frame, one
+core); the segment stage's overhead ratio
 (end to end / pure forward at the same batch, measured in this run); each
 stage's peak memory (every stage runs in its own process); achieved GFLOP/s
 against the CPU's peak (nominal from its flags and clock, and a measured
@@ -144,6 +145,13 @@ def stage_encode(work: Path, n: int) -> dict:
     return {"s_per_frame": (time.perf_counter() - start) / len(times)}
 
 
+def stage_track(work: Path, detections: int) -> dict:
+    """The tracker alone on one core (benchmarks/tracking.py): `detections` per frame, mask association."""
+    from tracking import tracker_seconds_per_frame
+
+    return {"s_per_frame": tracker_seconds_per_frame(detections, 2000, "mask")}
+
+
 def stage_matmul(work: Path) -> dict:
     """Best fp32 GFLOP/s of a 4096^2 matmul: what TensorFlow can reach on this CPU."""
     import tensorflow as tf
@@ -163,7 +171,7 @@ def _timed(fn) -> float:
 
 
 STAGES = {"forward": stage_forward, "segment": stage_segment, "extract": stage_extract, "render": stage_render,
-          "encode": stage_encode, "matmul": stage_matmul}
+          "encode": stage_encode, "track": stage_track, "matmul": stage_matmul}
 
 
 def run_stage(name: str, work: Path, *args) -> dict:
@@ -295,6 +303,9 @@ def main() -> None:
         row("render", f"{first} detections", "-", r["s_per_frame"], r["peak_mib"])
         r = run_stage("encode", work, args.frames)
         row("encode", "libx264 medium crf 20, audio copied", "-", r["s_per_frame"], r["peak_mib"])
+        r = run_stage("track", work, 20)
+        row("track (tracker only)", "20 detections/frame, mask IoU, one core", "-", r["s_per_frame"], r["peak_mib"],
+            "target: >= 1,000 frames/s")
     if args.videos:
         from dag_build import dag_build_seconds
 

@@ -2,7 +2,7 @@ rule annotate:
     input:
         frames=rules.frames.output.frames,
         index=rules.frames.output.index,
-        detections=rules.video_tables.output.detections,
+        detections=rules.track.output.detections,
         probe=rules.probe.output.json,
         video=video_path,
     output:

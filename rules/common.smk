@@ -86,14 +86,15 @@ def all_outputs():
     good = good_videos()
     return [
         *expand(rules.annotate.output[0], video=good),
-        *expand(rules.video_tables.output.detections, video=good),
+        *expand(rules.track.output.detections, video=good),
+        *expand(rules.track.output.tracks, video=good),
         *expand(rules.evaluate.output[0], video=evaluated_videos()),
         rules.summary.output[0],
     ]
 
 
 def good_tables(kind):
-    return after_probes(lambda: expand(getattr(rules.video_tables.output, kind), video=good_videos()))
+    return after_probes(lambda: expand(getattr(rules.track.output, kind), video=good_videos()))
 
 
 @after_probes

@@ -1,6 +1,7 @@
 rule evaluate:
     input:
         detections=chunk_files("detections"),
+        tracked=rules.track.output.detections,
         ground_truth=ground_truth_path,
     output:
         PATHS["evaluation"],

@@ -29,9 +29,10 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
 
 
-def write_config(workdir: Path, **model_overrides) -> None:
+def write_config(workdir: Path, top: dict | None = None, **model_overrides) -> None:
+    """The test workflow's config.yaml: `model:` keys over MODEL's, other top-level keys from `top`."""
     config = {"videos": "videos", "model": {**MODEL, **model_overrides}, "weights": str(workdir / "weights.h5"),
-              "frames": {"keep": True}, "segment": {"chunk_size": 8}, "encode": {"preset": "ultrafast"}}
+              "frames": {"keep": True}, "segment": {"chunk_size": 8}, "encode": {"preset": "ultrafast"}, **(top or {})}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 

@@ -1,9 +1,10 @@
 """Run one stage on one video in this process and print its peak memory (KiB) as JSON.
 
-    python stage_memory.py segment|render|encode WORKDIR
+    python stage_memory.py segment|render|encode|track WORKDIR
 
 WORKDIR holds frames/, index.tsv, video.mp4, weights.h5 (+ model.json) and, for
-render, detections.parquet. Printed: this process's peak resident memory (VmHWM:
+render, detections.parquet; for track, chunks/*.detections.parquet and
+chunks/*.frames.parquet. Printed: this process's peak resident memory (VmHWM:
 getrusage's ru_maxrss would include the peak of the process that forked it) and
 the largest of its children's (ffmpeg).
 """
@@ -33,6 +34,12 @@ elif stage == "encode":
 
     encode(work / "annotated", list(read_index(work / "index.tsv")), "jpg", (10, 1), False, work / "video.mp4", "aac",
            work / "out.mp4", preset="ultrafast")
+elif stage == "track":
+    from vidseg.track import track_video
+
+    track_video("v", sorted((work / "chunks").glob("*.detections.parquet")),
+                sorted((work / "chunks").glob("*.frames.parquet")), 0.5, {}, work / "out/detections.parquet",
+                work / "out/frames.parquet", work / "out/tracks.parquet")
 else:
     raise SystemExit(f"unknown stage {stage}")
 own = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))

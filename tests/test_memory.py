@@ -1,4 +1,4 @@
-"""Memory of the segment, render and encode stages does not grow with the video's length."""
+"""Memory of the segment, render, encode and track stages does not grow with the video's length."""
 
 import json
 import subprocess
@@ -50,3 +50,50 @@ def test_peak_memory_of_a_10x_longer_video_stays_within_20_percent(videos):
             ratios["encode (ffmpeg)"] = (short["children_kib"], long["children_kib"])
     print({stage: f"{s / 1024:.0f} -> {lg / 1024:.0f} MiB (x{lg / s:.3f})" for stage, (s, lg) in ratios.items()})
     assert all(lg / s < 1.2 for s, lg in ratios.values()), ratios
+
+
+def write_track_chunks(folder: Path, frames: int, per_frame: int = 20, chunk_size: int = 1800) -> None:
+    """Chunk files of `per_frame` drifting 12x12 squares per 120x160 frame (as a segment job writes them)."""
+    import numpy as np
+    import pyarrow as pa
+    from pycocotools import mask as mask_utils
+
+    from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, frame_table, write_atomic
+
+    rng = np.random.default_rng(0)
+    start = rng.uniform(0, 100, (per_frame, 2))
+    for first in range(0, frames, chunk_size):
+        ids = np.arange(first, min(frames, first + chunk_size))
+        xy = (start[None] + ids[:, None, None] * 0.5) % np.array([140, 100])
+        boxes = np.concatenate([xy, xy + 12], axis=2).astype(np.int32).reshape(-1, 4)
+        rles = []
+        for frame_boxes in boxes.reshape(len(ids), per_frame, 4):
+            masks = np.zeros((120, 160, per_frame), np.uint8, order="F")
+            for i, (x0, y0, x1, y1) in enumerate(frame_boxes):
+                masks[y0:y1, x0:x1, i] = 1
+            rles += [r["counts"].decode() for r in mask_utils.encode(masks)]
+        n = len(boxes)
+        table = pa.table({
+            "video_id": pa.array(["v"] * n).dictionary_encode(), "frame": np.repeat(ids, per_frame),
+            "time_s": np.repeat(ids / 10, per_frame),
+            "instance": np.tile(np.arange(per_frame, dtype=np.int32), len(ids)),
+            "class_id": np.ones(n, np.int32), "class_name": ["square"] * n, "score": np.full(n, 0.95, np.float32),
+            "x_min": boxes[:, 0], "y_min": boxes[:, 1], "x_max": boxes[:, 2], "y_max": boxes[:, 3], "mask_rle": rles,
+            "mask_area": np.full(n, 144), "width": np.full(n, 160, np.int32), "height": np.full(n, 120, np.int32),
+        }, schema=CHUNK_DETECTIONS_SCHEMA)
+        write_atomic(table, folder / f"chunks/{first:06d}.detections.parquet")
+        write_atomic(frame_table("v", ids.tolist(), (ids / 10).tolist(), [per_frame] * len(ids)),
+                     folder / f"chunks/{first:06d}.frames.parquet")
+
+
+def test_track_stage_memory_of_a_10x_longer_video_stays_within_20_percent(tmp_path):
+    """1,800 and 18,000 frames of 20 detections each: the track stage streams its chunks (8 bytes per detection
+    stay, its track id)."""
+    write_track_chunks(tmp_path / "short", 1800)
+    write_track_chunks(tmp_path / "long", 18000)
+    short, long = peaks("track", tmp_path / "short")["self_kib"], peaks("track", tmp_path / "long")["self_kib"]
+    import pyarrow.parquet as pq
+
+    assert pq.read_metadata(tmp_path / "long/out/detections.parquet").num_rows == 360000
+    print(f"track: {short / 1024:.0f} -> {long / 1024:.0f} MiB (x{long / short:.3f})")
+    assert long / short < 1.2, (short, long)

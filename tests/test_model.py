@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import copy_model, matched, seeded_model, small_config, twin
@@ -89,9 +90,10 @@ def test_empty_input_and_bad_frames():
         model.detect(np.zeros((10, 10, 3), np.uint8))
 
 
-def test_min_confidence_filters_detections_exactly_as_filtering_afterwards(small_model, frames):
-    """What evaluation relies on: detect at 0 and keep scores >= t gives what detecting at t gives."""
-    from vidseg.tables import detection_table, frame_table, keep_confident
+def test_min_confidence_filters_detections_exactly_as_filtering_afterwards(small_model, frames, tmp_path):
+    """What evaluation relies on: detect at 0 and keep scores >= t (the track stage) gives what detecting at t gives."""
+    from vidseg.tables import detection_table, frame_table, write_atomic
+    from vidseg.track import track_video
 
     loose = small_model.detect(frames)
     scores = np.concatenate([r.scores for r in loose])
@@ -100,15 +102,17 @@ def test_min_confidence_filters_detections_exactly_as_filtering_afterwards(small
     assert 0 < sum(len(r) for r in strict) < len(scores)
     names = [f"c{i}" for i in range(81)]
     ids, times = [0, 1, 2], [0.0, 0.1, 0.2]
-    low = detection_table("v", ids, times, loose, names)
-    kept, frame_rows = keep_confident(low, frame_table("v", ids, times, [len(r) for r in loose]), threshold)
+    write_atomic(detection_table("v", ids, times, loose, names), tmp_path / "chunk.detections.parquet")
+    write_atomic(frame_table("v", ids, times, [len(r) for r in loose]), tmp_path / "chunk.frames.parquet")
+    track_video("v", [tmp_path / "chunk.detections.parquet"], [tmp_path / "chunk.frames.parquet"], threshold, {},
+                tmp_path / "d.parquet", tmp_path / "f.parquet", tmp_path / "t.parquet")
     high = detection_table("v", ids, times, strict, names).to_pandas()
-    kept = kept.to_pandas()
+    kept = pd.read_parquet(tmp_path / "d.parquet")
     assert len(kept) == len(high)
     assert (kept.frame.to_numpy() == high.frame.to_numpy()).all() and (kept.class_id == high.class_id).all()
     assert (kept.instance == high.instance).all()
     np.testing.assert_allclose(kept.score, high.score, atol=1e-5)
-    assert frame_rows.column("n_detections").to_pylist() == [len(r) for r in strict]
+    assert pd.read_parquet(tmp_path / "f.parquet").n_detections.tolist() == [len(r) for r in strict]
 
 
 def test_mask_slots_round_up_to_powers_of_two_within_the_cap():

@@ -22,8 +22,8 @@ def test_closures_hold_what_the_hand_written_lists_missed():
     # the model is reached through vidseg.maskrcnn's lazy names ("vidseg.maskrcnn.model" as a string)
     assert "vidseg.maskrcnn.model" in imported_modules(Path(sys.modules["vidseg"].__file__).parent / "maskrcnn/__init__.py",
                                                        "vidseg.maskrcnn")
-    # imports under `if TYPE_CHECKING:` never run: the tables stage does not depend on the model
-    assert not any(m.startswith("vidseg.maskrcnn") for m in import_closure(SCRIPTS_DIR / "video_tables.py"))
+    # imports under `if TYPE_CHECKING:` never run: the track stage does not depend on the model
+    assert not any(m.startswith("vidseg.maskrcnn") for m in import_closure(SCRIPTS_DIR / "track.py"))
 
 
 def _top_level_imports(script: Path) -> str:

@@ -20,6 +20,7 @@ def test_status_rows_for_each_way_a_video_ends(tmp_path):
         touch(tmp_path, f"results/probe/{vid}.json", json.dumps(ok))
         touch(tmp_path, f"results/frame_index/{vid}.tsv")
     touch(tmp_path, "results/detections/video_id=done/part-0.parquet")
+    touch(tmp_path, "results/tracks/video_id=done/part-0.parquet")
     touch(tmp_path, "results/videos/done.mp4")
     touch(tmp_path, "logs/segment/segfail/0000.log", "INFO started\nERROR FAILED: clip chunk 0: out of memory on a single frame (3)\n")
     touch(tmp_path, "logs/segment/killed/0000.log", "INFO clip chunk 0: 8/60 frames\n")  # no output, no FAILED line

@@ -5,7 +5,8 @@ import pyarrow.parquet as pq
 from pycocotools import mask as mask_utils
 
 from vidseg.maskrcnn.postprocess import Detections
-from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, detection_table, frame_table, read_parts, summary, write_atomic
+from vidseg.tables import (CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, detection_table,
+                           frame_table, read_parts, summary, write_atomic)
 
 NAMES = ["BG", "circle", "square"]
 
@@ -19,7 +20,8 @@ def detections(n, shape=(40, 60)):
 
 def test_detection_rows_schema_and_values():
     table = detection_table("cam", [4, 5, 6], [0.4, 0.5, 0.6], [detections(2), detections(0), detections(1)], NAMES)
-    assert table.schema == DETECTIONS_SCHEMA and table.num_rows == 3
+    assert table.schema == CHUNK_DETECTIONS_SCHEMA and table.num_rows == 3
+    assert DETECTIONS_SCHEMA.names == [*CHUNK_DETECTIONS_SCHEMA.names[:4], "track_id", *CHUNK_DETECTIONS_SCHEMA.names[4:]]
     df = table.to_pandas()
     assert df.frame.tolist() == [4, 4, 6] and df.instance.tolist() == [0, 1, 0]
     assert df.class_name.tolist() == ["circle", "square", "circle"] and df.time_s.tolist() == [0.4, 0.4, 0.6]
@@ -38,7 +40,7 @@ def test_hive_dataset_reads_with_pandas_and_duckdb(tmp_path):
             part = tmp_path / f"chunks/{vid}/{chunk}.parquet"
             write_atomic(detection_table(vid, [chunk], [chunk / 10], [detections(n)], NAMES), part)
             parts.append(part)
-        write_atomic(read_parts(parts, DETECTIONS_SCHEMA), tmp_path / f"detections/video_id={vid}/part-0.parquet")
+        write_atomic(read_parts(parts, CHUNK_DETECTIONS_SCHEMA), tmp_path / f"detections/video_id={vid}/part-0.parquet")
         write_atomic(frame_table(vid, [0, 1], [0.0, 0.1], [n, n]), tmp_path / f"frames/video_id={vid}/part-0.parquet")
     df = pd.read_parquet(tmp_path / "detections")
     assert len(df) == 10 and df.groupby("video_id", observed=True).size().to_dict() == {"a": 4, "b": 6}
@@ -56,7 +58,21 @@ def test_hive_dataset_reads_with_pandas_and_duckdb(tmp_path):
     quiet = frame_table("quiet", [0, 1, 2], [0.0, 0.1, 0.2], [0, 0, 0]).to_pandas()
     table = summary(df, pd.concat([frames, quiet]))
     row = table[table.video_id == "quiet"].iloc[0]
-    assert (row.class_id, row.instances, row.frames_with, row.frames_processed) == (-1, 0, 0, 3)
+    assert (row.class_id, row.instances, row.frames_with, row.frames_processed, row.tracks) == (-1, 0, 0, 3, 0)
+
+
+def test_summary_counts_distinct_objects_per_class_beside_instances():
+    detections = pd.DataFrame({"video_id": ["a"] * 5, "frame": [0, 0, 1, 1, 2], "class_id": [1, 2, 1, 2, 2],
+                               "class_name": ["circle", "square", "circle", "square", "square"],
+                               "score": [0.9] * 5})
+    frames = pd.DataFrame({"video_id": ["a"] * 3, "frame": [0, 1, 2]})
+    tracks = pd.DataFrame({"video_id": ["a", "a", "a"], "track_id": [1, 2, 3], "class_id": [1, 2, 3],
+                           "class_name": ["circle", "square", "triangle"]})  # a track mostly seen as a triangle
+    table = summary(detections, frames, tracks).set_index("class_name")
+    assert table.instances.to_dict() == {"circle": 2, "square": 3, "triangle": 0}
+    assert table.tracks.to_dict() == {"circle": 1, "square": 1, "triangle": 1}
+    assert summary(detections, frames).tracks.tolist() == [0, 0]  # no tracks table: none counted
+    assert TRACKS_SCHEMA.names[:4] == ["video_id", "track_id", "class_id", "class_name"]
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):

@@ -120,3 +120,19 @@ def test_bad_settings_name_the_key(settings, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         TrackSettings.from_config(settings)
 
+
+def test_every_setting_is_in_the_schema_and_documented_with_its_default():
+    """The defaults live in TrackSettings only; the schema checks the keys, config/README.md shows the defaults."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((repo / "config/schema.yaml").read_text())["properties"]["track"]["properties"]
+    readme = (repo / "config/README.md").read_text()
+    assert set(schema) == {f.name for f in fields(TrackSettings)}
+    for f in fields(TrackSettings):
+        shown = str(f.default).lower() if isinstance(f.default, bool) else f.default
+        assert f"| `track.{f.name}` | `{shown}` |" in readme, f.name
+        assert "default" not in schema[f.name], f.name

@@ -11,7 +11,7 @@ import yaml
 
 from flow import REPO, SNAKEMAKE, output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
-from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA
+from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA
 
 @pytest.fixture(scope="module")
 def workdir(two_video_run):
@@ -30,9 +30,15 @@ def test_tables_have_the_documented_schema(workdir):
     counted = detections.groupby([detections.video_id.astype(str), "frame"]).size()
     for row in frames.itertuples():
         assert row.n_detections == counted.get((str(row.video_id), row.frame), 0)
+    tracks = pd.read_parquet(workdir / "results/tracks")
+    assert list(tracks.columns) == TRACKS_SCHEMA.names and detections.track_id.dtype == "int64"
+    tracked = detections[detections.track_id != -1]
+    assert len(tracks) > 0 and (detections.track_id >= -1).all()
+    assert sorted(zip(tracks.video_id.astype(str), tracks.track_id)) == sorted(
+        set(zip(tracked.video_id.astype(str), tracked.track_id)))
     summary = pd.read_csv(workdir / "results/summary.csv")
-    assert {"video_id", "class_name", "instances", "frames_with", "mean_score"} <= set(summary.columns)
-    assert summary.instances.sum() == len(detections)
+    assert {"video_id", "class_name", "instances", "frames_with", "mean_score", "tracks"} <= set(summary.columns)
+    assert summary.instances.sum() == len(detections) and summary.tracks.sum() == len(tracks)
     probe = json.loads((workdir / "results/probe/street_clip.json").read_text())
     assert probe["n_frames"] == 15 and probe["has_audio"] and probe["fps"] == 10
 
@@ -50,7 +56,7 @@ def test_annotated_videos_keep_frames_rate_and_audio(workdir):
 
 def test_every_job_logged_and_segment_reports_progress(workdir):
     logs = workdir / "logs"
-    for rule in ["probe", "frames", "video_tables", "annotate"]:
+    for rule in ["probe", "frames", "track", "annotate"]:
         assert (logs / rule / "street_clip.log").is_file()
     segment_log = (logs / "segment/street_clip/0001.log").read_text()
     assert re.search(r"\d+/\d+ frames, [\d.]+ frames/s", segment_log)
@@ -64,6 +70,14 @@ def test_reruns_redo_only_what_changed(workdir):
     jobs = planned_jobs(workdir)
     assert jobs.get("segment") == 4 and jobs.get("annotate") == 2 and jobs.get("summary") == 1
     assert "probe" not in jobs and "frames" not in jobs
+    write_config(workdir)
+    assert planned_jobs(workdir) == {}
+    # a changed tracking key: tracking and what reads its tables, not segmentation
+    write_config(workdir, {"track": {"max_lost": 5}})
+    assert planned_jobs(workdir) == {"track": 2, "annotate": 2, "summary": 1, "all": 1}
+    # any other key outside segmentation's (here the annotated video's quality) leaves segmentation alone
+    write_config(workdir, {"encode": {"preset": "ultrafast", "crf": 30}})
+    assert "segment" not in planned_jobs(workdir) and planned_jobs(workdir)["annotate"] == 2
     write_config(workdir)
     assert planned_jobs(workdir) == {}
     # a video replaced by a new version: only that video's jobs, and the dataset summary
@@ -112,7 +126,7 @@ def test_dry_run_plans_every_probe_at_once(tmp_path):
     assert planned_jobs(tmp_path) == {"all": 1, "probe": 5}
     chunk = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["segment"]["chunk_size"]
     placeholder_probes(tmp_path, ids, frames_per_video=2 * chunk + 1)  # 3 segment chunks each
-    assert planned_jobs(tmp_path) == {"all": 1, "frames": 5, "segment": 15, "video_tables": 5, "annotate": 5,
+    assert planned_jobs(tmp_path) == {"all": 1, "frames": 5, "segment": 15, "track": 5, "annotate": 5,
                                       "summary": 1}
 
 
@@ -152,10 +166,13 @@ def test_tables_record_how_they_were_made(workdir):
         assert record["model_name"] == "tiny" and record["backbone"] == "resnet50" and record["precision"] == "float32"
         assert record["detection_min_confidence"] == 0.5 and record["detected_down_to"] == 0.5
         assert len(record["class_names"]) == 81 and record["class_names"][1] == "person"
-        assert record["vidseg_version"] and len(record["config_digest"]) == 16
+        assert record["vidseg_version"]
+        # the run's config digest: on the per-video tables, not on the chunks (segmentation ignores most keys)
+        assert ("config_digest" in record) == ("chunks" not in path.parts), path
+        assert len(record.get("config_digest", "0" * 16)) == 16
 
 
-STAGE_RULES = ("probe", "frames", "segment", "video_tables", "annotate", "evaluate", "summary")
+STAGE_RULES = ("probe", "frames", "segment", "track", "annotate", "evaluate", "summary")
 
 
 def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):

@@ -70,12 +70,14 @@ def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, di
 
 
 def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str | Path, min_confidence: float,
-                   table_min_confidence: float, out: str | Path) -> dict:
-    """Evaluate one video's detection chunks against its ground truth; writes and returns the report."""
+                   table_min_confidence: float, out: str | Path, tracked: str | Path | None = None) -> dict:
+    """Evaluate one video's detection chunks (COCOeval) and its tracked detections table (TrackEval,
+    `vidseg.track_eval`) against its ground truth; writes and returns the report."""
     from vidseg.atomic import atomic_path
-    from vidseg.tables import DETECTIONS_SCHEMA, read_parts
+    from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
+    from vidseg.track_eval import evaluate_tracking
 
-    detections = read_parts(parts, DETECTIONS_SCHEMA).to_pandas()
+    detections = read_parts(parts, CHUNK_DETECTIONS_SCHEMA).to_pandas()
     report = {
         "video_id": video_id,
         "ground_truth": str(ground_truth),
@@ -85,16 +87,27 @@ def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str
         "detections": int(len(detections)),
         **evaluate(detections, ground_truth),
     }
+    if tracked is not None:
+        columns = ["frame", "track_id", "mask_rle", "height", "width"]
+        tracking = evaluate_tracking(pd.read_parquet(tracked, columns=columns), ground_truth)
+        report["tracking"] = tracking
+        report["tracking_note"] = (
+            "TrackEval on the detections table (score >= DETECTION_MIN_CONFIDENCE) with mask IoU, class-agnostic; "
+            "HOTA, DetA, AssA, LocA: means over IoU thresholds 0.05-0.95; MOTA, IDF1: at IoU 0.5"
+            if tracking is not None else "the ground truth has no track_id on its annotations: tracking not scored")
     with atomic_path(out) as tmp:
         Path(tmp).write_text(json.dumps(report, indent=1))
     return report
 
 
 SUMMARY_FIGURES = [(kind, name) for kind in ("bbox", "segm") for name in ("AP", "AP50", "AP75")]
+SUMMARY_TRACKING = ("HOTA", "IDF1", "MOTA", "id_switches_per_100_frames")
 
 
 def summary_columns(reports: Sequence[dict]) -> pd.DataFrame:
-    """One row per evaluated video: its main COCO figures (`bbox_AP`, ..., `segm_AP75`), for the summary table."""
-    columns = [f"{kind}_{name}" for kind, name in SUMMARY_FIGURES]
-    rows = [[r["video_id"], *(r[kind][name] for kind, name in SUMMARY_FIGURES)] for r in reports]
+    """One row per evaluated video: its main COCO figures (`bbox_AP`, ..., `segm_AP75`) and tracking figures
+    (`track_HOTA`, `track_IDF1`, `track_MOTA`, `track_id_switches_per_100_frames`; empty when not scored)."""
+    columns = [f"{kind}_{name}" for kind, name in SUMMARY_FIGURES] + [f"track_{name}" for name in SUMMARY_TRACKING]
+    rows = [[r["video_id"], *(r[kind][name] for kind, name in SUMMARY_FIGURES),
+             *((r.get("tracking") or {}).get(name, float("nan")) for name in SUMMARY_TRACKING)] for r in reports]
     return pd.DataFrame(rows, columns=["video_id", *columns])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,6 +22,7 @@ from vidseg.maskrcnn.config import CocoConfig, Config, field_name
 from vidseg.maskrcnn.h5file import check_layout, weights_layout
 from vidseg.modelfile import class_names_for, model_file_for, resolve_model
 from vidseg.provenance import code_digest
+from vidseg.tracker import TrackSettings
 
 WORKFLOW_DIR = Path(__file__).resolve().parents[1]
 SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
@@ -37,6 +38,7 @@ PATHS = {
     "chunk_frames": "results/chunks/{video}/{chunk}.frames.parquet",
     "detections": "results/detections/video_id={video}/part-0.parquet",
     "frames_table": "results/frames/video_id={video}/part-0.parquet",
+    "tracks": "results/tracks/video_id={video}/part-0.parquet",
     "annotated": "results/videos/{video}.mp4",
     "annotate_scratch": "results/annotated_tmp",
     "evaluation": "results/eval/{video}.json",
@@ -58,7 +60,7 @@ LOGS = {
     "probe": "logs/probe/{video}.log",
     "frames": "logs/frames/{video}.log",
     "segment": "logs/segment/{video}/{chunk}.log",
-    "video_tables": "logs/video_tables/{video}.log",
+    "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
     "summary": "logs/summary.log",
@@ -83,7 +85,7 @@ class Stage:
 VIDEO_STAGES = (
     Stage("frames", "frames", PATHS["frame_index"], PATHS["frame_index"]),
     Stage("segment", "segment", PATHS["chunk_detections"], PATHS["detections"]),
-    Stage("tables", "video_tables", PATHS["detections"], PATHS["detections"]),
+    Stage("track", "track", PATHS["tracks"], PATHS["tracks"]),
     Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"]),
 )
 EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"], PATHS["evaluation"])
@@ -127,6 +129,7 @@ class Plan:
     evaluate_min_confidence: float
     demo_model_elsewhere: bool  # the bundled shapes model on videos that are not the demo videos
     config_digest: str
+    track: dict[str, Any]  # the track stage's settings (`track:`, checked, defaults filled in)
     code: dict[str, str] = field(default_factory=code_digests)
 
     @property
@@ -145,7 +148,9 @@ class Plan:
         return {**self.model_settings, "detection_min_confidence": self.detect_min_confidence(video)}
 
     def provenance(self, video: str) -> dict[str, Any]:
-        """What every table of `video` records about how it was made (the job adds the weights' SHA-256)."""
+        """What every table of `video` records about how its detections were made (the segment job adds the
+        weights' SHA-256; the track job adds `config_digest`, which the chunk files leave out so that a
+        config change that does not touch segmentation does not redo it)."""
         return {
             "vidseg_version": __version__,
             "model_name": self.model.NAME,
@@ -155,7 +160,6 @@ class Plan:
             "detection_min_confidence": self.table_min_confidence,
             "detected_down_to": self.detect_min_confidence(video),
             "precision": self.precision,
-            "config_digest": self.config_digest,
         }
 
     def note(self, video: str) -> str:
@@ -238,7 +242,8 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
     videos, truth = _videos(config)
     model_file, settings, model, names = _model(config, weights)
     demo_elsewhere = config["videos"] != "demo" and Path(weights).resolve() == DEMO_MODEL
+    track = asdict(TrackSettings.from_config(config.get("track")))
     return Plan(videos=videos, ground_truth=truth, weights=weights, model_file=model_file, model_settings=settings,
                 model=model, class_names=names, precision=config["segment"]["precision"],
                 evaluate_min_confidence=float(config["evaluate"]["min_confidence"]),
-                demo_model_elsewhere=demo_elsewhere, config_digest=config_digest(config))
+                demo_model_elsewhere=demo_elsewhere, config_digest=config_digest(config), track=track)

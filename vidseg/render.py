@@ -1,4 +1,9 @@
-"""Draw detections on frames: translucent mask, box, class name and score, one stable colour per class."""
+"""Draw detections on frames: translucent mask, box and label, one stable colour per tracked object.
+
+A detection in a confirmed track is drawn in its track's colour and labelled
+`#<track id> <class> <score>`; one outside any track (track id -1, or a table
+without track ids) in its class's colour, labelled `<class> <score>`.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +24,25 @@ MASK_ALPHA = 0.45
 
 def class_colour(class_id: int) -> tuple[int, int, int]:
     """A BGR colour that depends only on the class id (golden-ratio hue steps)."""
-    hue = (int(class_id) * 0.618033988749895) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
+    return _colour(int(class_id), 0.85, 1.0)
+
+
+def track_colour(track_id: int) -> tuple[int, int, int]:
+    """A BGR colour that depends only on the track id; neighbouring ids differ (golden-ratio hue steps)."""
+    return _colour(int(track_id) * 7 + 3, 0.75 if track_id % 2 else 0.95, 1.0 if track_id % 3 else 0.8)
+
+
+def _colour(step: int, saturation: float, value: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb((step * 0.618033988749895) % 1.0, saturation, value)
     return int(b * 255), int(g * 255), int(r * 255)
+
+
+def _style(row) -> tuple[tuple[int, int, int], str]:
+    """Colour and label of one detection row."""
+    track_id = getattr(row, "track_id", -1)
+    if track_id >= 0:
+        return track_colour(track_id), f"#{track_id} {row.class_name} {row.score:.2f}"
+    return class_colour(row.class_id), f"{row.class_name} {row.score:.2f}"
 
 
 def draw(image_bgr: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
@@ -31,14 +52,13 @@ def draw(image_bgr: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
     # masks first (lowest score first, so the best instance ends on top), then boxes and labels
     for row in rows.sort_values("score").itertuples():
         mask = mask_utils.decode({"size": [h, w], "counts": row.mask_rle.encode("ascii")}).astype(bool)
-        colour = np.array(class_colour(row.class_id), np.float32)
+        colour = np.array(_style(row)[0], np.float32)
         out[mask] = (out[mask] * (1 - MASK_ALPHA) + colour * MASK_ALPHA).astype(np.uint8)
     scale = max(0.35, min(h, w) / 900)
     thickness = max(1, round(min(h, w) / 400))
     for row in rows.itertuples():
-        colour = class_colour(row.class_id)
+        colour, label = _style(row)
         cv2.rectangle(out, (row.x_min, row.y_min), (row.x_max - 1, row.y_max - 1), colour, thickness)
-        label = f"{row.class_name} {row.score:.2f}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         y = max(row.y_min, th + base)
         cv2.rectangle(out, (row.x_min, y - th - base), (row.x_min + tw, y), colour, cv2.FILLED)

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 VIDEO_ID = pa.dictionary(pa.int32(), pa.string())
 
-DETECTIONS_SCHEMA = pa.schema([
+# What a segment job writes per chunk; the per-video table adds `track_id` after `instance`.
+CHUNK_DETECTIONS_SCHEMA = pa.schema([
     ("video_id", VIDEO_ID),
     ("frame", pa.int64()),
     ("time_s", pa.float64()),
@@ -43,6 +44,27 @@ DETECTIONS_SCHEMA = pa.schema([
     ("height", pa.int32()),
 ])
 
+DETECTIONS_SCHEMA = CHUNK_DETECTIONS_SCHEMA.insert(CHUNK_DETECTIONS_SCHEMA.get_field_index("instance") + 1,
+                                                   pa.field("track_id", pa.int64()))
+
+# One row per confirmed track of a video (vidseg.track).
+TRACKS_SCHEMA = pa.schema([
+    ("video_id", VIDEO_ID),
+    ("track_id", pa.int64()),
+    ("class_id", pa.int32()),
+    ("class_name", pa.string()),
+    ("class_share", pa.float32()),
+    ("first_frame", pa.int64()),
+    ("last_frame", pa.int64()),
+    ("first_time_s", pa.float64()),
+    ("last_time_s", pa.float64()),
+    ("duration_s", pa.float64()),
+    ("frames_seen", pa.int64()),
+    ("mean_score", pa.float32()),
+    ("mean_mask_area", pa.float64()),
+    *[(f"{when}_{side}", pa.int32()) for when in ("first", "last") for side in ("x_min", "y_min", "x_max", "y_max")],
+])
+
 FRAMES_SCHEMA = pa.schema([
     ("video_id", VIDEO_ID),
     ("frame", pa.int64()),
@@ -57,7 +79,7 @@ def detection_table(video_id: str, frames: Sequence[int], times: Sequence[float]
     counts = np.array([len(r) for r in results], dtype=np.int64)
     total = int(counts.sum())
     if total == 0:
-        return DETECTIONS_SCHEMA.empty_table()
+        return CHUNK_DETECTIONS_SCHEMA.empty_table()
     boxes = np.concatenate([r.boxes for r in results if len(r)])
     class_ids = np.concatenate([r.class_ids for r in results if len(r)])
     rles = [rle["counts"].decode("ascii") for r in results for rle in r.rle()]
@@ -79,7 +101,7 @@ def detection_table(video_id: str, frames: Sequence[int], times: Sequence[float]
         "mask_area": np.concatenate([r.mask_areas for r in results if len(r)]),
         "width": widths.astype(np.int32), "height": heights.astype(np.int32),
     }
-    return pa.table(columns, schema=DETECTIONS_SCHEMA)
+    return pa.table(columns, schema=CHUNK_DETECTIONS_SCHEMA)
 
 
 def frame_table(video_id: str, frames: Sequence[int], times: Sequence[float], counts: Sequence[int]) -> pa.Table:
@@ -157,38 +179,30 @@ def read_parts(parts: Sequence[str | Path], schema: pa.Schema) -> pa.Table:
     return table.combine_chunks()
 
 
-def keep_confident(detections: pa.Table, frames: pa.Table, min_score: float) -> tuple[pa.Table, pa.Table]:
-    """Drop detections scoring below `min_score` and recount the frames' detections.
+def summary(detections: pd.DataFrame, frames: pd.DataFrame, tracks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per video and class: instances, frames with at least one, mean score, tracks, and the video's processed frames.
 
-    The comparison is the model's own (float32 score >= threshold), so filtering
-    detections made at a lower threshold gives what the higher threshold gives:
-    NMS and the per-frame cap only ever let higher scores remove lower ones.
-    """
-    scores = detections.column("score").to_numpy(zero_copy_only=False)
-    kept = detections.filter(pa.array(scores >= np.float32(min_score)))
-    det_frames = kept.column("frame").to_numpy(zero_copy_only=False)
-    frame_ids = frames.column("frame").to_numpy(zero_copy_only=False)
-    counts = pd.Series(det_frames).value_counts().reindex(frame_ids, fill_value=0).to_numpy()
-    index = frames.schema.get_field_index("n_detections")
-    frames = frames.set_column(index, "n_detections", pa.array(counts.astype(np.int32)))
-    return kept, frames
-
-
-def summary(detections: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
-    """Per video and class: instances, frames with at least one, mean score, and the video's processed frames.
-
-    A processed video without any detection gets one row with class_id -1 and 0 instances.
+    `tracks` counts a video's distinct objects by each track's class (`TRACKS_SCHEMA`);
+    a class seen only outside confirmed tracks has 0. A processed video without any
+    detection gets one row with class_id -1 and 0 instances.
     """
     detections = detections.astype({"video_id": str})
     frames = frames.astype({"video_id": str})
-    grouped = detections.groupby(["video_id", "class_id", "class_name"], observed=True)
+    keys = ["video_id", "class_id", "class_name"]
+    grouped = detections.groupby(keys, observed=True)
     out = grouped.agg(instances=("score", "size"), frames_with=("frame", "nunique"), mean_score=("score", "mean"))
     out = out.reset_index()
+    if tracks is not None and len(tracks):
+        counted = tracks.astype({"video_id": str}).groupby(keys, observed=True).size().rename("tracks").reset_index()
+        out = out.merge(counted, on=keys, how="outer")
+        out[["instances", "frames_with"]] = out[["instances", "frames_with"]].fillna(0)
+    out["tracks"] = out["tracks"].fillna(0).astype(np.int64) if "tracks" in out else np.int64(0)
     processed = frames.groupby("video_id").size().rename("frames_processed").reset_index()
     empty = processed[~processed.video_id.isin(out.video_id)]
     if len(empty):
         none = pd.DataFrame({"video_id": empty.video_id, "class_id": -1, "class_name": "", "instances": 0,
-                             "frames_with": 0, "mean_score": float("nan")})
+                             "frames_with": 0, "mean_score": float("nan"), "tracks": 0})
         out = pd.concat([out, none], ignore_index=True) if len(out) else none
     out = out.merge(processed, on="video_id", how="left")
+    out = out.astype({"instances": np.int64, "frames_with": np.int64, "tracks": np.int64})
     return out.sort_values(["video_id", "class_id"]).reset_index(drop=True)

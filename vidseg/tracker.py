@@ -43,7 +43,6 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from pycocotools import mask as mask_utils
-from scipy.optimize import linear_sum_assignment
 
 from vidseg.errors import ConfigError
 
@@ -142,6 +141,8 @@ def _match(similarity: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """Row-column pairs of the assignment with the largest total similarity, keeping pairs >= threshold."""
     if similarity.size == 0:
         return []
+    from scipy.optimize import linear_sum_assignment  # here: the run plan imports this module at DAG time (0.3 s)
+
     # pairs under the threshold must not take part: a tiny weight keeps them from displacing real matches
     weights = np.where(similarity >= threshold, similarity, -1.0)
     rows, cols = linear_sum_assignment(weights, maximize=True)

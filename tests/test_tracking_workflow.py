@@ -1,0 +1,82 @@
+"""Tracking end to end: the bundled demo model on a demo video, segmented in chunks of 7 frames and of 1800."""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from flow import REPO, snakemake
+from vidseg.tables import TRACKS_SCHEMA
+
+FRAMES = 30
+
+
+def demo_config(chunk_size: int) -> dict:
+    return {"videos": "demo", "weights": str(REPO / "models" / "shapes.h5"),
+            "demo": {"videos": 1, "frames": FRAMES, "seed": 7}, "segment": {"chunk_size": chunk_size},
+            "encode": {"preset": "ultrafast"}}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same demo video run with chunks of 7 frames (5 segment jobs), then its copy redone with one chunk."""
+    chunked = tmp_path_factory.mktemp("chunked")
+    (chunked / "config.yaml").write_text(yaml.safe_dump(demo_config(7)))
+    snakemake(chunked)
+    whole = tmp_path_factory.mktemp("whole")
+    shutil.copytree(chunked / "resources", whole / "resources")  # the same demo video and ground truth
+    (whole / "config.yaml").write_text(yaml.safe_dump(demo_config(1800)))
+    snakemake(whole)
+    return chunked, whole
+
+
+def test_chunk_size_does_not_change_the_tracks(runs):
+    chunked, whole = runs
+    assert len(list((chunked / "results/chunks/demo_0").glob("*.detections.parquet"))) == 5
+    assert len(list((whole / "results/chunks/demo_0").glob("*.detections.parquet"))) == 1
+    a = pd.read_parquet(chunked / "results/tracks")
+    b = pd.read_parquet(whole / "results/tracks")
+    assert list(a.columns) == TRACKS_SCHEMA.names and len(a) >= 2
+    pd.testing.assert_frame_equal(a, b)
+    assert ((a.first_frame < 7) & (a.last_frame >= 7)).any()  # a track runs on across a chunk boundary
+    keys = ["frame", "instance", "track_id", "class_id", "x_min", "y_min", "x_max", "y_max", "mask_rle"]
+    pd.testing.assert_frame_equal(pd.read_parquet(chunked / "results/detections")[keys],
+                                  pd.read_parquet(whole / "results/detections")[keys])
+
+
+def test_tracking_is_scored_and_summarised(runs):
+    chunked, _ = runs
+    report = json.loads((chunked / "results/eval/demo_0.json").read_text())
+    tracking = report["tracking"]
+    assert {"HOTA", "DetA", "AssA", "LocA", "IDF1", "MOTA", "id_switches", "id_switches_per_100_frames"} <= set(tracking)
+    assert tracking["frames"] == FRAMES and tracking["objects"] >= 2
+    assert 0.5 < tracking["HOTA"] <= 1 and 0.5 < tracking["IDF1"] <= 1  # the demo model tracks its shapes
+    summary = pd.read_csv(chunked / "results/summary.csv")
+    assert summary.track_HOTA.iloc[0] == pytest.approx(tracking["HOTA"])
+    assert summary.tracks.sum() == len(pd.read_parquet(chunked / "results/tracks"))
+    assert "tracking: HOTA" in (chunked / "logs/evaluate/demo_0.log").read_text()
+
+
+def test_annotated_frames_show_track_ids(runs):
+    """Where a track is, the annotated frame carries its colour (the label's filled box) and not the source's."""
+    from vidseg.render import track_colour
+
+    chunked, _ = runs
+    detections = pd.read_parquet(chunked / "results/detections")
+    tracked = detections[(detections.track_id >= 1) & (detections.y_min >= 20)]
+    row = tracked.iloc[len(tracked) // 2]
+    capture = cv2.VideoCapture(str(chunked / "results/videos/demo_0.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, int(row.frame))
+    ok, image = capture.read()
+    assert ok
+    # the label "#<id> <class> <score>" sits on a box filled with the track's colour, just above the detection's box
+    label = image[row.y_min - 6:row.y_min - 1, row.x_min + 1:row.x_min + 20].reshape(-1, 3).astype(int)
+
+    def share(colour) -> float:  # of the label's pixels near `colour` (H.264 shifts colours; the text is black)
+        return float((np.abs(label - np.array(colour)).max(axis=1) < 45).mean())
+
+    assert share(track_colour(row.track_id)) > 0.25 and share(track_colour(row.track_id + 1)) < 0.05
