@@ -43,6 +43,10 @@ def test_chunk_size_does_not_change_the_tracks(runs):
     assert list(a.columns) == TRACKS_SCHEMA.names and len(a) >= 2
     pd.testing.assert_frame_equal(a, b)
     assert ((a.first_frame < 7) & (a.last_frame >= 7)).any()  # a track runs on across a chunk boundary
+    import duckdb
+
+    rows = duckdb.sql(f"select count(*), sum(frames_seen) from '{chunked}/results/tracks/*/*.parquet'").fetchall()[0]
+    assert rows == (len(a), a.frames_seen.sum())
     keys = ["frame", "instance", "track_id", "class_id", "x_min", "y_min", "x_max", "y_max", "mask_rle"]
     pd.testing.assert_frame_equal(pd.read_parquet(chunked / "results/detections")[keys],
                                   pd.read_parquet(whole / "results/detections")[keys])
