@@ -81,3 +81,16 @@ def test_ground_truth_without_object_ids_is_not_scored(truth):
         del a["track_id"]
     truth.write_text(json.dumps(data))
     assert evaluate_tracking(rows(lambda f, o: o), truth) is None
+
+
+def test_summary_columns_leave_tracking_empty_where_it_was_not_scored():
+    from vidseg.evaluate import summary_columns
+
+    coco = {name: 0.5 for name in ("AP", "AP50", "AP75")}
+    scored = {"video_id": "a", "bbox": coco, "segm": coco, "tracking": {"HOTA": 0.8, "IDF1": 0.9, "MOTA": 0.95,
+                                                                         "id_switches_per_100_frames": 1.0}}
+    unscored = {"video_id": "b", "bbox": coco, "segm": coco, "tracking": None}
+    table = summary_columns([scored, unscored]).set_index("video_id")
+    assert table.loc["a", "track_HOTA"] == 0.8 and table.loc["a", "track_id_switches_per_100_frames"] == 1.0
+    assert table.loc["b", ["track_HOTA", "track_IDF1", "track_MOTA"]].isna().all()
+    assert table.loc["b", "segm_AP"] == 0.5

@@ -143,7 +143,7 @@ def _match(similarity: np.ndarray, threshold: float) -> list[tuple[int, int]]:
         return []
     from scipy.optimize import linear_sum_assignment  # here: the run plan imports this module at DAG time (0.3 s)
 
-    # pairs under the threshold must not take part: a tiny weight keeps them from displacing real matches
+    # pairs under the threshold must not take part: a negative weight keeps them from displacing real matches
     weights = np.where(similarity >= threshold, similarity, -1.0)
     rows, cols = linear_sum_assignment(weights, maximize=True)
     return [(int(r), int(c)) for r, c in zip(rows, cols) if similarity[r, c] >= threshold]
@@ -152,9 +152,11 @@ def _match(similarity: np.ndarray, threshold: float) -> list[tuple[int, int]]:
 class Tracker:
     """Assigns track ids to one video's detections, frame after frame (see the module docstring).
 
-    Call `update` once per frame that has detections, in frame order, then
-    `finish`; `ids` then holds every detection's track id, by the ordinal its
-    detection had in the stream (0, 1, ... over all `update` calls).
+    Call `update` once per frame that has detections, in frame order (frames
+    without any need no call: the gap counts); `ids` then holds every detection's
+    track id, by the ordinal its detection had in the stream (0, 1, ... over all
+    `update` calls). An id can still change from `UNTRACKED` while its track is
+    tentative, so read `ids` after the last frame.
     """
 
     def __init__(self, settings: TrackSettings = TrackSettings()):
@@ -253,8 +255,9 @@ class Tracker:
             self._ids[ordinal] = track.track_id
 
     def _confirm_if_ready(self, track: _Track) -> None:
-        ready = track.hits >= self.settings.min_hits or track.pending[0] < self._first_count
-        if track.track_id == UNTRACKED and ready:
+        if track.track_id != UNTRACKED:
+            return
+        if track.hits >= self.settings.min_hits or track.pending[0] < self._first_count:
             track.track_id = self._next_id
             self._next_id += 1
             for ordinal in track.pending:
