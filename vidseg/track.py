@@ -91,6 +91,8 @@ class _TrackSums:
         rows = rows[rows.track_id != UNTRACKED]
         if not len(rows):
             return
+        # float64 sums: the same total whichever batches (chunks) the rows came in, once the mean is float32
+        rows = rows.assign(score=rows.score.astype(np.float64))
         grouped = rows.groupby("track_id", sort=False)
         first = grouped.head(1).set_index("track_id")
         last = grouped.tail(1).set_index("track_id")
@@ -99,7 +101,7 @@ class _TrackSums:
             **{f"first_{c}": first[c] for c in BOX},
             "last_frame": last.frame, "last_time_s": last.time_s,
             **{f"last_{c}": last[c] for c in BOX},
-            "frames_seen": grouped.size(), "score_sum": grouped.score.sum().astype(np.float64),
+            "frames_seen": grouped.size(), "score_sum": grouped.score.sum(),
             "area_sum": grouped.mask_area.sum().astype(np.float64),
         })
         self.parts.append(part)
