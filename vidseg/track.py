@@ -46,7 +46,7 @@ def confident_batches(parts: Sequence[str | Path], min_score: float,
 
 
 def _frames(batches: Iterator[pa.RecordBatch]) -> Iterator[dict[str, np.ndarray | list]]:
-    """Per frame (in order): its rows' columns, as arrays (mask_rle as a list of bytes)."""
+    """Per frame (in order): its rows' columns as NumPy arrays (mask_rle: an object array of str)."""
     pending: dict | None = None
     previous = -1
     for batch in batches:
