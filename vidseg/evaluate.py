@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -66,7 +67,21 @@ def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, di
         _quiet(ev.accumulate)
         _quiet(ev.summarize)
         out[kind] = {name: float(value) for name, value in zip(STAT_NAMES, ev.stats)}
+        out[kind]["pr_curve"] = pr_curve(ev)
     return out
+
+
+def pr_curve(ev: COCOeval) -> dict[str, list]:
+    """Precision at COCO's 101 recall points, IoU 0.5 and 0.75, all areas, 100 detections, mean over the
+    ground truth's classes (COCOeval's interpolated precision, whose mean over the points is AP50 / AP75)."""
+    precision = ev.eval["precision"]  # [IoU threshold, recall point, class, area range, max detections]
+    curve = {"recall": [round(float(r), 2) for r in ev.params.recThrs]}
+    for name, iou in (("precision_iou50", 0.5), ("precision_iou75", 0.75)):
+        t = int(np.argmin(np.abs(ev.params.iouThrs - iou)))
+        per_class = precision[t, :, :, 0, -1]
+        known = per_class[:, (per_class > -1).all(axis=0)]  # classes without ground truth are -1 throughout
+        curve[name] = known.mean(axis=1).round(6).tolist() if known.size else [None] * len(curve["recall"])
+    return curve
 
 
 def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str | Path, min_confidence: float,
