@@ -55,12 +55,12 @@ def test_video_ground_truth_and_evaluation(tmp_path):
     assert shifted["segm"]["AP"] < 0.9 * perfect["segm"]["AP"]
     # the precision-recall curve: 101 recall points, precision never rising with recall, its mean AP50 / AP75
     for report in (perfect, shifted):
-        curve = report["segm"]["pr_curve"]
+        curve = report["pr_curve"]["segm"]
         assert curve["recall"][:3] == [0.0, 0.01, 0.02] and len(curve["recall"]) == 101
         for key, ap in (("precision_iou50", "AP50"), ("precision_iou75", "AP75")):
             assert np.all(np.diff(curve[key]) <= 1e-9)
             assert np.mean(curve[key]) == pytest.approx(report["segm"][ap], abs=1e-5)
-    assert perfect["bbox"]["pr_curve"]["precision_iou50"] == [1.0] * 101
+    assert perfect["pr_curve"]["bbox"]["precision_iou50"] == [1.0] * 101
     empty = evaluate(detections_from(gt).iloc[0:0], tmp_path / "v.json")
     assert empty["segm"]["AP"] == 0.0
     # classes the ground truth does not have (a COCO model on shapes) are counted, not scored

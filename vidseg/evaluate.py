@@ -41,7 +41,8 @@ def detections_to_coco(detections: pd.DataFrame, categories: dict[str, int]) -> 
 
 
 def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, dict[str, float]]:
-    """`{"bbox": {"AP": ..., "AP50": ...}, "segm": {...}, "ignored_classes": {...}}` over the ground truth's frames.
+    """`{"bbox": {"AP": ..., "AP50": ...}, "segm": {...}, "ignored_classes": {...}, "pr_curve": {"bbox": ...,
+    "segm": ...}}` over the ground truth's frames (`pr_curve`: see `pr_curve`; empty without detections).
 
     Detections of classes the ground truth does not have (say, a COCO model
     scored on a person-only ground truth) are not scored; `ignored_classes`
@@ -56,7 +57,7 @@ def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, di
     detections = detections[detections.frame.isin(gt.getImgIds())]
     results = detections_to_coco(detections, categories)
     ignored = detections[~detections.class_name.isin(list(categories))].class_name.value_counts()
-    out: dict = {"ignored_classes": {str(k): int(v) for k, v in ignored.items()}}
+    out: dict = {"ignored_classes": {str(k): int(v) for k, v in ignored.items()}, "pr_curve": {}}
     for kind in ("bbox", "segm"):
         if not results:
             out[kind] = {name: 0.0 for name in STAT_NAMES}
@@ -67,7 +68,7 @@ def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, di
         _quiet(ev.accumulate)
         _quiet(ev.summarize)
         out[kind] = {name: float(value) for name, value in zip(STAT_NAMES, ev.stats)}
-        out[kind]["pr_curve"] = pr_curve(ev)
+        out["pr_curve"][kind] = pr_curve(ev)
     return out
 
 
