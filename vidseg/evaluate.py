@@ -40,7 +40,15 @@ def detections_to_coco(detections: pd.DataFrame, categories: dict[str, int]) -> 
     ]
 
 
-def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, dict[str, float]]:
+def read_ground_truth(ground_truth: str | Path) -> COCO:
+    """A COCO ground truth file, read once for every evaluation of a video; `VidsegError` if it cannot be read."""
+    try:
+        return _quiet(COCO, str(ground_truth))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise VidsegError(f"ground truth {ground_truth} cannot be read as COCO JSON: {err}") from None
+
+
+def evaluate(detections: pd.DataFrame, ground_truth: str | Path | COCO) -> dict[str, dict[str, float]]:
     """`{"bbox": {"AP": ..., "AP50": ...}, "segm": {...}, "ignored_classes": {...}, "pr_curve": {"bbox": ...,
     "segm": ...}}` over the ground truth's frames (`pr_curve`: see `pr_curve`; empty without detections).
 
@@ -48,10 +56,7 @@ def evaluate(detections: pd.DataFrame, ground_truth: str | Path) -> dict[str, di
     scored on a person-only ground truth) are not scored; `ignored_classes`
     counts them per class name.
     """
-    try:
-        gt = _quiet(COCO, str(ground_truth))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise VidsegError(f"ground truth {ground_truth} cannot be read as COCO JSON: {err}") from None
+    gt = ground_truth if isinstance(ground_truth, COCO) else read_ground_truth(ground_truth)
     categories = {c["name"]: c["id"] for c in gt.loadCats(gt.getCatIds())}
     # Frames without ground truth (e.g. past its last image) are not scored.
     detections = detections[detections.frame.isin(gt.getImgIds())]
@@ -94,6 +99,7 @@ def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str
     from vidseg.track_eval import evaluate_tracking
 
     detections = read_parts(parts, CHUNK_DETECTIONS_SCHEMA).to_pandas()
+    gt = read_ground_truth(ground_truth)
     report = {
         "video_id": video_id,
         "ground_truth": str(ground_truth),
@@ -101,11 +107,11 @@ def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str
         "note": (f"scored detections with score >= {min_confidence:g} (evaluate.min_confidence); the detection "
                  f"table and the annotated video keep scores >= {table_min_confidence:g} (DETECTION_MIN_CONFIDENCE)"),
         "detections": int(len(detections)),
-        **evaluate(detections, ground_truth),
+        **evaluate(detections, gt),
     }
     if tracked is not None:
         columns = ["frame", "track_id", "mask_rle", "height", "width"]
-        tracking = evaluate_tracking(pd.read_parquet(tracked, columns=columns), ground_truth)
+        tracking = evaluate_tracking(pd.read_parquet(tracked, columns=columns), gt)
         report["tracking"] = tracking
         report["tracking_note"] = (
             "TrackEval on the detections table (score >= DETECTION_MIN_CONFIDENCE) with mask IoU, class-agnostic; "

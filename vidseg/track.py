@@ -153,20 +153,22 @@ def track_video(video_id: str, detection_parts: Sequence[str | Path], frame_part
     done = 0
     with atomic_path(out_detections) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         pending: list[pa.Table] = []  # batches collected into row groups of ROW_GROUP_ROWS
+        pending_rows = 0
         for batch in confident_batches(detection_parts, min_score, CHUNK_DETECTIONS_SCHEMA.names):
-            batch = pa.Table.from_batches([batch]).cast(CHUNK_DETECTIONS_SCHEMA)
             track_ids = ids[done:done + batch.num_rows]
             done += batch.num_rows
-            table = batch.add_column(schema.get_field_index("track_id"), "track_id", pa.array(track_ids))
+            table = pa.Table.from_batches([batch]).add_column(schema.get_field_index("track_id"), "track_id",
+                                                              pa.array(track_ids))
             pending.append(table)
+            pending_rows += table.num_rows
             rows = table.select(["frame", "time_s", "track_id", "class_id", "class_name", "score", "mask_area",
                                  *BOX]).to_pandas()
             for frame, n in rows.frame.value_counts().items():
                 per_frame[int(frame)] = per_frame.get(int(frame), 0) + int(n)
             sums.add(rows)
-            if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+            if pending_rows >= ROW_GROUP_ROWS:
                 writer.write_table(pa.concat_tables(pending).cast(schema), row_group_size=ROW_GROUP_ROWS)
-                pending = []
+                pending, pending_rows = [], 0
         if pending:
             writer.write_table(pa.concat_tables(pending).cast(schema), row_group_size=ROW_GROUP_ROWS)
     if done != len(ids):

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 
 from vidseg.errors import VidsegError
+from vidseg.evaluate import read_ground_truth
 from vidseg.tracker import UNTRACKED
 
 # Reported figures: TrackEval's field -> the report's key. HOTA-family figures are means over its 19 IoU thresholds.
@@ -35,29 +36,19 @@ CLEAR_FIELDS = {"MOTA": "MOTA", "MOTP": "MOTP", "IDSW": "id_switches", "Frag": "
 IDENTITY_FIELDS = {"IDF1": "IDF1", "IDP": "IDP", "IDR": "IDR"}
 
 
-def ground_truth_tracks(ground_truth: str | Path) -> dict | None:
-    """{frame: (object ids, RLEs)} from a COCO ground truth whose annotations carry `track_id`, or None without ids."""
-    try:
-        data = json.loads(Path(ground_truth).read_text())
-        images = {int(image["id"]): (int(image["height"]), int(image["width"])) for image in data["images"]}
-        annotations = data["annotations"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise VidsegError(f"ground truth {ground_truth} cannot be read as COCO JSON: {err}") from None
+def ground_truth_tracks(ground_truth: str | Path | COCO) -> dict | None:
+    """{frame: (object ids, RLEs)} from a COCO ground truth whose annotations carry `track_id`, or None without ids.
+
+    Masks come from pycocotools' own conversion (`COCO.annToRLE`: polygons, RLE of either kind)."""
+    gt = ground_truth if isinstance(ground_truth, COCO) else read_ground_truth(ground_truth)
+    annotations = gt.dataset.get("annotations", [])
     if not annotations or any("track_id" not in a for a in annotations):
         return None
-    frames: dict[int, tuple[list[int], list[dict]]] = {frame: ([], []) for frame in images}
+    frames: dict[int, tuple[list[int], list[dict]]] = {int(frame): ([], []) for frame in gt.getImgIds()}
     for a in annotations:
-        segmentation = a["segmentation"]
-        if isinstance(segmentation, list):  # polygons
-            h, w = images[int(a["image_id"])]
-            segmentation = mask_utils.merge(mask_utils.frPyObjects(segmentation, h, w))
-        elif isinstance(segmentation["counts"], list):  # uncompressed RLE
-            segmentation = mask_utils.frPyObjects(segmentation, *segmentation["size"])
-        elif isinstance(segmentation["counts"], str):
-            segmentation = {"size": segmentation["size"], "counts": segmentation["counts"].encode("ascii")}
         ids, rles = frames[int(a["image_id"])]
         ids.append(int(a["track_id"]))
-        rles.append(segmentation)
+        rles.append(gt.annToRLE(a))
     return frames
 
 
@@ -122,7 +113,7 @@ def tracking_figures(data: dict) -> dict[str, float | int]:
     return out
 
 
-def evaluate_tracking(detections: pd.DataFrame, ground_truth: str | Path) -> dict | None:
+def evaluate_tracking(detections: pd.DataFrame, ground_truth: str | Path | COCO) -> dict | None:
     """Tracking figures of `detections` (rows with `track_id`) against `ground_truth`; None if it has no object ids."""
     truth = ground_truth_tracks(ground_truth)
     if truth is None:
