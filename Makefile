@@ -1,8 +1,8 @@
 # Two entry points: `make run` (set up, then run the workflow on config/config.yaml)
 # and `make test` (set up, then run the test suite). `make train-demo` retrains the
 # bundled demo model (models/shapes.h5) with the workflow's train rule; `make bench` prints
-# the benchmark table (docs/benchmarks.md). Setting up installs the Python
-# dependencies into .venv and ffmpeg with apt when run as root.
+# the benchmark table (docs/benchmarks.md), then the report's build time for 100 videos.
+# Setting up installs the Python dependencies into .venv and ffmpeg with apt when run as root.
 VENV ?= .venv
 CORES ?= all
 GPUS ?= 1
@@ -44,3 +44,4 @@ train-demo: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/bench.py $(ARGS)
+	$(VENV)/bin/python benchmarks/report.py

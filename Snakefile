@@ -40,10 +40,13 @@ include: "rules/evaluate.smk"
 include: "rules/train.smk"
 
 
-# Every run ends by writing results/status.tsv: per video, the stage reached and any failure's reason.
+# Every run ends by writing results/status.tsv (per video, the stage reached and any failure's reason),
+# then the HTML report of everything the run left (results/report/index.html).
 onsuccess:
     report_status()
+    build_report()
 
 
 onerror:
     report_status()
+    build_report()

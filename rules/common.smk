@@ -1,6 +1,7 @@
 import json
 import math
 import os
+from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from snakemake.utils import validate
@@ -155,6 +156,28 @@ def train_dataset():
 def train_init_weights():
     init = TRAIN.get("init_weights")
     return [] if init is None else rules.download_weights.output[0] if init == "coco" else init
+
+
+def build_report():
+    """results/report/ (vidseg.report), from what the run left; a failure is logged, never raised (the run's own
+    outcome stands). Run as its own process, on `--cores` processes: matplotlib stays out of Snakemake's."""
+    import subprocess
+    import sys
+    from snakemake.logging import logger
+    from vidseg.status import failure_in
+
+    try:
+        jobs = workflow.cores
+    except WorkflowError:  # no --cores (e.g. only --jobs for a cluster)
+        jobs = 1
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))}
+    args = [sys.executable, "-m", "vidseg.report", "--jobs", str(jobs), "--log", LOGS["report"]]
+    proc = subprocess.run(args, env=env, capture_output=True, text=True)
+    if proc.returncode == 0:
+        logger.info(proc.stdout.strip())
+    else:
+        reason = failure_in(Path(LOGS["report"])) if os.path.exists(LOGS["report"]) else None
+        logger.error(f"report not built: {reason or proc.stderr.strip()[-2000:]} (log: {LOGS['report']})")
 
 
 def report_status():

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from vidseg.plan import PATHS
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 MODEL = dict(name="tiny", num_classes=81, backbone="resnet50", image_min_dim=64, image_max_dim=64, images_per_gpu=2,
@@ -44,7 +46,8 @@ def run_raw(workdir: Path, *extra: str, cores: int = 1) -> subprocess.CompletedP
 
 
 def output_times(workdir: Path) -> dict[str, int]:
-    """Modification times of every result file (not the kept frame images, nor status.tsv: every run rewrites it)."""
+    """Modification times of every result file (not the kept frame images, nor status.tsv and the report's index:
+    every run rewrites them)."""
     results = workdir / "results"
     return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
-            if p.is_file() and "frames_tmp" not in p.parts and p.name != "status.tsv"}
+            if p.is_file() and "frames_tmp" not in p.parts and p.name != "status.tsv" and p != workdir / PATHS["report"]}

@@ -1,10 +1,10 @@
 """Run one stage on one video in this process and print its peak memory (KiB) as JSON.
 
-    python stage_memory.py segment|render|encode|track WORKDIR
+    python stage_memory.py segment|render|encode|track|report WORKDIR
 
 WORKDIR holds frames/, index.tsv, video.mp4, weights.h5 (+ model.json) and, for
 render, detections.parquet; for track, chunks/*.detections.parquet and
-chunks/*.frames.parquet. Printed: this process's peak resident memory (VmHWM:
+chunks/*.frames.parquet; for report, the track stage's out/. Printed: this process's peak resident memory (VmHWM:
 getrusage's ru_maxrss would include the peak of the process that forked it) and
 the largest of its children's (ffmpeg).
 """
@@ -40,6 +40,16 @@ elif stage == "track":
     track_video("v", sorted((work / "chunks").glob("*.detections.parquet")),
                 sorted((work / "chunks").glob("*.frames.parquet")), 0.5, {}, work / "out/detections.parquet",
                 work / "out/frames.parquet", work / "out/tracks.parquet")
+elif stage == "report":  # a video page from the track stage's tables (out/), as results/ holds them
+    from vidseg.plan import PATHS
+    from vidseg.report import build_video
+
+    for kind, name in (("detections", "detections"), ("frames_table", "frames"), ("tracks", "tracks")):
+        table = work / "root" / PATHS[kind].format(video="v")
+        table.parent.mkdir(parents=True, exist_ok=True)
+        if not table.exists():
+            table.symlink_to(work / "out" / f"{name}.parquet")
+    build_video(work / "root", "v", {"video": "v", "stage": "done", "status": "ok", "reason": "", "note": ""}, "")
 else:
     raise SystemExit(f"unknown stage {stage}")
 own = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))

@@ -88,7 +88,7 @@ def write_track_chunks(folder: Path, frames: int, per_frame: int = 20, chunk_siz
 
 def test_track_stage_memory_of_a_10x_longer_video_stays_within_20_percent(tmp_path):
     """1,800 and 18,000 frames of 20 detections each: the track stage streams its chunks (8 bytes per detection
-    stay, its track id)."""
+    stay, its track id), and so does the report's video page."""
     write_track_chunks(tmp_path / "short", 1800)
     write_track_chunks(tmp_path / "long", 18000)
     short, long = peaks("track", tmp_path / "short")["self_kib"], peaks("track", tmp_path / "long")["self_kib"]
@@ -96,4 +96,9 @@ def test_track_stage_memory_of_a_10x_longer_video_stays_within_20_percent(tmp_pa
 
     assert pq.read_metadata(tmp_path / "long/out/detections.parquet").num_rows == 360000
     print(f"track: {short / 1024:.0f} -> {long / 1024:.0f} MiB (x{long / short:.3f})")
+    assert long / short < 1.2, (short, long)
+    # the report's page of the same video reads those tables a batch at a time, without the masks
+    short, long = peaks("report", tmp_path / "short")["self_kib"], peaks("report", tmp_path / "long")["self_kib"]
+    assert (tmp_path / "long/root/results/report/videos/v/detections.png").is_file()
+    print(f"report: {short / 1024:.0f} -> {long / 1024:.0f} MiB (x{long / short:.3f})")
     assert long / short < 1.2, (short, long)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from flow import REPO, snakemake
+from vidseg.plan import PATHS
 from vidseg.tables import TRACKS_SCHEMA
 
 FRAMES = 30
@@ -23,13 +24,19 @@ def demo_config(chunk_size: int) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same demo video run with chunks of 7 frames (5 segment jobs), then its copy redone with one chunk."""
+    """The same demo video run with chunks of 7 frames (5 segment jobs), then redone as a user's video with one chunk,
+    beside a broken one (its report is opened in a browser)."""
     chunked = tmp_path_factory.mktemp("chunked")
     (chunked / "config.yaml").write_text(yaml.safe_dump(demo_config(7)))
     snakemake(chunked)
     whole = tmp_path_factory.mktemp("whole")
-    shutil.copytree(chunked / "resources", whole / "resources")  # the same demo video and ground truth
-    (whole / "config.yaml").write_text(yaml.safe_dump(demo_config(1800)))
+    (whole / "videos").mkdir()
+    (whole / "truth").mkdir()
+    shutil.copy(chunked / "resources/demo/demo_0.mp4", whole / "videos")  # the same video and ground truth
+    shutil.copy(chunked / "resources/demo/demo_0.json", whole / "truth")
+    (whole / "videos/broken.mp4").write_text("not a video")
+    config = {**demo_config(1800), "videos": "videos", "ground_truth": "truth"}
+    (whole / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(whole)
     return chunked, whole
 
@@ -84,3 +91,63 @@ def test_annotated_frames_show_track_ids(runs):
         return float((np.abs(label - np.array(colour)).max(axis=1) < 45).mean())
 
     assert share(track_colour(row.track_id)) > 0.25 and share(track_colour(row.track_id + 1)) < 0.05
+
+
+def test_the_report_opens_in_a_browser(runs, tmp_path_factory):
+    """The run's report in headless Chromium: no console errors, figures equal to the tables, a failed video with its
+    reason, a sortable summary, every plot drawn, and the annotated video playing."""
+    from browser import chromium
+
+    _, whole = runs
+    index = whole / PATHS["report"]
+    assert index.is_file()
+    detections = pd.read_parquet(whole / "results/detections")
+    tracks = pd.read_parquet(whole / "results/tracks")
+    status = pd.read_csv(whole / "results/status.tsv", sep="\t", keep_default_na=False).set_index("video")
+    assert status.loc["broken", "status"] == "failed" and status.loc["demo_0", "status"] == "ok"
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(index.as_uri())
+        shot = tmp_path_factory.mktemp("report") / "overview.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"overview screenshot: {shot}")
+
+        def shown(name: str) -> int:
+            return int(page.locator(f'[data-check="{name}"]').first.inner_text().replace(",", ""))
+
+        assert shown("frames processed") == len(pd.read_parquet(whole / "results/frames")) == FRAMES
+        assert shown("detections") == len(detections) and shown("distinct objects") == len(tracks) >= 2
+        assert (shown("videos"), shown("done"), shown("failed")) == (2, 1, 1)
+        for name, count in detections.groupby("class_name").size().items():
+            assert shown(f"detections:{name}") == count
+        for name, count in tracks.groupby("class_name").size().items():
+            assert shown(f"objects:{name}") == count
+        failure = page.locator('[data-check="failure-list"] tbody tr').first.inner_text()
+        assert "broken" in failure and status.loc["broken", "reason"] in failure
+
+        summary = page.locator('[data-check="summary-table"]')
+        column = [h.strip() for h in summary.locator("th").all_inner_texts()].index("instances")
+
+        def instances() -> list[int]:
+            return [int(t.replace(",", "")) for t in summary.locator(f"tbody td:nth-child({column + 1})").all_inner_texts()]
+
+        assert len(instances()) >= 2
+        summary.locator("th").nth(column).click()
+        assert instances() == sorted(instances())
+        summary.locator("th").nth(column).click()
+        assert instances() == sorted(instances(), reverse=True)
+
+        page.click('[data-check="video-list"] a:text("demo_0")')
+        page.wait_for_load_state("load")
+        images = page.evaluate("() => [...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+        assert {src.split("/")[-1] for src, _, _ in images} >= {"contact_sheet.png", "detections.png", "tracks.png",
+                                                                  "scores.png", "pr_curve.png"}
+        assert all(complete and width > 100 for _, complete, width in images), images
+        assert shown("detections") == len(detections) and shown("objects") == len(tracks)
+        page.evaluate("() => document.querySelector('video').play()")
+        page.wait_for_function("() => document.querySelector('video').currentTime > 0.3", timeout=15000)
+        assert page.evaluate("() => document.querySelector('video').readyState") >= 2
+        assert errors == []

@@ -19,16 +19,21 @@ def require(tool: str) -> str:
     return path
 
 
-def run(args: Sequence[str], what: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run(args: Sequence[str], what: str, timeout: float | None = None, check: bool = True,
+        binary: bool = False) -> subprocess.CompletedProcess:
     """Run a command; on failure raise `VidsegError` with `what` and the tool's last error lines.
 
-    With `check=False` a non-zero exit status is returned, not raised (a timeout still raises).
+    With `check=False` a non-zero exit status is returned, not raised (a timeout still raises);
+    with `binary=True` stdout is bytes (stderr is still text).
     """
     require(args[0])
     try:
-        proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(list(args), capture_output=True, text=not binary, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise VidsegError(f"{what}: {args[0]} did not finish within {timeout} s") from None
+    if binary:
+        proc.stderr = proc.stderr.decode(errors="replace")
     if check and proc.returncode != 0:
         lines = error_lines(proc.stderr)
         reason = " / ".join(lines[-3:]) if lines else f"exit status {proc.returncode}"

@@ -123,6 +123,11 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def module_digest(module: str) -> str:
+    """A short hash of the source of `module` (e.g. "vidseg.report") and of every `vidseg` module it can import."""
+    return _digest(sorted(_closure_of_module(module)))
+
+
 def code_digest(script: str | Path) -> str:
     """A short hash of the source of every `vidseg` module in `script`'s import closure."""
     return _digest(import_closure(script))
