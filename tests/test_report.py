@@ -85,7 +85,7 @@ def run(tmp_path):
     curve = {"recall": recall, "precision_iou50": [1.0] * 101, "precision_iou75": [0.5] * 101}
     evaluation = {"ground_truth": "gt/cars.json", "min_confidence": 0.0, "bbox": {"AP": 0.5, "AP50": 0.75},
                   "segm": {"AP": 0.625, "AP50": 0.8}, "pr_curve": {"bbox": curve, "segm": curve},
-                  "tracking": {"HOTA": 0.7, "IDF1": 0.8, "id_switches": 2.0}}
+                  "tracking": {"HOTA": 0.7, "IDF1": 0.8, "id_switches": 2}}
     (tmp_path / PATHS["evaluation"].format(video="cars")).parent.mkdir(parents=True)
     (tmp_path / PATHS["evaluation"].format(video="cars")).write_text(json.dumps(evaluation))
     status = pd.DataFrame([["cars", "done", "ok", "", ""], ["quiet", "done", "ok", "", ""],
@@ -207,6 +207,7 @@ def test_a_report_needs_a_finished_run(tmp_path):
 
 
 def test_a_page_that_cannot_be_built_costs_only_itself(run):
+    build_report(run)
     (run / PATHS["detections"].format(video="quiet")).write_bytes(b"PAR1 not parquet")
     index, pages = build_report(run)
     html = index.read_text()
@@ -214,3 +215,5 @@ def test_a_page_that_cannot_be_built_costs_only_itself(run):
     errors = re.search(r'data-check="page-errors".*?</table>', html, re.S).group(0)
     assert "quiet" in errors and "Parquet" in errors
     assert int(checks(html)["detections"]) == 60  # the totals of the pages that were built
+    assert not (run / PATHS["report_video"].format(video="quiet")).exists()  # no stale page of the video either
+    assert not (run / PATHS["report_assets"].format(video="quiet")).exists()

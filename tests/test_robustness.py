@@ -4,12 +4,15 @@ Also: no shell injection through file names, a kill -9 mid-chunk loses nothing,
 and two full runs give identical tables.
 """
 
+import html
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,7 @@ import yaml
 from conftest import seeded_model
 from flow import MODEL, REPO, SNAKEMAKE, run_raw
 from media import frame_times, make_video, stream_info
+from vidseg.plan import PATHS
 
 SHELL_NAME = "a'; touch pwned; ' $(touch pwned2) `touch pwned3`"
 # file stem -> (video id, reason fragment of its probe failure)
@@ -106,6 +110,13 @@ def test_bad_videos_fail_at_the_probe_with_a_reason_and_the_rest_complete(messy)
         assert (rows[vid].stage, rows[vid].status, rows[vid].reason) == ("done", "ok", ""), rows[vid]
     # the end of the run says it in words too
     assert f"{len(GOOD) + 1} of {len(GOOD) + len(BAD) + 1} videos done, {len(BAD)} failed" in proc.stderr
+    # and so does the report: every failure with its reason; a page, reachable by its link, for every video done
+    index = (root / PATHS["report"]).read_text()
+    for vid, _ in BAD.values():
+        assert html.escape(rows[vid].reason) in index
+    links = re.findall(r'href="(videos/[^"]+\.html)"', index)
+    assert len(links) == len(GOOD) + 1 and all((root / PATHS["report"]).parent.joinpath(unquote(link)).is_file()
+                                               for link in links)
 
 
 def test_a_file_cut_short_keeps_the_frames_that_decode_and_says_so(messy):

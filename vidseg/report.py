@@ -17,6 +17,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
@@ -244,37 +245,24 @@ def _status_line(status: Mapping[str, str]) -> str:
     return line
 
 
-COCO_FIGURES = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100")
-TRACK_FIGURES = ("HOTA", "DetA", "AssA", "LocA", "IDF1", "IDP", "IDR", "MOTA", "MOTP", "id_switches",
-                 "id_switches_per_100_frames", "fragmentations", "mostly_tracked", "mostly_lost", "objects", "tracks")
-TRACK_COUNTS = {"id_switches", "fragmentations", "mostly_tracked", "mostly_lost", "objects", "tracks"}
-
-
 def _evaluation(evaluation: dict, assets: str) -> str:
     parts = [f"<h2>Evaluation against {esc(evaluation.get('ground_truth', 'the ground truth'))}</h2>",
              f"<p>COCOeval (pycocotools) over detections with score &ge; {esc(evaluation.get('min_confidence'))}; "
              f"-1: no object of that size.</p>"]
     kinds = [k for k in ("bbox", "segm") if isinstance(evaluation.get(k), dict)]
-    rows = [(name, *[(_float(evaluation[k].get(name)), f"{k}:{name}") for k in kinds]) for name in COCO_FIGURES]
+    names = list(dict.fromkeys(name for k in kinds for name in evaluation[k]))  # COCOeval's figures, in its order
+    rows = [(name, *[(evaluation[k].get(name), f"{k}:{name}") for k in kinds]) for name in names]
     parts.append(table(["figure", *[{"bbox": "boxes", "segm": "masks"}[k] for k in kinds]], rows, sortable=False))
     if evaluation.get("pr_curve"):
         parts.append(_figure(f"{assets}/pr_curve.png", "Precision-recall (COCOeval, mean over classes)"))
     tracking = evaluation.get("tracking")
     parts.append("<h3>Tracking (TrackEval)</h3>")
     if tracking:
-        rows = [(name, (_float(tracking[name], name in TRACK_COUNTS), f"tracking:{name}")) for name in TRACK_FIGURES
-                if name in tracking]
+        rows = [(name, (value, f"tracking:{name}")) for name, value in tracking.items()]  # counts are JSON integers
         parts.append(table(["figure", "value"], rows, sortable=False))
     else:
         parts.append(f"<p>{esc(evaluation.get('tracking_note') or 'not scored')}</p>")
     return "\n".join(parts)
-
-
-def _float(value: Any, count: bool = False) -> Any:
-    """A figure as the report shows it: counts as integers, the rest as floats."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return value
-    return int(value) if count and float(value).is_integer() else float(value)
 
 
 def _provenance_table(record: Mapping[str, Any] | None) -> str:
@@ -400,12 +388,22 @@ def build_report(root: str | Path = ".", jobs: int = 1) -> tuple[Path, int]:
         results = {video: page_or_error(root, video, row, code) for video, row in rows.items()}
     numbers = {video: n for video, n in results.items() if not isinstance(n, str)}
     errors = {video: n for video, n in results.items() if isinstance(n, str)}
+    remove_stale_pages(root, set(numbers))
     summary_path = root / PATHS["summary"]
     summary = pd.read_csv(summary_path) if summary_path.is_file() else None
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     index = root / PATHS["report"]
     write_text(index, index_page(status, numbers, summary, built, errors))
     return index, len(numbers)
+
+
+def remove_stale_pages(root: Path, videos: set[str]) -> None:
+    """Delete the pages (and images) of videos that no longer have one: removed from the dataset, or failed now."""
+    pages = root / Path(PATHS["report_video"]).parent
+    for page_file in pages.glob("*.html") if pages.is_dir() else ():
+        if page_file.stem not in videos:
+            page_file.unlink()
+            shutil.rmtree(root / PATHS["report_assets"].format(video=page_file.stem), ignore_errors=True)
 
 
 def page_or_error(root: Path, video: str, status: Mapping[str, str], code: str) -> dict | str:
