@@ -10,9 +10,12 @@ EXTRA ?= cpu
 ARGS ?=
 TRACKEVAL = trackeval==1.3.0
 
-.PHONY: setup run test ffmpeg train-demo bench
+.PHONY: setup setup-test run test ffmpeg train-demo bench
 
+# What running needs; `make test` adds the test extra (pytest, JAX, Playwright, ...) on top.
 setup: $(VENV)/.installed ffmpeg
+
+setup-test: $(VENV)/.installed-test ffmpeg
 
 $(VENV)/.installed: pyproject.toml Makefile
 	@python3 -m venv $(VENV) || { \
@@ -20,10 +23,14 @@ $(VENV)/.installed: pyproject.toml Makefile
 	    apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); \
 	  else echo "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[$(EXTRA),test]"
+	$(VENV)/bin/pip install --quiet -e ".[$(EXTRA)]"
 	@# TrackEval (tracking figures) without its declared opencv-python and matplotlib: only its
 	@# dataset readers and plots use them, and opencv-python would overwrite opencv-python-headless.
 	$(VENV)/bin/pip install --quiet --no-deps "$(TRACKEVAL)"
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e ".[$(EXTRA),test]"
 	@touch $@
 
 ffmpeg:
@@ -35,13 +42,13 @@ ffmpeg:
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPUS) $(ARGS)
 
-test: setup
+test: setup-test
 	$(VENV)/bin/python -m pytest
 
 train-demo: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPUS) --configfile config/train_demo.yaml \
 	  --forcerun train $(ARGS) -- models/shapes.h5
 
-bench: setup
+bench: setup-test
 	$(VENV)/bin/python benchmarks/bench.py $(ARGS)
 	$(VENV)/bin/python benchmarks/report.py
