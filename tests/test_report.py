@@ -132,6 +132,8 @@ def test_a_video_page_has_its_plots_contact_sheet_video_and_evaluation(run):
         assert image is not None and image.shape[0] > 50 and image.std() > 5, name  # drawn, not blank
         assert f'src="cars/{name}"' in page
     assert '<video controls preload="auto" src="../../videos/cars.mp4"' in page
+    assert 'href="../../detections/video_id=cars/part-0.parquet">detections (Parquet)' in page
+    assert 'href="../../eval/cars.json"' in page and "COCO results" not in page  # no export in this run folder
     shown = checks(page)
     assert (shown["frames"], shown["detections"], shown["objects"]) == ("20", "60", "3")
     assert float(shown["segm:AP"]) == 0.625 and float(shown["tracking:HOTA"]) == 0.7 and shown["tracking:id_switches"] == "2"

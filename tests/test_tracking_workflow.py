@@ -72,6 +72,30 @@ def test_tracking_is_scored_and_summarised(runs):
     assert "tracking: HOTA" in (chunked / "logs/evaluate/demo_0.log").read_text()
 
 
+def test_the_coco_export_scores_as_the_evaluation(runs):
+    """results/exports/coco/<id>.json loads with loadRes against the ground truth and COCOeval gives the AP of the
+    eval JSON, for the demo video and for the same video given as a user's with a ground truth folder."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    for root, truth in ((runs[0], "resources/demo/demo_0.json"), (runs[1], "truth/demo_0.json")):
+        report = json.loads((root / PATHS["evaluation"].format(video="demo_0")).read_text())
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = COCO(str(root / truth))
+            results = gt.loadRes(str(root / PATHS["coco_export"].format(video="demo_0")))
+            assert len(results.dataset["annotations"]) == report["detections"] > 0
+            for kind in ("bbox", "segm"):
+                ev = COCOeval(gt, results, kind)
+                ev.evaluate()
+                ev.accumulate()
+                ev.summarize()
+                assert ev.stats[0] == pytest.approx(report[kind]["AP"], abs=1e-12), (root, kind)
+                assert ev.stats[1] == pytest.approx(report[kind]["AP50"], abs=1e-12), (root, kind)
+
+
 def test_annotated_frames_show_track_ids(runs):
     """Where a track is, the annotated frame carries its colour (the label's filled box) and not the source's."""
     from vidseg.render import track_colour
@@ -147,6 +171,11 @@ def test_the_report_opens_in_a_browser(runs, tmp_path_factory):
                                                                   "scores.png", "pr_curve.png"}
         assert all(complete and width > 100 for _, complete, width in images), images
         assert shown("detections") == len(detections) and shown("objects") == len(tracks)
+        from pathlib import Path
+        from urllib.parse import unquote, urlparse
+
+        links = page.eval_on_selector_all("a[href]", "elements => elements.map(e => e.href)")
+        assert len(links) >= 8 and all(Path(unquote(urlparse(url).path)).is_file() for url in links), links
         page.evaluate("() => document.querySelector('video').play()")
         page.wait_for_function("() => document.querySelector('video').currentTime > 0.3", timeout=15000)
         assert page.evaluate("() => document.querySelector('video').readyState") >= 2

@@ -132,15 +132,21 @@ def write_text(path: Path, text: str) -> None:
 
 def href(from_file: str, to_file: str) -> str:
     """A relative URL from one report file to another file of the results (both relative to the run's root)."""
-    return quote(os.path.relpath(to_file, os.path.dirname(from_file)).replace(os.sep, "/"))
+    return quote(os.path.relpath(to_file, os.path.dirname(from_file)).replace(os.sep, "/"), safe="/=")
 
 
 # ---- one video ---------------------------------------------------------------------------------------------
 
+# A video's files the page is made from or links to, with their labels.
+FILES = {"detections": "detections (Parquet)", "frames_table": "frames (Parquet)", "tracks": "tracks (Parquet)",
+         "annotated": "annotated video (MP4)", "coco_export": "COCO results (JSON)", "evaluation": "evaluation (JSON)",
+         "probe": "probe (JSON)"}
+
+
 def input_key(root: Path, video: str, status: Mapping[str, str], code: str) -> dict:
     """What a video's page is made from: its files' sizes and times, its status row, the report code."""
     stamps = {}
-    for kind in ("detections", "frames_table", "tracks", "annotated", "evaluation", "probe"):
+    for kind in FILES:
         path = root / PATHS[kind].format(video=video)
         stamps[kind] = [path.stat().st_size, path.stat().st_mtime_ns] if path.exists() else None
     return {"inputs": stamps, "status": dict(status), "code": code}
@@ -176,7 +182,9 @@ def build_video(root: Path, video: str, status: Mapping[str, str], code: str) ->
         "mask_AP": (evaluation.get("segm") or {}).get("AP"), "HOTA": (evaluation.get("tracking") or {}).get("HOTA"),
         "provenance": data.provenance,
     }
-    write_text(root / PATHS["report_video"].format(video=video), video_page(video, status, data, numbers, sheet_note))
+    files = [kind for kind in FILES if (root / PATHS[kind].format(video=video)).is_file()]
+    write_text(root / PATHS["report_video"].format(video=video),
+               video_page(video, status, data, numbers, sheet_note, files))
     with atomic_path(key_path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps({"key": key, "numbers": numbers}))
     return numbers
@@ -199,7 +207,9 @@ def _contact_sheet(root: Path, video: str, data, out: Path) -> str:
     return ""
 
 
-def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet_note: str) -> str:
+def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet_note: str,
+               files: Sequence[str] = ()) -> str:
+    """A video's page; `files`: the kinds (PATHS keys, FILES) of its files that exist, linked at the top."""
     page_path = PATHS["report_video"].format(video=video)
     assets = quote(Path(PATHS["report_assets"].format(video=video)).name)
     parts = [f'<p><a href="{href(page_path, PATHS["report"])}">&larr; all videos</a></p>', f"<h1>{esc(video)}</h1>"]
@@ -211,6 +221,10 @@ def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet
              ("frames processed", (numbers["frames"], "frames")), ("detections", (numbers["detections"], "detections")),
              ("in a track", numbers["tracked"]), ("distinct objects (tracks)", (numbers["objects"], "objects"))]
     parts.append(table(None, facts, sortable=False))
+    if files:
+        parts.append("<p>files: " + ", ".join(
+            f'<a href="{href(page_path, PATHS[kind].format(video=video))}">{esc(FILES[kind])}</a>' for kind in files)
+            + "</p>")
     parts.append("<h2>Annotated video</h2>")
     if sheet_note.startswith("no annotated video"):
         parts.append(f"<p>{esc(sheet_note)}</p>")
