@@ -37,6 +37,7 @@ include: "rules/tables.smk"
 include: "rules/annotate.smk"
 include: "rules/demo.smk"
 include: "rules/evaluate.smk"
+include: "rules/export.smk"
 include: "rules/train.smk"
 
 

@@ -90,6 +90,7 @@ def all_outputs():
         *expand(rules.track.output.detections, video=good),
         *expand(rules.track.output.tracks, video=good),
         *expand(rules.evaluate.output[0], video=evaluated_videos()),
+        *(expand(rules.export_coco.output[0], video=good) if config["export"]["coco"] else []),
         rules.summary.output[0],
     ]
 
@@ -105,6 +106,10 @@ def evaluations():
 
 def ground_truth_path(wildcards):
     return GROUND_TRUTH[wildcards.video]
+
+
+def ground_truth_if_any(wildcards):
+    return GROUND_TRUTH.get(wildcards.video, [])
 
 
 def detect_min_confidence(wildcards):
@@ -186,4 +191,4 @@ def report_status():
     from vidseg.status import describe, write_status
 
     notes = {video: PLAN.note(video) for video in VIDEOS}
-    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes)))
+    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes, exported=config["export"]["coco"])))

@@ -41,6 +41,12 @@ def test_tables_have_the_documented_schema(workdir):
     assert summary.instances.sum() == len(detections) and summary.tracks.sum() == len(tracks)
     probe = json.loads((workdir / "results/probe/street_clip.json").read_text())
     assert probe["n_frames"] == 15 and probe["has_audio"] and probe["fps"] == 10
+    # without a ground truth the COCO export is the detections table, with the model's class ids
+    for video in ("street_clip", "plain"):
+        exported = json.loads((workdir / f"results/exports/coco/{video}.json").read_text())
+        rows = detections[detections.video_id.astype(str) == video]
+        assert [(r["image_id"], r["category_id"], r["segmentation"]["counts"]) for r in exported] == list(
+            zip(rows.frame, rows.class_id, rows.mask_rle))
 
 
 def test_annotated_videos_keep_frames_rate_and_audio(workdir):
@@ -127,7 +133,7 @@ def test_dry_run_plans_every_probe_at_once(tmp_path):
     chunk = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["segment"]["chunk_size"]
     placeholder_probes(tmp_path, ids, frames_per_video=2 * chunk + 1)  # 3 segment chunks each
     assert planned_jobs(tmp_path) == {"all": 1, "frames": 5, "segment": 15, "track": 5, "annotate": 5,
-                                      "summary": 1}
+                                      "export_coco": 5, "summary": 1}
 
 
 def test_weights_errors_stop_before_any_job(tmp_path):
@@ -172,7 +178,7 @@ def test_tables_record_how_they_were_made(workdir):
         assert len(record.get("config_digest", "0" * 16)) == 16
 
 
-STAGE_RULES = ("probe", "frames", "segment", "track", "annotate", "evaluate", "summary")
+STAGE_RULES = ("probe", "frames", "segment", "track", "annotate", "export_coco", "evaluate", "summary")
 
 
 def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):

@@ -19,6 +19,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from vidseg.errors import VidsegError
+from vidseg.export import coco_results
 
 STAT_NAMES = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
               "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large")
@@ -29,23 +30,17 @@ def _quiet(fn, *args):
         return fn(*args)
 
 
-def detections_to_coco(detections: pd.DataFrame, categories: dict[str, int]) -> list[dict]:
-    """Detection rows -> COCO result dicts; rows of classes that are not ground-truth categories are left out."""
-    detections = detections[detections.class_name.isin(list(categories))]
-    return [
-        {"image_id": int(r.frame), "category_id": categories[r.class_name], "score": float(r.score),
-         "bbox": [float(r.x_min), float(r.y_min), float(r.x_max - r.x_min), float(r.y_max - r.y_min)],
-         "segmentation": {"size": [int(r.height), int(r.width)], "counts": r.mask_rle}}
-        for r in detections.itertuples()
-    ]
-
-
 def read_ground_truth(ground_truth: str | Path) -> COCO:
     """A COCO ground truth file, read once for every evaluation of a video; `VidsegError` if it cannot be read."""
     try:
         return _quiet(COCO, str(ground_truth))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise VidsegError(f"ground truth {ground_truth} cannot be read as COCO JSON: {err}") from None
+
+
+def category_ids(gt: COCO) -> dict[str, int]:
+    """The ground truth's category ids by name (detections are matched to categories by class name)."""
+    return {c["name"]: c["id"] for c in gt.loadCats(gt.getCatIds())}
 
 
 def evaluate(detections: pd.DataFrame, ground_truth: str | Path | COCO) -> dict[str, dict[str, float]]:
@@ -57,10 +52,10 @@ def evaluate(detections: pd.DataFrame, ground_truth: str | Path | COCO) -> dict[
     counts them per class name.
     """
     gt = ground_truth if isinstance(ground_truth, COCO) else read_ground_truth(ground_truth)
-    categories = {c["name"]: c["id"] for c in gt.loadCats(gt.getCatIds())}
+    categories = category_ids(gt)
     # Frames without ground truth (e.g. past its last image) are not scored.
     detections = detections[detections.frame.isin(gt.getImgIds())]
-    results = detections_to_coco(detections, categories)
+    results = list(coco_results(detections, categories))
     ignored = detections[~detections.class_name.isin(list(categories))].class_name.value_counts()
     out: dict = {"ignored_classes": {str(k): int(v) for k, v in ignored.items()}, "pr_curve": {}}
     for kind in ("bbox", "segm"):

@@ -42,6 +42,7 @@ PATHS = {
     "annotated": "results/videos/{video}.mp4",
     "annotate_scratch": "results/annotated_tmp",
     "evaluation": "results/eval/{video}.json",
+    "coco_export": "results/exports/coco/{video}.json",
     "summary": "results/summary.csv",
     "status": "results/status.tsv",
     "report": "results/report/index.html",
@@ -66,6 +67,7 @@ LOGS = {
     "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
+    "export_coco": "logs/export_coco/{video}.log",
     "summary": "logs/summary.log",
     "report": "logs/report.log",
     "sample_video": "logs/sample_video.log",
@@ -92,12 +94,13 @@ VIDEO_STAGES = (
     Stage("track", "track", PATHS["tracks"], PATHS["tracks"]),
     Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"]),
 )
+EXPORT_STAGE = Stage("export", "export_coco", PATHS["coco_export"], PATHS["coco_export"])
 EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"], PATHS["evaluation"])
 
 
-def stages(evaluated: bool) -> tuple[Stage, ...]:
-    """The stages a video goes through after the probe, in workflow order."""
-    return VIDEO_STAGES + ((EVALUATE_STAGE,) if evaluated else ())
+def stages(evaluated: bool, exported: bool = False) -> tuple[Stage, ...]:
+    """The stages a video goes through after the probe, in workflow order (`exported`: config `export.coco`)."""
+    return VIDEO_STAGES + ((EXPORT_STAGE,) if exported else ()) + ((EVALUATE_STAGE,) if evaluated else ())
 
 
 def code_digests() -> dict[str, str]:

@@ -30,7 +30,7 @@ def failure_in(log: Path) -> str | None:
     return failed[-1] if failed else None
 
 
-def video_status(root: Path, video: str, evaluated: bool, note: str = "") -> dict[str, str]:
+def video_status(root: Path, video: str, evaluated: bool, note: str = "", exported: bool = False) -> dict[str, str]:
     def row(stage: str, status: str, reason: str = "") -> dict[str, str]:
         return {"video": video, "stage": stage, "status": status, "reason": reason, "note": note}
 
@@ -40,7 +40,7 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "") -> dic
     record = json.loads(probe_json.read_text())
     if not record.get("ok", True):
         return row("probe", "failed", record.get("reason", ""))
-    for stage in stages(evaluated):
+    for stage in stages(evaluated, exported):
         if (root / stage.proof.format(video=video)).exists():
             continue
         logs = sorted(root.glob(LOGS[stage.rule].format(video=video, chunk="*")))
@@ -57,15 +57,17 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "") -> dic
 
 
 def write_status(videos: Iterable[str], evaluated: Iterable[str], path: str | Path = PATHS["status"],
-                 root: str | Path = ".", notes: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Write the status table for `videos` (those in `evaluated` also need their evaluation); returns it.
+                 root: str | Path = ".", notes: Mapping[str, str] | None = None, exported: bool = False) -> pd.DataFrame:
+    """Write the status table for `videos` (those in `evaluated` also need their evaluation; with `exported`, every
+    video needs its COCO export); returns it.
 
     `notes` are warnings per video for the `note` column (e.g. a model that does not fit the videos).
     """
     root = Path(root)
     evaluated = set(evaluated)
     notes = notes or {}
-    table = pd.DataFrame([video_status(root, v, v in evaluated, notes.get(v, "")) for v in videos], columns=COLUMNS)
+    table = pd.DataFrame([video_status(root, v, v in evaluated, notes.get(v, ""), exported) for v in videos],
+                         columns=COLUMNS)
     with atomic_path(root / path, suffix=".tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     return table

@@ -1,0 +1,14 @@
+rule export_coco:
+    input:
+        detections=chunk_files("detections"),
+        ground_truth=ground_truth_if_any,
+    output:
+        PATHS["coco_export"],
+    log:
+        LOGS["export_coco"],
+    conda:
+        "../environment.yml"
+    params:
+        code=CODE["export_coco"],
+    script:
+        "../scripts/export_coco.py"
