@@ -121,6 +121,11 @@ def test_overview_numbers_are_those_of_the_tables(run):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; is not a video" in html and "<script>alert" not in html
     assert not (run / PATHS["report_video"].format(video="broken")).exists()
     assert 'href="videos/cars.html"' in html and "not written in this run" in html  # no summary.csv here
+    pd.DataFrame({"video_id": ["cars", "cars"], "class_name": ["car", "person"], "instances": [40, 20]}).to_csv(
+        run / PATHS["summary"], index=False)
+    html = build_report(run)[0].read_text()
+    table = re.search(r'data-check="summary-table".*?</table>', html, re.S).group(0)
+    assert table.count("<tr>") == 3 and 'data-sort="40"' in table and "summary.csv</a> (written 20" in html
 
 
 def test_a_video_page_has_its_plots_contact_sheet_video_and_evaluation(run):

@@ -345,7 +345,8 @@ def index_page(status: pd.DataFrame, numbers: Mapping[str, dict], summary: pd.Da
     parts.append(table(["video", "status", "stage", "frames", "detections", "objects", "duration (s)", "mask AP", "HOTA",
                         "note"], rows, check="video-list"))
 
-    parts.append(f'<h2>Summary table</h2><p><a href="{href(report, PATHS["summary"])}">summary.csv</a>: '
+    written = f" (written {summary.attrs['written']})" if summary is not None and "written" in summary.attrs else ""
+    parts.append(f'<h2>Summary table</h2><p><a href="{href(report, PATHS["summary"])}">summary.csv</a>{esc(written)}: '
                  "per video and class.</p>")
     if summary is None:
         parts.append("<p>not written in this run (it needs every video that passed the probe; see the failures)</p>")
@@ -405,10 +406,16 @@ def build_report(root: str | Path = ".", jobs: int = 1) -> tuple[Path, int]:
     remove_stale_pages(root, set(numbers))
     summary_path = root / PATHS["summary"]
     summary = pd.read_csv(summary_path) if summary_path.is_file() else None
-    built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if summary is not None:  # the file can be older than this run's tables (a failed video stops the summary job)
+        summary.attrs["written"] = _utc(summary_path.stat().st_mtime)
+    built = _utc(time.time())
     index = root / PATHS["report"]
     write_text(index, index_page(status, numbers, summary, built, errors))
     return index, len(numbers)
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def remove_stale_pages(root: Path, videos: set[str]) -> None:
