@@ -26,16 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vidseg.plan import PATHS  # noqa: E402
+from vidseg.report import FILES  # noqa: E402
 from vidseg.status import COLUMNS  # noqa: E402
-
-PER_VIDEO = ("probe", "detections", "frames_table", "tracks", "annotated", "evaluation")
 
 
 def make_dataset(source: Path, video: str, count: int, root: Path) -> None:
     """`count` copies of `video`'s results from the run in `source` (ids clip_000, ...) and two failed videos."""
     ids = [f"clip_{i:03d}" for i in range(count)]
     for clip in ids:
-        for kind in PER_VIDEO:
+        for kind in FILES:  # every file of the video the report reads or links
             src = source / PATHS[kind].format(video=video)
             if src.is_file():
                 dst = root / PATHS[kind].format(video=clip)

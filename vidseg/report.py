@@ -147,8 +147,12 @@ def input_key(root: Path, video: str, status: Mapping[str, str], code: str) -> d
     """What a video's page is made from: its files' sizes and times, its status row, the report code."""
     stamps = {}
     for kind in FILES:
-        path = root / PATHS[kind].format(video=video)
-        stamps[kind] = [path.stat().st_size, path.stat().st_mtime_ns] if path.exists() else None
+        try:
+            info = (root / PATHS[kind].format(video=video)).stat()
+        except FileNotFoundError:
+            stamps[kind] = None
+        else:
+            stamps[kind] = [info.st_size, info.st_mtime_ns]
     return {"inputs": stamps, "status": dict(status), "code": code}
 
 
@@ -182,7 +186,7 @@ def build_video(root: Path, video: str, status: Mapping[str, str], code: str) ->
         "mask_AP": (evaluation.get("segm") or {}).get("AP"), "HOTA": (evaluation.get("tracking") or {}).get("HOTA"),
         "provenance": data.provenance,
     }
-    files = [kind for kind in FILES if (root / PATHS[kind].format(video=video)).is_file()]
+    files = [kind for kind, stamp in key["inputs"].items() if stamp is not None]  # the files that exist
     write_text(root / PATHS["report_video"].format(video=video),
                video_page(video, status, data, numbers, sheet_note, files))
     with atomic_path(key_path, suffix=".json") as tmp:
