@@ -1,14 +1,14 @@
 # Two entry points: `make run` (set up, then run the workflow on config/config.yaml)
 # and `make test` (set up, then run the test suite). `make train-demo` retrains the
 # bundled demo model (models/shapes.h5) with the workflow's train rule; `make bench` prints
-# the benchmark table (docs/benchmarks.md), then the report's build time for 100 videos.
+# the benchmark table (docs/benchmarks.md), then the report's build time for 100 videos, then segmentation
+# frames/s at 1 and 2 cores without a GPU.
 # Setting up installs the Python dependencies into .venv and ffmpeg with apt when run as root.
 VENV ?= .venv
 CORES ?= all
 GPUS ?= 1
 EXTRA ?= cpu
 ARGS ?=
-TRACKEVAL = trackeval==1.3.0
 
 .PHONY: setup setup-test run test ffmpeg train-demo bench
 
@@ -17,16 +17,15 @@ setup: $(VENV)/.installed ffmpeg
 
 setup-test: $(VENV)/.installed-test ffmpeg
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile environment.post-deploy.sh
 	@python3 -m venv $(VENV) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); \
 	  else echo "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[$(EXTRA)]"
-	@# TrackEval (tracking figures) without its declared opencv-python and matplotlib: only its
-	@# dataset readers and plots use them, and opencv-python would overwrite opencv-python-headless.
-	$(VENV)/bin/pip install --quiet --no-deps "$(TRACKEVAL)"
+	@# TrackEval without its declared opencv-python (it would overwrite opencv-python-headless)
+	PATH="$(abspath $(VENV))/bin:$$PATH" sh environment.post-deploy.sh
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -52,3 +51,4 @@ train-demo: setup
 bench: setup-test
 	$(VENV)/bin/python benchmarks/bench.py $(ARGS)
 	$(VENV)/bin/python benchmarks/report.py
+	$(VENV)/bin/python benchmarks/cores.py

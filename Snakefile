@@ -1,11 +1,24 @@
 # vidseg: videos -> frames -> batched Mask R-CNN -> Parquet tables -> annotated videos.
 # Wiring only; the logic lives in the vidseg package.
+import os
+
 from snakemake.utils import min_version
 
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The workflow's own config, then the working directory's config/config.yaml where that is another
+# folder with one (--directory, -d); --configfile and --config override both, key by key. As a
+# Snakemake module, the `config:` the importing workflow passes replaces both.
+WORKFLOW_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+configfile: WORKFLOW_CONFIG
+
+
+if os.path.isfile("config/config.yaml") and not os.path.samefile("config/config.yaml", WORKFLOW_CONFIG):
+
+    configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
@@ -41,13 +54,10 @@ include: "rules/export.smk"
 include: "rules/train.smk"
 
 
-# Every run ends by writing results/status.tsv (per video, the stage reached and any failure's reason),
-# then the HTML report of everything the run left (results/report/index.html).
+# Every run ends with finish_run (rules/common.smk): results/status.tsv, then the HTML report.
 onsuccess:
-    report_status()
-    build_report()
+    finish_run()
 
 
 onerror:
-    report_status()
-    build_report()
+    finish_run()

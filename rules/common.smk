@@ -7,8 +7,10 @@ from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from snakemake.utils import validate
 
 from vidseg.errors import VidsegError
+from vidseg.gpu import segment_on_gpu
 from vidseg.inputs import ID_PATTERN
-from vidseg.plan import LOGS, PATHS, build_plan, trained_paths
+from vidseg.plan import LOGS, PATHS, WORKFLOW_DIR, build_plan, exports, trained_paths
+from vidseg.threads import segment_threads as threads_for_segment
 
 
 validate(config, schema="../config/schema.yaml")
@@ -25,6 +27,7 @@ CODE = PLAN.code
 DEMO = config["demo"]
 TRAIN = config["train"] or {}
 TRAINED = trained_paths(config)
+ON_GPU = segment_on_gpu(config["segment"]["device"])  # segment.device; auto: does this machine have a GPU
 
 
 wildcard_constraints:
@@ -91,6 +94,7 @@ def all_outputs():
         *expand(rules.track.output.tracks, video=good),
         *expand(rules.evaluate.output[0], video=evaluated_videos()),
         *(expand(rules.export_coco.output[0], video=good) if config["export"]["coco"] else []),
+        *(expand(rules.export_mots.output[0], video=good) if config["export"]["mots"] else []),
         rules.summary.output[0],
     ]
 
@@ -138,11 +142,41 @@ def frames_output():
 
 
 def n_chunks(wildcards):
+    return chunk_count(wildcards.video)
+
+
+def chunk_count(video):
     """Chunks of a video, from its probed frame count (probe is a checkpoint)."""
-    record = probed(wildcards.video)
+    record = probed(video)
     if not record["ok"]:
-        raise WorkflowError(f"video {wildcards.video} failed at the probe: {record['reason']}")
+        raise WorkflowError(f"video {video} failed at the probe: {record['reason']}")
     return max(1, math.ceil(record["n_frames"] / config["segment"]["chunk_size"]))
+
+
+def run_cores():
+    """--cores of this run; None where it has none (a cluster executor given only --jobs)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return None
+
+
+_SEGMENT_JOBS = {}  # (video, chunk) -> its place among the run's segment jobs, once every probe is known
+
+
+def segment_jobs():
+    """The run's segment jobs in order: each chunk of each video that passed its probe ({} before the probes)."""
+    if not _SEGMENT_JOBS and not unprobed(VIDEOS):
+        chunks = [(video, chunk) for video in good_videos() for chunk in range(chunk_count(video))]
+        _SEGMENT_JOBS.update((job, index) for index, job in enumerate(chunks))
+    return _SEGMENT_JOBS
+
+
+def segment_threads(wildcards):
+    """One GPU job's threads, or without a GPU the run's cores shared among its segment jobs (vidseg.threads)."""
+    jobs = segment_jobs()
+    index = jobs.get((wildcards.video, int(wildcards.chunk)), 0)
+    return threads_for_segment(run_cores(), len(jobs) or len(VIDEOS), ON_GPU, index)
 
 
 def chunk_files(kind):
@@ -163,6 +197,14 @@ def train_init_weights():
     return [] if init is None else rules.download_weights.output[0] if init == "coco" else init
 
 
+def finish_run():
+    """The end of every run: results/status.tsv (per video, the stage reached and any failure's reason), then the
+    HTML report of everything the run left (results/report/index.html). A workflow that uses vidseg as a module
+    (`module vidseg:`) calls `vidseg.finish_run()` from its own onsuccess and onerror."""
+    report_status()
+    build_report()
+
+
 def build_report():
     """results/report/ (vidseg.report), from what the run left; a failure is logged, never raised (the run's own
     outcome stands). Run as its own process, on `--cores` processes: matplotlib stays out of Snakemake's."""
@@ -171,11 +213,8 @@ def build_report():
     from snakemake.logging import logger
     from vidseg.status import failure_in
 
-    try:
-        jobs = workflow.cores
-    except WorkflowError:  # no --cores (e.g. only --jobs for a cluster)
-        jobs = 1
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))}
+    jobs = run_cores() or 1
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(WORKFLOW_DIR), os.environ.get("PYTHONPATH")]))}
     args = [sys.executable, "-m", "vidseg.report", "--jobs", str(jobs), "--log", LOGS["report"]]
     proc = subprocess.run(args, env=env, capture_output=True, text=True)
     if proc.returncode == 0:
@@ -191,4 +230,4 @@ def report_status():
     from vidseg.status import describe, write_status
 
     notes = {video: PLAN.note(video) for video in VIDEOS}
-    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes, exported=config["export"]["coco"])))
+    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes, exported=exports(config))))

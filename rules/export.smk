@@ -12,3 +12,19 @@ rule export_coco:
         code=CODE["export_coco"],
     script:
         "../scripts/export_coco.py"
+
+
+rule export_mots:
+    input:
+        rules.track.output.detections,
+    output:
+        PATHS["mots_export"],
+    log:
+        LOGS["export_mots"],
+    conda:
+        "../environment.yml"
+    params:
+        code=CODE["export_mots"],
+        classes=config["export"]["mots_classes"],
+    script:
+        "../scripts/export_mots.py"

@@ -14,9 +14,9 @@ rule segment:
         PATHS["segment_benchmark"]
     conda:
         "../environment.yml"
-    threads: 2
+    threads: segment_threads
     resources:
-        gpu=1,
+        gpu=1 if ON_GPU else 0,
         mem_mb=config["segment"]["mem_mb"],
         runtime=config["segment"]["runtime"],
     params:

@@ -1,3 +1,4 @@
+import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
 from vidseg.logs import log_to
 
 log = log_to(snakemake.log[0])

@@ -24,10 +24,14 @@ def snakemake(workdir: Path, *extra: str) -> str:
 
 def planned_jobs(workdir: Path) -> dict[str, int]:
     """Job counts per rule of a dry run ({} when nothing is to be done)."""
-    out = snakemake(workdir, "--dry-run")
-    if "Nothing to be done" in out:
+    return job_counts(snakemake(workdir, "--dry-run"))
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """Job counts per rule in the output of a dry run ({} when nothing is to be done)."""
+    if "Nothing to be done" in dry_run_output:
         return {}
-    stats = out.split("Job stats:", 1)[1]
+    stats = dry_run_output.split("Job stats:", 1)[1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from vidseg.gpu import bind_gpu, claim_slot, visible_ids
+from vidseg.gpu import bind_gpu, claim_slot, host_has_gpu, segment_on_gpu, visible_ids
 
 
 def _claim_and_hold(ids, lock_dir, hold_s, out):
@@ -61,3 +61,18 @@ def test_cpu_only_machine_binds_nothing(tmp_path):
         pytest.skip("this machine has a GPU; the CPU-only path is what this test checks")
     assert bind_gpu(tmp_path / "locks") is None
     assert not (tmp_path / "locks").exists()
+
+
+def test_segment_device_auto_follows_the_driver_list(tmp_path, monkeypatch):
+    """segment.device auto: a GPU where the NVIDIA driver lists one (and CUDA_VISIBLE_DEVICES does not hide it)."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    driver = tmp_path / "gpus"
+    assert not host_has_gpu(driver)  # no driver
+    driver.mkdir()
+    assert not host_has_gpu(driver)  # a driver without GPUs
+    (driver / "0000:3b:00.0").mkdir()
+    assert host_has_gpu(driver) and segment_on_gpu("auto", driver)
+    for hidden in ("", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        assert not segment_on_gpu("auto", driver)
+    assert segment_on_gpu("gpu", tmp_path / "none") and not segment_on_gpu("cpu", driver)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from vidseg.plan import SCRIPTS_DIR
+from vidseg.plan import JOB_SCRIPTS, SCRIPTS_DIR
 from vidseg.provenance import code_digest, file_sha256, import_closure, imported_modules
 
-SCRIPTS = sorted(SCRIPTS_DIR.glob("*.py"))
+SCRIPTS = JOB_SCRIPTS
 
 
 def test_closures_hold_what_the_hand_written_lists_missed():
@@ -33,10 +33,11 @@ def _top_level_imports(script: Path) -> str:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
 def test_what_python_imports_is_in_the_closure(script):
-    """Python's own import machinery, run on the script's imports, loads no vidseg module outside the closure."""
+    """Python's own import machinery, run on the script's imports (with the script's folder on the path, as
+    Snakemake runs it), loads no vidseg module outside the closure."""
     code = _top_level_imports(script) + "\nimport json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'vidseg')))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"KERAS_BACKEND": "tensorflow",
-                          "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(SCRIPTS_DIR)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = set(json.loads(proc.stdout.splitlines()[-1]))
     assert loaded and loaded <= set(import_closure(script))

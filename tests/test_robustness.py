@@ -180,7 +180,7 @@ def one_video_run(root: Path, frames: int = 60) -> Path:
     make_video(root / "videos" / "clip.mp4", seconds=frames / 10, audio=True)
     seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
     config = {"videos": "videos", "model": MODEL, "weights": str(root / "weights.h5"),
-              "segment": {"chunk_size": 64}, "encode": {"preset": "ultrafast"}}
+              "segment": {"chunk_size": 64, "device": "cpu"}, "encode": {"preset": "ultrafast"}}
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     return root
 
@@ -199,9 +199,12 @@ def reference(tmp_path_factory):
 
 
 def test_two_full_runs_give_identical_tables(reference, tmp_path):
+    """The second on one core: without a GPU its segment job has 1 thread, the reference's 2 (vidseg.threads)."""
     again = one_video_run(tmp_path)
-    proc = run_raw(again, "--resources", "gpu=1", cores=2)
+    proc = run_raw(again, "--resources", "gpu=1", cores=1)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    for root, threads in ((reference, "2 threads"), (again, "1 thread ")):
+        assert f"TensorFlow uses {threads}" in (root / "logs/segment/clip/0000.log").read_text()
     first, second = tables(reference), tables(again)
     assert len(first["detections"]) > 0
     for kind in first:

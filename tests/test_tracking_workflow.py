@@ -1,7 +1,9 @@
 """Tracking end to end: the bundled demo model on a demo video, segmented in chunks of 7 frames and of 1800."""
 
 import json
+import re
 import shutil
+import subprocess
 
 import cv2
 import numpy as np
@@ -9,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from flow import REPO, snakemake
+from flow import REPO, SNAKEMAKE, snakemake
 from vidseg.plan import PATHS
 from vidseg.tables import TRACKS_SCHEMA
 
@@ -35,7 +37,9 @@ def runs(tmp_path_factory):
     shutil.copy(chunked / "resources/demo/demo_0.mp4", whole / "videos")  # the same video and ground truth
     shutil.copy(chunked / "resources/demo/demo_0.json", whole / "truth")
     (whole / "videos/broken.mp4").write_text("not a video")
-    config = {**demo_config(1800), "videos": "videos", "ground_truth": "truth"}
+    # the MOTS export with every demo class as TrackEval's "pedestrian" (its MOTS readers know no other classes)
+    config = {**demo_config(1800), "videos": "videos", "ground_truth": "truth",
+              "export": {"mots_classes": {"circle": 2, "square": 2, "triangle": 2}}}
     (whole / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(whole)
     return chunked, whole
@@ -57,6 +61,65 @@ def test_chunk_size_does_not_change_the_tracks(runs):
     keys = ["frame", "instance", "track_id", "class_id", "x_min", "y_min", "x_max", "y_max", "mask_rle"]
     pd.testing.assert_frame_equal(pd.read_parquet(chunked / "results/detections")[keys],
                                   pd.read_parquet(whole / "results/detections")[keys])
+
+
+def test_vidseg_as_a_snakemake_module_gives_the_same_outputs(runs, tmp_path):
+    """The README's module example, run in a folder that is not this repository, with its own config (under a
+    `vidseg:` key, `weights: demo`): the same tables and evaluation as the repository's own run, status and report."""
+    chunked, _ = runs
+    readme = (REPO / "README.md").read_text()
+    snakefile = re.search(r"```snakemake\n(configfile.*?module vidseg:.*?)```", readme, re.S).group(1)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Snakefile").write_text(snakefile.replace("/path/to/vidseg/Snakefile", str(REPO / "Snakefile")))
+    config = {**demo_config(1800), "weights": "demo"}
+    (project / "config.yaml").write_text(yaml.safe_dump({"vidseg": config}))
+    proc = subprocess.run([SNAKEMAKE, "--cores", "2", "--resources", "gpu=1"], cwd=project, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    keys = ["frame", "instance", "track_id", "class_id", "x_min", "y_min", "x_max", "y_max", "mask_rle"]
+    pd.testing.assert_frame_equal(pd.read_parquet(project / "results/detections")[keys],
+                                  pd.read_parquet(chunked / "results/detections")[keys])
+    assert pd.read_parquet(project / "results/tracks").equals(pd.read_parquet(chunked / "results/tracks"))
+    ours, theirs = (json.loads((root / "results/eval/demo_0.json").read_text()) for root in (project, chunked))
+    assert ours["segm"] == theirs["segm"] and ours["tracking"]["HOTA"] == theirs["tracking"]["HOTA"]
+    status = pd.read_csv(project / "results/status.tsv", sep="\t")
+    assert list(status.stage) == ["done"] and list(status.status) == ["ok"]
+    assert "demo_0" in (project / "results/report/index.html").read_text()
+
+
+def test_the_mots_export_is_read_and_scored_by_trackeval(runs, tmp_path):
+    """The run's MOTS file holds every tracked detection (masks made disjoint); TrackEval's own KITTI MOTS reader
+    scores it against the ground truth written the same way, and gets the HOTA of the run's evaluation (vidseg's
+    own TrackEval call on the tables, before overlaps were removed) to within 0.01."""
+    from test_mots import LAYOUTS, read_mots, trackeval_hota
+    from vidseg.mots import disjoint_masks
+    from vidseg.track_eval import ground_truth_tracks
+
+    _, whole = runs
+    lines = read_mots(whole / "results/exports/mots/demo_0.txt")
+    tracked = pd.read_parquet(whole / "results/detections/video_id=demo_0").query("track_id != -1")
+    assert 0 < len(lines) <= len(tracked)
+    assert {(f, i) for f, i, _, _ in lines} <= set(zip(tracked.frame, tracked.track_id))
+    assert {c for _, _, c, _ in lines} == {2}
+    for frame in {f for f, _, _, _ in lines}:
+        masks = np.stack([m for f, _, _, m in lines if f == frame]).astype(int)
+        assert masks.sum(axis=0).max() <= 1  # disjoint
+    _, gt, tracker = LAYOUTS["KittiMOTS"]
+    truth = ground_truth_tracks(whole / "truth/demo_0.json")
+    lines = []
+    for frame, (ids, rles) in sorted(truth.items()):
+        for i, rle in zip(ids, disjoint_masks(rles, [1.0] * len(rles))):
+            if rle is not None:
+                counts = rle["counts"].decode() if isinstance(rle["counts"], bytes) else rle["counts"]
+                lines.append(f"{frame} {i} 2 {rle['size'][0]} {rle['size'][1]} {counts}\n")
+    (tmp_path / gt).parent.mkdir(parents=True)
+    (tmp_path / gt).write_text("".join(lines))
+    (tmp_path / tracker.format(tracker="vidseg")).parent.mkdir(parents=True)
+    shutil.copy(whole / "results/exports/mots/demo_0.txt", tmp_path / tracker.format(tracker="vidseg"))
+    hota = trackeval_hota(tmp_path, "KittiMOTS", {"vidseg": None}, frames=FRAMES)["vidseg"]
+    evaluated = json.loads((whole / "results/eval/demo_0.json").read_text())["tracking"]["HOTA"]
+    assert 0.5 < hota and hota == pytest.approx(evaluated, abs=0.01)
 
 
 def test_tracking_is_scored_and_summarised(runs):

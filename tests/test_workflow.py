@@ -3,13 +3,14 @@
 import json
 import re
 import shutil
+import subprocess
 import sys
 
 import pandas as pd
 import pytest
 import yaml
 
-from flow import REPO, SNAKEMAKE, output_times, planned_jobs, run_raw, snakemake, write_config
+from flow import REPO, SNAKEMAKE, job_counts, output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
 from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA
 
@@ -80,7 +81,7 @@ def test_reruns_redo_only_what_changed(workdir):
     assert planned_jobs(workdir) == {}
     # a changed tracking key: tracking and what reads its tables, not segmentation
     write_config(workdir, {"track": {"max_lost": 5}})
-    assert planned_jobs(workdir) == {"track": 2, "annotate": 2, "summary": 1, "all": 1}
+    assert planned_jobs(workdir) == {"track": 2, "annotate": 2, "export_mots": 2, "summary": 1, "all": 1}
     # any other key outside segmentation's (here the annotated video's quality) leaves segmentation alone
     write_config(workdir, {"encode": {"preset": "ultrafast", "crf": 30}})
     assert "segment" not in planned_jobs(workdir) and planned_jobs(workdir)["annotate"] == 2
@@ -133,7 +134,60 @@ def test_dry_run_plans_every_probe_at_once(tmp_path):
     chunk = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["segment"]["chunk_size"]
     placeholder_probes(tmp_path, ids, frames_per_video=2 * chunk + 1)  # 3 segment chunks each
     assert planned_jobs(tmp_path) == {"all": 1, "frames": 5, "segment": 15, "track": 5, "annotate": 5,
-                                      "export_coco": 5, "summary": 1}
+                                      "export_coco": 5, "export_mots": 5, "summary": 1}
+
+
+def segment_plan(workdir, cores: int) -> list[tuple[int, int]]:
+    """(threads, gpu) of every segment job a dry run on `cores` cores plans."""
+    proc = run_raw(workdir, "--resources", "gpu=1", "--dry-run", cores=cores)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    blocks = [block.split("\n\n")[0] for block in proc.stdout.split("\nrule segment:\n")[1:]]
+    threads = [re.search(r"^    threads: (\d+)$", block, re.M) for block in blocks]  # not printed when 1
+    return [(int(t.group(1)) if t else 1, int(re.search(r"\bgpu=(\d+)", block).group(1)))
+            for t, block in zip(threads, blocks)]
+
+
+@pytest.mark.parametrize("frames_per_video, jobs, threads", [
+    (10, 5, [4, 3, 3, 3, 3]),  # fewer jobs than cores: the cores are shared out
+    (30, 15, [2] + [1] * 14),
+    (100, 50, [1] * 50),  # more jobs than cores: one thread each, 16 at a time
+])
+def test_without_a_gpu_segmentation_plans_every_core(tmp_path, frames_per_video, jobs, threads):
+    """segment.device cpu (auto on a machine without a GPU): threads per job times the jobs Snakemake can run
+    at once (no job takes a GPU) is --cores; with a GPU, one 2-thread job per GPU."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from dag_build import placeholder_probes, placeholder_workflow
+
+    ids = placeholder_workflow(tmp_path, 5)
+    placeholder_probes(tmp_path, ids, frames_per_video)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["segment"] = {"chunk_size": 10, "device": "cpu"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    plan = segment_plan(tmp_path, cores=16)
+    assert sorted(t for t, _ in plan) == sorted(threads) and len(plan) == jobs
+    assert {gpu for _, gpu in plan} == {0}
+    assert sum(sorted(t for t, _ in plan)[-16:]) == 16  # the 16 widest jobs fill the 16 cores
+    config["segment"]["device"] = "gpu"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    assert segment_plan(tmp_path, cores=16) == [(2, 1)] * jobs
+
+
+def test_runs_from_another_folder_with_its_own_config(tmp_path):
+    """snakemake -s <repo>/Snakefile --directory <folder> without --configfile: the workflow's own config (the demo
+    video, `weights: demo` found from anywhere), or the folder's config/config.yaml over it."""
+    def dry_run():
+        proc = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
+                               "--dry-run"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return job_counts(proc.stdout)
+
+    assert dry_run() == {"all": 1, "demo_video": 1, "probe": 1}
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "mine.mp4").write_bytes(b"")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"videos": "videos"}))
+    assert dry_run() == {"all": 1, "probe": 1}
+    assert not (tmp_path / "results").exists()
 
 
 def test_weights_errors_stop_before_any_job(tmp_path):
@@ -178,7 +232,7 @@ def test_tables_record_how_they_were_made(workdir):
         assert len(record.get("config_digest", "0" * 16)) == 16
 
 
-STAGE_RULES = ("probe", "frames", "segment", "track", "annotate", "export_coco", "evaluate", "summary")
+STAGE_RULES = ("probe", "frames", "segment", "track", "annotate", "export_coco", "export_mots", "evaluate", "summary")
 
 
 def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):

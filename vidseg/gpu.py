@@ -22,6 +22,7 @@ from typing import IO, Sequence
 log = logging.getLogger(__name__)
 
 LOCK_DIR = Path(tempfile.gettempdir()) / "vidseg-gpu-locks"
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # one folder per GPU the NVIDIA driver knows
 _held: list[IO] = []  # open lock files of this process (closing one releases its GPU)
 
 
@@ -92,3 +93,20 @@ def bind_gpu(lock_dir: str | Path = LOCK_DIR) -> str | None:
     tf.config.experimental.set_memory_growth(gpus[index], True)
     log.info("using GPU %s (%d of %d on this node; lock in %s), memory growth on", ids[index], index + 1, len(ids), lock_dir)
     return ids[index]
+
+
+def host_has_gpu(driver_dir: str | Path = NVIDIA_GPUS) -> bool:
+    """Does this machine have an NVIDIA GPU for TensorFlow? Asked where Snakemake plans the run, so it reads the
+    driver's list instead of importing TensorFlow. CUDA_VISIBLE_DEVICES set empty or to -1 hides every GPU."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    try:
+        return any(Path(driver_dir).iterdir())
+    except OSError:  # no NVIDIA driver (or not Linux)
+        return False
+
+
+def segment_on_gpu(device: str, driver_dir: str | Path = NVIDIA_GPUS) -> bool:
+    """Config `segment.device` (auto, gpu or cpu) as a yes/no: auto asks `host_has_gpu`."""
+    return host_has_gpu(driver_dir) if device == "auto" else device == "gpu"

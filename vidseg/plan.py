@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from vidseg import __version__
 from vidseg.errors import ConfigError, VidsegError
@@ -26,6 +26,7 @@ from vidseg.tracker import TrackSettings
 
 WORKFLOW_DIR = Path(__file__).resolve().parents[1]
 SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
+JOB_SCRIPTS = sorted(p for p in SCRIPTS_DIR.glob("*.py") if not p.name.startswith("_"))  # one per rule; _*: helpers
 DEMO_MODEL = WORKFLOW_DIR / "models" / "shapes.h5"
 
 # Output paths, each spelled here once. A rule names its own in `output:`; a rule
@@ -43,6 +44,7 @@ PATHS = {
     "annotate_scratch": "results/annotated_tmp",
     "evaluation": "results/eval/{video}.json",
     "coco_export": "results/exports/coco/{video}.json",
+    "mots_export": "results/exports/mots/{video}.txt",
     "summary": "results/summary.csv",
     "status": "results/status.tsv",
     "report": "results/report/index.html",
@@ -68,6 +70,7 @@ LOGS = {
     "annotate": "logs/annotate/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
     "export_coco": "logs/export_coco/{video}.log",
+    "export_mots": "logs/export_mots/{video}.log",
     "summary": "logs/summary.log",
     "report": "logs/report.log",
     "sample_video": "logs/sample_video.log",
@@ -94,18 +97,27 @@ VIDEO_STAGES = (
     Stage("track", "track", PATHS["tracks"], PATHS["tracks"]),
     Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"]),
 )
-EXPORT_STAGE = Stage("export", "export_coco", PATHS["coco_export"], PATHS["coco_export"])
+EXPORT_STAGES = {  # config `export.<format>` -> its stage
+    "coco": Stage("export", "export_coco", PATHS["coco_export"], PATHS["coco_export"]),
+    "mots": Stage("export", "export_mots", PATHS["mots_export"], PATHS["mots_export"]),
+}
 EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"], PATHS["evaluation"])
 
 
-def stages(evaluated: bool, exported: bool = False) -> tuple[Stage, ...]:
-    """The stages a video goes through after the probe, in workflow order (`exported`: config `export.coco`)."""
-    return VIDEO_STAGES + ((EXPORT_STAGE,) if exported else ()) + ((EVALUATE_STAGE,) if evaluated else ())
+def exports(config: Mapping[str, Any]) -> list[str]:
+    """The export formats the config switches on (`export.coco`, `export.mots`)."""
+    return [name for name in EXPORT_STAGES if config["export"][name]]
+
+
+def stages(evaluated: bool, exported: Sequence[str] = ()) -> tuple[Stage, ...]:
+    """The stages a video goes through after the probe, in workflow order (`exported`: the formats of `exports`)."""
+    return (VIDEO_STAGES + tuple(EXPORT_STAGES[name] for name in exported)
+            + ((EVALUATE_STAGE,) if evaluated else ()))
 
 
 def code_digests() -> dict[str, str]:
     """Per job script (= rule name): a digest of every vidseg module it can import (`vidseg.provenance`)."""
-    return {script.stem: code_digest(script) for script in sorted(SCRIPTS_DIR.glob("*.py"))}
+    return {script.stem: code_digest(script) for script in JOB_SCRIPTS}
 
 
 def config_digest(config: Mapping[str, Any]) -> str:
@@ -191,7 +203,14 @@ def trained_paths(config: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def weights_path(config: Mapping[str, Any]) -> str:
-    return PATHS["coco_weights"] if config["weights"] == "coco" else config["weights"]
+    """The weights file: `coco` downloads into the run's folder; `demo` is the bundled model in the workflow's
+    folder (a relative path when the run is in that folder, as when run from the repository)."""
+    if config["weights"] == "coco":
+        return PATHS["coco_weights"]
+    if config["weights"] == "demo":
+        inside = DEMO_MODEL.is_relative_to(Path.cwd().resolve())
+        return str(DEMO_MODEL.relative_to(Path.cwd().resolve())) if inside else str(DEMO_MODEL)
+    return config["weights"]
 
 
 def _videos(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:

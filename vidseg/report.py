@@ -139,8 +139,8 @@ def href(from_file: str, to_file: str) -> str:
 
 # A video's files the page is made from or links to, with their labels.
 FILES = {"detections": "detections (Parquet)", "frames_table": "frames (Parquet)", "tracks": "tracks (Parquet)",
-         "annotated": "annotated video (MP4)", "coco_export": "COCO results (JSON)", "evaluation": "evaluation (JSON)",
-         "probe": "probe (JSON)"}
+         "annotated": "annotated video (MP4)", "coco_export": "COCO results (JSON)", "mots_export": "MOTS tracks (txt)",
+         "evaluation": "evaluation (JSON)", "probe": "probe (JSON)"}
 
 
 def input_key(root: Path, video: str, status: Mapping[str, str], code: str) -> dict:

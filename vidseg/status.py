@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ def failure_in(log: Path) -> str | None:
     return failed[-1] if failed else None
 
 
-def video_status(root: Path, video: str, evaluated: bool, note: str = "", exported: bool = False) -> dict[str, str]:
+def video_status(root: Path, video: str, evaluated: bool, note: str = "", exported: Sequence[str] = ()) -> dict[str, str]:
     def row(stage: str, status: str, reason: str = "") -> dict[str, str]:
         return {"video": video, "stage": stage, "status": status, "reason": reason, "note": note}
 
@@ -57,9 +57,9 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "", export
 
 
 def write_status(videos: Iterable[str], evaluated: Iterable[str], path: str | Path = PATHS["status"],
-                 root: str | Path = ".", notes: Mapping[str, str] | None = None, exported: bool = False) -> pd.DataFrame:
-    """Write the status table for `videos` (those in `evaluated` also need their evaluation; with `exported`, every
-    video needs its COCO export); returns it.
+                 root: str | Path = ".", notes: Mapping[str, str] | None = None, exported: Sequence[str] = ()) -> pd.DataFrame:
+    """Write the status table for `videos` (those in `evaluated` also need their evaluation; every video needs its
+    exports in the formats `exported`, vidseg.plan.exports); returns it.
 
     `notes` are warnings per video for the `note` column (e.g. a model that does not fit the videos).
     """

@@ -4,6 +4,14 @@ Without this, each job's TensorFlow starts as many threads as the machine has
 cores: two segment jobs on a shared node (or a cluster node without CPU
 cgroups) oversubscribe it. The count is capped at the cores this process may
 run on, so asking for more threads than there are cores changes nothing.
+
+`segment_threads` is how many threads a segment job gets: on a GPU a few to feed
+it; without one, the run's cores shared out among its segment jobs, one job per
+core first. Measured on 2 cores (docs/benchmarks.md, "CPU cores"): two
+one-thread jobs segment 1.6-1.8x the frames/s of one, while one job with two
+threads gains little (TensorFlow's intra-op threads split each convolution,
+and the demo model's are small); a job given more threads still speeds up
+where there are fewer jobs than cores.
 """
 
 from __future__ import annotations
@@ -19,6 +27,25 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+GPU_SEGMENT_THREADS = 2  # a GPU job: one thread reading frames and one post-processing beside the model's
+
+
+def segment_threads(cores: int | None, jobs: int, gpu: bool, index: int = 0) -> int:
+    """Threads of segment job number `index` (0-based) of a run's `jobs` segment jobs on `cores` cores.
+
+    On a GPU: GPU_SEGMENT_THREADS (one job per GPU, `resources: gpu=1`). Without one,
+    every core is used: with at least as many jobs as cores, one thread each (the
+    jobs run `cores` at a time); with fewer, the cores are shared out (16 cores, 5
+    jobs: 4, 3, 3, 3, 3). Without `cores` (a cluster executor given only --jobs; its
+    profile's set-threads decides) as on a GPU.
+    """
+    if gpu or cores is None:
+        return GPU_SEGMENT_THREADS
+    jobs = max(1, int(jobs))
+    share, spare = divmod(int(cores), jobs)
+    return max(1, share + (index < spare))
 
 
 def use_threads(threads: int) -> int:
