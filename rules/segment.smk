@@ -30,6 +30,7 @@ rule segment:
         chunk_size=config["segment"]["chunk_size"],
         xla=config["segment"]["xla"],
         precision=config["segment"]["precision"],
+        device=config["segment"]["device"],
         n_chunks=n_chunks,
     script:
         "../scripts/segment.py"

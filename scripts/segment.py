@@ -9,7 +9,7 @@ from vidseg.segment import load_model, io_threads_for, segment_chunk  # noqa: E4
 from vidseg.threads import use_threads  # noqa: E402
 
 use_threads(snakemake.threads)
-bind_gpu()  # one free GPU per job (lock files), memory growth on; nothing on a CPU-only machine
+bind_gpu(device=snakemake.params.device)  # one free GPU per job (lock files), or none with segment.device cpu
 if snakemake.params.note:
     log.warning("%s: %s", snakemake.wildcards.video, snakemake.params.note)
 

@@ -59,7 +59,7 @@ def test_cpu_only_machine_binds_nothing(tmp_path):
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU; the CPU-only path is what this test checks")
-    assert bind_gpu(tmp_path / "locks") is None
+    assert bind_gpu(tmp_path / "locks") is None and bind_gpu(tmp_path / "locks", device="cpu") is None
     assert not (tmp_path / "locks").exists()
 
 

@@ -77,15 +77,20 @@ def visible_ids(count: int) -> list[str]:
     return listed[:count] if len(listed) >= count else [str(i) for i in range(count)]
 
 
-def bind_gpu(lock_dir: str | Path = LOCK_DIR) -> str | None:
+def bind_gpu(lock_dir: str | Path = LOCK_DIR, device: str = "auto") -> str | None:
     """Claim a free GPU, make it the only one TensorFlow uses, with memory growth; returns its id (None on CPU).
 
+    With `device` "cpu" (config `segment.device`) every GPU is hidden from TensorFlow instead.
     Must run before TensorFlow places anything on a device.
     """
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
+        return None
+    if device == "cpu":
+        tf.config.set_visible_devices([], "GPU")
+        log.info("segment.device cpu: %d GPU(s) hidden from TensorFlow", len(gpus))
         return None
     ids = visible_ids(len(gpus))
     index = claim_slot(ids, lock_dir)
