@@ -1,3 +1,8 @@
+"""Encoding annotated frames, and drawing detections on them."""
+
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
@@ -5,7 +10,9 @@ from pycocotools import mask as mask_utils
 from media import frame_times, make_video, stream_info
 from vidseg.encode import encode
 from vidseg.frames import extract
-from vidseg.render import class_colour, draw
+from vidseg.render import class_colour, draw, place_labels
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_cfr_with_audio_keeps_frames_rate_and_audio(tmp_path):
@@ -78,3 +85,30 @@ def test_annotate_renders_encodes_and_leaves_no_scratch(tmp_path):
     with pytest.raises(VidsegError, match="cannot read frame image"):
         annotate_video(tmp_path / "frames", times, [], "jpg", probe, video, tmp_path / "bad.mp4", scratch)
     assert list(scratch.iterdir()) == [] and not (tmp_path / "bad.mp4").exists()
+
+
+def test_drawing_in_the_boxes_gives_the_full_frame_picture_where_labels_do_not_collide():
+    """vidseg.render.draw (masks blended in their own boxes) against the full-frame drawing it replaced."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from draw import grid_objects
+    from draw_before import draw_before
+
+    image = np.random.default_rng(1).integers(0, 255, (240, 400, 3), dtype=np.uint8)
+    rows = grid_objects(10, 240, 400)
+    assert (draw(image, rows) == draw_before(image, rows)).all()
+    assert (draw(image, rows) != image).any()
+
+
+def test_labels_stay_inside_the_frame_and_apart():
+    """A crowd of 12 objects on one spot, one at the right edge, one at the top: every label inside the frame,
+    none covering another; the best-scoring object keeps the spot above its box."""
+    boxes = [(100, 100, 160, 140)] * 12 + [(380, 50, 400, 70), (10, 0, 50, 30)]
+    sizes = [(70, 12)] * len(boxes)
+    scores = np.linspace(0.9, 0.5, len(boxes))
+    corners = place_labels(boxes, sizes, 240, 400, np.argsort(-scores, kind="stable"))
+    rects = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes)]
+    assert all(0 <= x0 and x1 < 400 and 0 <= y0 and y1 < 240 for x0, y0, x1, y1 in rects)
+    for i, a in enumerate(rects):
+        for b in rects[i + 1:]:
+            assert not (a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]), (a, b)
+    assert corners[0] == (100, 100 - 12)
