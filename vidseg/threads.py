@@ -8,10 +8,11 @@ run on, so asking for more threads than there are cores changes nothing.
 `segment_threads` is how many threads a segment job gets: on a GPU a few to feed
 it; without one, the run's cores shared out among its segment jobs, one job per
 core first. Measured on 2 cores (docs/benchmarks.md, "CPU cores"): two
-one-thread jobs segment 1.6-1.8x the frames/s of one, while one job with two
-threads gains little (TensorFlow's intra-op threads split each convolution,
-and the demo model's are small); a job given more threads still speeds up
-where there are fewer jobs than cores.
+one-thread jobs segment 1.7x the frames/s of one, while one job with two
+threads gains 1.0-1.2x (TensorFlow's intra-op threads split each convolution,
+and the demo model's are small). Where there are fewer jobs than cores, the
+spare cores go to the jobs as threads: idle otherwise. How well one job scales
+with threads on more cores and bigger models is not measured here.
 """
 
 from __future__ import annotations
