@@ -109,3 +109,12 @@ def test_the_conda_environment_pins_what_ci_tests_with_pip():
     assert trackeval == version("trackeval")
     trackeval_needs = {re.match(r"[\w.-]+", dep).group(0).lower() for dep in requires("trackeval")}
     assert trackeval_needs - {"opencv-python"} <= provided, trackeval_needs - provided  # the post-deploy's --no-deps
+
+
+def test_the_readme_names_only_files_that_exist():
+    """Every file or folder of this repository the READMEs name (models/ holds users' own examples too)."""
+    for readme in (REPO / "README.md", REPO / "config/README.md"):
+        named = set(re.findall(r"(?<![\w/.-])((?:tests|benchmarks|scripts|vidseg|config|profiles|docs|rules|\.ci)/"
+                               r"[\w./-]*\w)", readme.read_text()))
+        missing = [p for p in sorted(named) if "<" not in p and not (REPO / p).exists()]
+        assert named and not missing, (readme, missing)
