@@ -93,7 +93,7 @@ def test_the_mots_export_is_read_and_scored_by_trackeval(runs, tmp_path):
     scores it against the ground truth written the same way, and gets the HOTA of the run's evaluation (vidseg's
     own TrackEval call on the tables, before overlaps were removed) to within 0.01."""
     from test_mots import LAYOUTS, read_mots, trackeval_hota
-    from vidseg.mots import disjoint_masks
+    from vidseg.mots import disjoint_masks, mots_line
     from vidseg.track_eval import ground_truth_tracks
 
     _, whole = runs
@@ -111,8 +111,7 @@ def test_the_mots_export_is_read_and_scored_by_trackeval(runs, tmp_path):
     for frame, (ids, rles) in sorted(truth.items()):
         for i, rle in zip(ids, disjoint_masks(rles, [1.0] * len(rles))):
             if rle is not None:
-                counts = rle["counts"].decode() if isinstance(rle["counts"], bytes) else rle["counts"]
-                lines.append(f"{frame} {i} 2 {rle['size'][0]} {rle['size'][1]} {counts}\n")
+                lines.append(mots_line(frame, i, 2, rle))
     (tmp_path / gt).parent.mkdir(parents=True)
     (tmp_path / gt).write_text("".join(lines))
     (tmp_path / tracker.format(tracker="vidseg")).parent.mkdir(parents=True)

@@ -17,6 +17,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from vidseg.errors import VidsegError
+from vidseg.tables import row_rles
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -26,9 +27,7 @@ def frame_masks(rows: pd.DataFrame) -> np.ndarray:
     """The rows' masks, decoded: bool [N, height, width] (rows of one frame)."""
     if rows.empty:
         return np.zeros((0, 0, 0), bool)
-    height, width = int(rows.height.iloc[0]), int(rows.width.iloc[0])
-    rles = [{"size": [height, width], "counts": counts.encode("ascii")} for counts in rows.mask_rle]
-    return np.moveaxis(mask_utils.decode(rles), -1, 0).astype(bool)
+    return np.moveaxis(mask_utils.decode(row_rles(rows)), -1, 0).astype(bool)
 
 
 def supervision_detections(rows: pd.DataFrame) -> sv.Detections:

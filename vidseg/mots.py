@@ -38,7 +38,7 @@ from pycocotools import mask as mask_utils
 
 from vidseg.atomic import atomic_path
 from vidseg.errors import VidsegError
-from vidseg.tables import frame_groups
+from vidseg.tables import frame_groups, row_rles
 from vidseg.tracker import UNTRACKED
 
 BATCH_ROWS = 4096
@@ -69,6 +69,12 @@ def disjoint_masks(rles: Sequence[dict], scores: Sequence[float]) -> list[dict |
     return out
 
 
+def mots_line(frame: int, object_id: int, class_id: int, rle: dict) -> str:
+    """One line of a MOTS file: `frame id class_id img_height img_width rle` (counts as bytes or str)."""
+    counts = rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"]
+    return f"{frame} {object_id} {class_id} {rle['size'][0]} {rle['size'][1]} {counts}\n"
+
+
 def write_mots(detections: str | Path, out: str | Path, class_ids: Mapping[str, int] | None = None,
                frame_base: int = 0) -> int:
     """Write the MOTS txt of a video's tracked detections table to `out`; returns the number of lines.
@@ -87,13 +93,11 @@ def write_mots(detections: str | Path, out: str | Path, class_ids: Mapping[str, 
                 rows = rows[rows.class_name.isin(list(class_ids))]
             if not len(rows):
                 continue
-            rles = [{"size": [int(h), int(w)], "counts": c.encode("ascii")}
-                    for h, w, c in zip(rows.height, rows.width, rows.mask_rle)]
+            rles = row_rles(rows)
             classes = (rows.class_name.map(class_ids) if class_ids is not None else rows.class_id).to_numpy(np.int64)
             for r, class_id, rle in zip(rows.itertuples(), classes, disjoint_masks(rles, rows.score.to_numpy())):
                 if rle is None:
                     continue
-                f.write(f"{frame + frame_base} {int(r.track_id)} {int(class_id)} {int(r.height)} {int(r.width)} "
-                        f"{rle['counts'].decode('ascii')}\n")
+                f.write(mots_line(frame + frame_base, int(r.track_id), int(class_id), rle))
                 count += 1
     return count

@@ -208,8 +208,8 @@ def weights_path(config: Mapping[str, Any]) -> str:
     if config["weights"] == "coco":
         return PATHS["coco_weights"]
     if config["weights"] == "demo":
-        inside = DEMO_MODEL.is_relative_to(Path.cwd().resolve())
-        return str(DEMO_MODEL.relative_to(Path.cwd().resolve())) if inside else str(DEMO_MODEL)
+        here = Path.cwd().resolve()
+        return str(DEMO_MODEL.relative_to(here)) if DEMO_MODEL.is_relative_to(here) else str(DEMO_MODEL)
     return config["weights"]
 
 

@@ -150,6 +150,13 @@ def write_atomic(table: pa.Table, path: str | Path) -> None:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS)
 
 
+def row_rles(rows: pd.DataFrame) -> list[dict]:
+    """The rows' masks as pycocotools RLEs (`{"size": [height, width], "counts": bytes}`; the table keeps the counts
+    as a string)."""
+    return [{"size": [int(h), int(w)], "counts": c.encode("ascii")}
+            for h, w, c in zip(rows.height, rows.width, rows.mask_rle)]
+
+
 def frame_groups(path: str | Path, batch_rows: int = 4096) -> Iterator[tuple[int, pd.DataFrame]]:
     """`(frame, rows)` of a detections file in frame order, read a batch at a time (memory stays flat)."""
     pending = None

@@ -27,6 +27,7 @@ from pycocotools.coco import COCO
 
 from vidseg.errors import VidsegError
 from vidseg.evaluate import read_ground_truth
+from vidseg.tables import row_rles
 from vidseg.tracker import UNTRACKED
 
 # Reported figures: TrackEval's field -> the report's key. HOTA-family figures are means over its 19 IoU thresholds.
@@ -68,8 +69,7 @@ def sequence_data(detections: pd.DataFrame, truth: dict) -> dict:
         rows = by_frame.get(frame)
         if rows is None:
             rows = detections.iloc[:0]
-        rles = [{"size": [int(h), int(w)], "counts": c.encode("ascii")}
-                for h, w, c in zip(rows.height, rows.width, rows.mask_rle)]
+        rles = row_rles(rows)
         gt_ids.append(np.asarray(ids, np.int64))
         tracker_ids.append(rows.track_id.to_numpy(np.int64))
         if ids and rles:
