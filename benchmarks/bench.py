@@ -4,7 +4,7 @@ On a fixed synthetic video (seeded shapes scene, 480x640) and seeded COCO-class
 weights it prints one table: frames/s of frame extraction, of the pure model
 forward pass at batch 1, 2 and 4 (and of the variants each speed-up replaced),
 of the segment stage end to end (frames read, molded, model, post-processing,
-RLE, Parquet), of render, of encode and of the tracker (20 detections per frame, one
+RLE, Parquet), of annotate (draw and encode) and of the tracker (20 detections per frame, one
 core); the segment stage's overhead ratio
 (end to end / pure forward at the same batch, measured in this run); each
 stage's peak memory (every stage runs in its own process); achieved GFLOP/s
@@ -125,24 +125,18 @@ def stage_extract(work: Path) -> dict:
     return {"s_per_frame": seconds / len(times)}
 
 
-def stage_render(work: Path, spec: str, n: int) -> dict:
-    """Annotate the first `n` frames (the ones the segment stage ran on) with their detections."""
-    from vidseg.render import render_video
+def stage_annotate(work: Path, spec: str, n: int) -> dict:
+    """The annotate stage on the first `n` frames (the ones the segment stage ran on) with their detections:
+    read, draw, encode with the workflow's default settings at the video's 10 fps, audio copied."""
+    from vidseg.annotate import annotate_video
+    from vidseg.probe import probe
     from vidseg.tables import frame_groups
 
+    record = probe(work / "video.mp4")
     start = time.perf_counter()
-    render_video(work / "frames", n, frame_groups(work / f"{spec}.detections.parquet"), work / "annotated", "jpg")
+    annotate_video(work / "frames", [i / 10 for i in range(n)], frame_groups(work / f"{spec}.detections.parquet"),
+                   "jpg", record, work / "video.mp4", work / "out.mp4", threads=2)
     return {"s_per_frame": (time.perf_counter() - start) / n}
-
-
-def stage_encode(work: Path, n: int) -> dict:
-    """Encode the `n` annotated frames at the video's 10 fps, its audio copied, the workflow's default settings."""
-    from vidseg.encode import encode
-
-    times = [i / 10 for i in range(n)]
-    start = time.perf_counter()
-    encode(work / "annotated", times, "jpg", (10, 1), False, work / "video.mp4", "aac", work / "out.mp4")
-    return {"s_per_frame": (time.perf_counter() - start) / len(times)}
 
 
 def stage_track(work: Path, detections: int) -> dict:
@@ -170,8 +164,8 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-STAGES = {"forward": stage_forward, "segment": stage_segment, "extract": stage_extract, "render": stage_render,
-          "encode": stage_encode, "track": stage_track, "matmul": stage_matmul}
+STAGES = {"forward": stage_forward, "segment": stage_segment, "extract": stage_extract, "annotate": stage_annotate,
+          "track": stage_track, "matmul": stage_matmul}
 
 
 def run_stage(name: str, work: Path, *args) -> dict:
@@ -299,10 +293,9 @@ def main() -> None:
                 row(f"segment end to end{'' if variant == 'default' else ': ' + variant}", spec, 4, s,
                     seg["peak_mib"], note + f"; {bases['all'] / s:.2f}x matterport's graph (all slots, fp32) here")
         first = args.configs[0]
-        r = run_stage("render", work, first, args.frames)
-        row("render", f"{first} detections", "-", r["s_per_frame"], r["peak_mib"])
-        r = run_stage("encode", work, args.frames)
-        row("encode", "libx264 medium crf 20, audio copied", "-", r["s_per_frame"], r["peak_mib"])
+        r = run_stage("annotate", work, first, args.frames)
+        row("annotate (read, draw, encode)", f"{first} detections; default encode settings, audio copied", "-",
+            r["s_per_frame"], r["peak_mib"], "benchmarks/annotate.py: 1280x720, 20 detections/frame")
         r = run_stage("track", work, 20)
         row("track (tracker only)", "20 detections/frame, mask IoU, one core", "-", r["s_per_frame"], r["peak_mib"],
             "target: >= 1,000 frames/s")

@@ -11,11 +11,10 @@ rule annotate:
         LOGS["annotate"],
     conda:
         "../environment.yml"
+    threads: 2
     params:
         code=CODE["annotate"],
         image_format=config["frames"]["format"],
-        crf=config["encode"]["crf"],
-        preset=config["encode"]["preset"],
-        scratch=PATHS["annotate_scratch"],
+        encode=PLAN.encode,
     script:
         "../scripts/annotate.py"

@@ -6,13 +6,14 @@ log = log_to(snakemake.log[0])
 import json  # noqa: E402
 
 from vidseg.annotate import annotate_video  # noqa: E402
+from vidseg.encoders import EncodeSettings  # noqa: E402
 from vidseg.frames import read_index  # noqa: E402
 from vidseg.tables import frame_groups  # noqa: E402
 
 with open(snakemake.input.probe) as f:
     probe = json.load(f)
-times = read_index(snakemake.input.index)
-annotate_video(snakemake.input.frames, times, frame_groups(snakemake.input.detections),
-               snakemake.params.image_format, probe, snakemake.input.video, snakemake.output[0],
-               snakemake.params.scratch, crf=snakemake.params.crf, preset=snakemake.params.preset)
-log.info("%s: annotated and encoded %d frames", snakemake.wildcards.video, len(times))
+settings = EncodeSettings(**snakemake.params.encode)
+count = annotate_video(snakemake.input.frames, read_index(snakemake.input.index),
+                       lambda: frame_groups(snakemake.input.detections), snakemake.params.image_format, probe,
+                       snakemake.input.video, snakemake.output[0], settings, snakemake.threads)
+log.info("%s: annotated and encoded %d frames (%s)", snakemake.wildcards.video, count, settings)

@@ -1,9 +1,9 @@
 """Run one stage on one video in this process and print its peak memory (KiB) as JSON.
 
-    python stage_memory.py segment|render|encode|track|report WORKDIR
+    python stage_memory.py segment|annotate|track|report WORKDIR
 
 WORKDIR holds frames/, index.tsv, video.mp4, weights.h5 (+ model.json) and, for
-render, detections.parquet; for track, chunks/*.detections.parquet and
+annotate, detections.parquet; for track, chunks/*.detections.parquet and
 chunks/*.frames.parquet; for report, the track stage's out/. Printed: this process's peak resident memory (VmHWM:
 getrusage's ru_maxrss would include the peak of the process that forked it) and
 the largest of its children's (ffmpeg).
@@ -21,19 +21,15 @@ if stage == "segment":
     model, names = load_model(json.loads((work / "model.json").read_text()), work / "weights.h5")
     segment_chunk(model, names, "v", work / "frames", work / "index.tsv", "jpg", 0, 10**6, 1,
                   work / "detections.parquet", work / "frames.parquet")
-elif stage == "render":
+elif stage == "annotate":
+    from vidseg.annotate import annotate_video
+    from vidseg.encoders import EncodeSettings
     from vidseg.frames import read_index
-    from vidseg.render import render_video
+    from vidseg.probe import probe
     from vidseg.tables import frame_groups
 
-    render_video(work / "frames", len(read_index(work / "index.tsv")), frame_groups(work / "detections.parquet"),
-                 work / "annotated", "jpg")
-elif stage == "encode":
-    from vidseg.encode import encode
-    from vidseg.frames import read_index
-
-    encode(work / "annotated", list(read_index(work / "index.tsv")), "jpg", (10, 1), False, work / "video.mp4", "aac",
-           work / "out.mp4", preset="ultrafast")
+    annotate_video(work / "frames", read_index(work / "index.tsv"), frame_groups(work / "detections.parquet"), "jpg",
+                   probe(work / "video.mp4"), work / "video.mp4", work / "out.mp4", EncodeSettings(preset="ultrafast"))
 elif stage == "track":
     from vidseg.track import track_video
 

@@ -7,35 +7,11 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
-from media import frame_times, make_video, stream_info
-from vidseg.encode import encode
+from media import make_video, stream_info
 from vidseg.frames import extract
 from vidseg.render import class_colour, draw, place_labels
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def test_cfr_with_audio_keeps_frames_rate_and_audio(tmp_path):
-    video = make_video(tmp_path / "in.mp4", seconds=1.5, fps="12", audio=True)
-    times = extract(video, tmp_path / "frames")
-    encode(tmp_path / "frames", times, "jpg", (12, 1), False, video, "aac", tmp_path / "out.mp4", preset="ultrafast")
-    streams = {s["codec_type"]: s for s in stream_info(tmp_path / "out.mp4")}
-    v = streams["video"]
-    assert v["codec_name"] == "h264" and v["pix_fmt"] == "yuv420p" and v["avg_frame_rate"] == "12/1"
-    assert int(v["nb_read_frames"]) == len(times) == 18
-    assert abs(float(v["duration"]) - 1.5) <= 1 / 12
-    assert streams["audio"]["codec_name"] == "aac"
-
-
-def test_vfr_keeps_timestamps_and_odd_sizes_are_padded(tmp_path):
-    video = make_video(tmp_path / "odd.mp4", seconds=1.0, size="34x22", fps="10", pix_fmt="yuv444p", crop="33:21")
-    times = extract(video, tmp_path / "frames")
-    shifted = [t + (0.03 if i % 3 == 0 and i else 0) for i, t in enumerate(times)]  # uneven spacing
-    encode(tmp_path / "frames", shifted, "jpg", (10, 1), True, video, None, tmp_path / "vfr.mp4", preset="ultrafast")
-    np.testing.assert_allclose(frame_times(tmp_path / "vfr.mp4"), shifted, atol=2e-3)
-    assert stream_info(video)[0]["width"] == 33
-    (v,) = stream_info(tmp_path / "vfr.mp4")
-    assert (v["width"], v["height"]) == (34, 22)
 
 
 def test_draw_colours_the_mask_and_keeps_the_rest():
@@ -53,13 +29,16 @@ def test_draw_colours_the_mask_and_keeps_the_rest():
     assert (draw(image, rows.iloc[0:0]) == image).all()
 
 
-def test_annotate_renders_encodes_and_leaves_no_scratch(tmp_path):
-    """One job renders and encodes; its annotated frames are gone afterwards, also when it fails."""
+def test_annotate_draws_and_encodes_without_an_image_folder(tmp_path):
+    """One job reads, draws and encodes, writing nothing but the video; a frame that cannot be read stops it
+    with an error naming the file, and no partial video is left."""
     import cv2
     import pytest
 
     from vidseg.annotate import annotate_video
+    from vidseg.encoders import EncodeSettings
     from vidseg.errors import VidsegError
+    from vidseg.probe import probe
 
     video = make_video(tmp_path / "in.mp4", seconds=1.0, size="80x60", fps="10", audio=True)
     times = extract(video, tmp_path / "frames")
@@ -67,13 +46,13 @@ def test_annotate_renders_encodes_and_leaves_no_scratch(tmp_path):
     mask[10:50, 10:70] = 1
     rows = pd.DataFrame([dict(class_id=3, class_name="car", score=0.9, x_min=10, y_min=10, x_max=70, y_max=50,
                               mask_rle=mask_utils.encode(mask)["counts"].decode())])
-    probe = {"fps_num": 10, "fps_den": 1, "variable_frame_rate": False, "audio_codec": "aac"}
-    scratch = tmp_path / "scratch"
-    annotate_video(tmp_path / "frames", times, [(4, rows)], "jpg", probe, video, tmp_path / "out.mp4", scratch,
-                   preset="ultrafast")
+    record = probe(video)
+    before = set(tmp_path.rglob("*"))
+    assert annotate_video(tmp_path / "frames", times, [(4, rows)], "jpg", record, video, tmp_path / "out.mp4",
+                          EncodeSettings(preset="ultrafast")) == 10
+    assert set(tmp_path.rglob("*")) - before == {tmp_path / "out.mp4"}
     streams = {s["codec_type"]: s for s in stream_info(tmp_path / "out.mp4")}
     assert int(streams["video"]["nb_read_frames"]) == len(times) == 10 and "audio" in streams
-    assert list(scratch.iterdir()) == []
     capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     frames = [capture.read()[1] for _ in range(6)]
     source = [cv2.imread(str(tmp_path / "frames" / f"{i:06d}.jpg")) for i in range(6)]
@@ -82,9 +61,27 @@ def test_annotate_renders_encodes_and_leaves_no_scratch(tmp_path):
     assert np.abs(frames[3].astype(int) - source[3]).mean() < 6
 
     (tmp_path / "frames" / "000007.jpg").unlink()
-    with pytest.raises(VidsegError, match="cannot read frame image"):
-        annotate_video(tmp_path / "frames", times, [], "jpg", probe, video, tmp_path / "bad.mp4", scratch)
-    assert list(scratch.iterdir()) == [] and not (tmp_path / "bad.mp4").exists()
+    with pytest.raises(VidsegError, match="cannot read frame image .*000007.jpg"):
+        annotate_video(tmp_path / "frames", times, [], "jpg", record, video, tmp_path / "bad.mp4")
+    assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_annotate_falls_back_to_libx264_where_the_hardware_encoder_cannot_run(tmp_path, caplog):
+    """No NVIDIA GPU here: with encode.encoder h264_nvenc the video is still made (by libx264), and the log
+    says why; the detections are read again for the second encoding."""
+    from vidseg.annotate import annotate_video
+    from vidseg.encoders import EncodeSettings
+    from vidseg.probe import probe
+
+    video = make_video(tmp_path / "in.mp4", seconds=0.5, size="80x60", fps="10")
+    times = extract(video, tmp_path / "frames")
+    reads = []
+    with caplog.at_level("WARNING", logger="vidseg"):
+        annotate_video(tmp_path / "frames", times, lambda: reads.append(1) or [], "jpg", probe(video), video,
+                       tmp_path / "out.mp4", EncodeSettings("h264_nvenc"))
+    (v,) = stream_info(tmp_path / "out.mp4")
+    assert v["codec_name"] == "h264" and int(v["nb_read_frames"]) == 5 and len(reads) == 2
+    assert "h264_nvenc" in caplog.text and "encoding with libx264 instead" in caplog.text
 
 
 def test_drawing_in_the_boxes_gives_the_full_frame_picture_where_labels_do_not_collide():

@@ -1,4 +1,4 @@
-"""Memory of the segment, render, encode and track stages does not grow with the video's length."""
+"""Memory of the segment, annotate and track stages does not grow with the video's length."""
 
 import json
 import subprocess
@@ -34,7 +34,7 @@ def videos(tmp_path_factory):
 
 
 def peaks(stage: str, work: Path) -> dict[str, int]:
-    """Peak KiB of the stage's own process and of its largest child (ffmpeg, for encode)."""
+    """Peak KiB of the stage's own process and of its largest child (ffmpeg, for annotate)."""
     proc = subprocess.run([sys.executable, str(HERE / "stage_memory.py"), stage, str(work)], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -43,11 +43,11 @@ def peaks(stage: str, work: Path) -> dict[str, int]:
 
 def test_peak_memory_of_a_10x_longer_video_stays_within_20_percent(videos):
     ratios = {}
-    for stage in ("segment", "render", "encode"):  # in order: each stage reads what the one before wrote
+    for stage in ("segment", "annotate"):  # in order: annotate reads the detections segment wrote
         short, long = peaks(stage, videos["short"]), peaks(stage, videos["long"])
         ratios[stage] = (short["self_kib"], long["self_kib"])
-        if stage == "encode":
-            ratios["encode (ffmpeg)"] = (short["children_kib"], long["children_kib"])
+        if stage == "annotate":
+            ratios["annotate (ffmpeg)"] = (short["children_kib"], long["children_kib"])
     print({stage: f"{s / 1024:.0f} -> {lg / 1024:.0f} MiB (x{lg / s:.3f})" for stage, (s, lg) in ratios.items()})
     assert all(lg / s < 1.2 for s, lg in ratios.values()), ratios
 

@@ -60,6 +60,21 @@ def test_probe_real_files(tmp_path):
         probe(text)
 
 
+def test_the_video_end_is_when_its_last_frame_stops_showing(tmp_path):
+    """From the last packets where they carry durations (a Matroska file whose audio outlasts the picture by
+    0.2 s: the file's duration is not the video's); else the video stream's start plus duration."""
+    video = tmp_path / "v.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1",
+                    "-f", "lavfi", "-i", "sine=duration=1.2", "-c:v", "libx264", "-c:a", "aac", str(video)],
+                   check=True)
+    info = probe(video)
+    assert info["duration_s"] == pytest.approx(1.2, abs=0.03)
+    assert info["video_end_s"] == pytest.approx(1.0, abs=0.03)
+    late = raw({"start_time": "0.5"}, fmt={"duration": "10.51", "start_time": "0.0"})
+    assert normalize(late, "v.mp4")["video_end_s"] == pytest.approx(10.51)
+    assert normalize(raw({"duration": None}), "v.mkv")["video_end_s"] == pytest.approx(10.01)
+
+
 def test_probe_records_say_why_a_file_is_unusable(tmp_path):
     from vidseg.probe import probe_record
 

@@ -1,32 +1,46 @@
-"""The annotate stage: detections drawn on every frame, encoded into the annotated video.
+"""The annotate stage: detections drawn on every frame and streamed into the annotated video.
 
-One job does both halves: the annotated frames go to a scratch folder that only
-this job uses and that is removed when it ends (also on failure), so no folder
-of annotated images waits on shared storage between two jobs.
+Three things overlap: a thread reads the next frame images (vidseg.frames.read_frames),
+the job's own thread draws (vidseg.render), and a writer thread hands each drawn
+frame to ffmpeg, which encodes in its own process (vidseg.encode). Nothing is
+written between them, and memory holds a few frames, whatever the video's length.
 """
 
 from __future__ import annotations
 
-import tempfile
+import logging
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
 from vidseg.encode import encode
-from vidseg.render import render_video
+from vidseg.encoders import EncodeSettings
+from vidseg.errors import EncoderError
+from vidseg.frames import read_frames
+from vidseg.render import render_frames
 
 
-def annotate_video(frames_dir: str | Path, times: Sequence[float], detections: Iterable[tuple[int, pd.DataFrame]],
-                   image_format: str, probe: dict, source: str | Path, out: str | Path, scratch: str | Path,
-                   crf: int = 20, preset: str = "medium") -> None:
-    """Render `detections` onto the frames of `frames_dir` and encode them into `out` (MP4, atomically).
+def annotate_video(frames_dir: str | Path, times: Sequence[float],
+                   detections: Iterable[tuple[int, pd.DataFrame]] | Callable[[], Iterable[tuple[int, pd.DataFrame]]],
+                   image_format: str, probe: dict, source: str | Path, out: str | Path,
+                   settings: EncodeSettings = EncodeSettings(), threads: int | None = None) -> int:
+    """Draw `detections` on the frames of `frames_dir` and encode them into `out` (MP4, atomically), each frame
+    at its time in `times`; `probe` is the video's probe record. Returns the number of frames.
 
-    `probe` is the video's probe record (frame rate, variable frame rate, audio
-    codec); `scratch` is the folder the annotated frames are written under.
+    `detections` is read once per encoding: where a hardware encoder cannot run
+    (no driver, no free encoder session) the video is made again with libx264, and
+    the log says why, so pass a re-iterable (a list, or a callable returning the groups).
     """
-    Path(scratch).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{Path(out).stem}.", dir=scratch) as annotated:
-        render_video(frames_dir, len(times), detections, annotated, image_format)
-        encode(annotated, list(times), image_format, (probe["fps_num"], probe["fps_den"]),
-               probe["variable_frame_rate"], source, probe["audio_codec"], out, crf=crf, preset=preset)
+    def attempt(with_settings: EncodeSettings) -> int:
+        groups = detections() if callable(detections) else detections
+        images = read_frames(frames_dir, len(times), image_format)
+        return encode(render_frames(images, groups), times, probe, source, out, with_settings, threads)
+
+    try:
+        return attempt(settings)
+    except EncoderError as err:
+        if settings.encoder == "libx264":
+            raise
+        logging.getLogger("vidseg").warning("%s; encoding with libx264 instead", err)
+        return attempt(EncodeSettings(crf=settings.crf))

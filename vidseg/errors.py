@@ -20,5 +20,9 @@ class WeightsError(VidsegError):
     """A weights file cannot be read or does not fit the model."""
 
 
+class EncoderError(VidsegError):
+    """ffmpeg could not encode with the configured encoder (e.g. a hardware encoder without its driver)."""
+
+
 # How a job's log says it stopped on an error (vidseg.logs writes it, vidseg.status reads it).
 FAILED_MARK = "FAILED: "

@@ -1,6 +1,7 @@
 """Decode a video into numbered frame images and an index of their presentation times.
 
-One ffmpeg pass: `-fps_mode passthrough` (no frame duplicated or dropped),
+One ffmpeg pass: `-fps_mode passthrough` (no frame duplicated or dropped) at
+the source's time base,
 autorotation on, frames `000000.jpg`, `000001.jpg`, ... and, from the
 `showinfo` filter, every frame's presentation time in seconds.
 """
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -37,7 +41,10 @@ def extract(video: str | Path, out_dir: str | Path, image_format: str = "jpg", j
         shutil.rmtree(out)
     out.mkdir(parents=True)
     args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "info", "-i", str(video),
-            "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", "showinfo", "-start_number", "0"]
+            "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", "showinfo", "-start_number", "0",
+            # the source's time base: at ffmpeg's default of 1/frame rate, two variable-rate frames can round
+            # to one time, and the image muxer stops on it
+            "-enc_time_base", "-1"]
     if image_format == "jpg":
         args += ["-q:v", str(jpeg_quality)]
     args.append(str(out / f"%06d.{image_format}"))
@@ -65,10 +72,31 @@ def read_index(path: str | Path) -> np.ndarray:
     return data[:, 1] if data.size else np.zeros(0)
 
 
-def read_rgb(frames_dir: str | Path, index: int, image_format: str) -> np.ndarray:
-    """Frame `index` as an RGB uint8 array (OpenCV reads BGR; the model wants RGB)."""
+def read_bgr(frames_dir: str | Path, index: int, image_format: str) -> np.ndarray:
+    """Frame `index` as a BGR uint8 array (OpenCV's order)."""
     path = Path(frames_dir) / frame_name(index, image_format)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise VidsegError(f"cannot read frame image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_rgb(frames_dir: str | Path, index: int, image_format: str) -> np.ndarray:
+    """Frame `index` as an RGB uint8 array (the model wants RGB)."""
+    return cv2.cvtColor(read_bgr(frames_dir, index, image_format), cv2.COLOR_BGR2RGB)
+
+
+def read_frames(frames_dir: str | Path, count: int, image_format: str, ahead: int = 4) -> Iterator[np.ndarray]:
+    """Frames 0..count-1 as BGR arrays, in order, each read by a thread while the caller works on earlier
+    ones (OpenCV's decoding releases the GIL); at most `ahead` + 1 frames are held."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="frames")
+    pending: deque[Future] = deque()
+    try:
+        for index in range(count):
+            pending.append(pool.submit(read_bgr, frames_dir, index, image_format))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

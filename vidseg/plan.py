@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from vidseg import __version__
+from vidseg.encoders import EncodeSettings
 from vidseg.errors import ConfigError, VidsegError
 from vidseg.inputs import ground_truths, resolve_videos
 from vidseg.maskrcnn.config import CocoConfig, Config, field_name
@@ -41,7 +42,6 @@ PATHS = {
     "frames_table": "results/frames/video_id={video}/part-0.parquet",
     "tracks": "results/tracks/video_id={video}/part-0.parquet",
     "annotated": "results/videos/{video}.mp4",
-    "annotate_scratch": "results/annotated_tmp",
     "evaluation": "results/eval/{video}.json",
     "coco_export": "results/exports/coco/{video}.json",
     "mots_export": "results/exports/mots/{video}.txt",
@@ -149,6 +149,7 @@ class Plan:
     demo_model_elsewhere: bool  # the bundled shapes model on videos that are not the demo videos
     config_digest: str
     track: dict[str, Any]  # the track stage's settings (`track:`, checked, defaults filled in)
+    encode: dict[str, Any]  # the annotate stage's encoder settings (`encode:`, checked)
     code: dict[str, str] = field(default_factory=code_digests)
 
     @property
@@ -269,7 +270,9 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
     model_file, settings, model, names = _model(config, weights)
     demo_elsewhere = config["videos"] != "demo" and Path(weights).resolve() == DEMO_MODEL
     track = asdict(TrackSettings.from_config(config.get("track")))
+    encode = asdict(EncodeSettings.from_config(config.get("encode")))
     return Plan(videos=videos, ground_truth=truth, weights=weights, model_file=model_file, model_settings=settings,
                 model=model, class_names=names, precision=config["segment"]["precision"],
                 evaluate_min_confidence=float(config["evaluate"]["min_confidence"]),
-                demo_model_elsewhere=demo_elsewhere, config_digest=config_digest(config), track=track)
+                demo_model_elsewhere=demo_elsewhere, config_digest=config_digest(config), track=track,
+                encode=encode)

@@ -1,8 +1,8 @@
 """Probe a video with ffprobe and normalize what the workflow needs from it.
 
 Frame rate as an exact rational (avg_frame_rate, else r_frame_rate), size after
-rotation, rotation, duration, frame count, audio presence, and a
-variable-frame-rate flag. A file without a usable video stream is an error
+rotation, rotation, duration, when the last frame stops showing, frame count,
+audio presence, and a variable-frame-rate flag. A file without a usable video stream is an error
 naming the file.
 """
 
@@ -62,7 +62,7 @@ def rotation_of(stream: dict) -> int:
 def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
     """The fields the workflow uses, from ffprobe's JSON."""
     streams = raw.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic", 0) == 0), None)
+    video = _video_stream(raw)
     if video is None:
         raise VidsegError(f"{path}: no video stream (streams: {[s.get('codec_type') for s in streams] or 'none'})")
     avg, real = parse_rate(video.get("avg_frame_rate")), parse_rate(video.get("r_frame_rate"))
@@ -79,6 +79,11 @@ def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     fmt = raw.get("format", {})
     duration = _float(video.get("duration")) or _float(fmt.get("duration"))
+    file_start = _time(fmt.get("start_time")) or 0.0
+    video_start = _time(video.get("start_time"))
+    # the video stream's end on the clock frame times are read on (ffmpeg counts from the file's start);
+    # probe() reads it from the last packets where they say
+    video_end = (video_start if video_start is not None else file_start) - file_start + duration if duration else None
     nb_frames = int(video.get("nb_frames") or 0)
     n_frames = nb_frames if nb_frames > 0 else (max(1, round(duration * float(fps))) if duration else 0)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
@@ -94,6 +99,7 @@ def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
         "coded_height": coded_h,
         "rotation": rotation,
         "duration_s": duration,
+        "video_end_s": video_end,
         "n_frames": n_frames,
         "n_frames_exact": nb_frames > 0,
         "variable_frame_rate": bool(avg and real and avg != real),
@@ -102,12 +108,47 @@ def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
     }
 
 
+def _video_stream(raw: dict[str, Any]) -> dict | None:
+    """The first video stream that is not a cover picture."""
+    return next((s for s in raw.get("streams", [])
+                 if s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic", 0) == 0), None)
+
+
+def last_frame_end(path: str | Path, raw: dict[str, Any]) -> float | None:
+    """When the video stream's last frame stops showing, in seconds from the file's start (the clock frame
+    times are read on): the largest packet time plus duration among the packets of about the last 2 s (a seek
+    and a read of packet headers, no decoding); None where the packets carry no duration."""
+    video, fmt = _video_stream(raw), raw.get("format", {})
+    duration = _float(fmt.get("duration"))
+    if video is None or duration is None:
+        return None
+    proc = run(["ffprobe", "-v", "error", "-select_streams", str(video.get("index", 0)), "-read_intervals",
+                f"{max(0.0, (_time(fmt.get('start_time')) or 0.0) + duration - 2):.3f}%", "-show_entries",
+                "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)],
+               what=f"{path}: ffprobe cannot read its last packets", timeout=120, check=False)
+    ends = []
+    for line in proc.stdout.split():
+        pts, length = (line.split(",") + ["", ""])[:2]
+        if _time(pts) is not None and _float(length) is not None:
+            ends.append(float(pts) + float(length))
+    return max(ends) - (_time(fmt.get("start_time")) or 0.0) if ends else None
+
+
 def _float(text) -> float | None:
     try:
         value = float(text)
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) and value > 0 else None
+
+
+def _time(text) -> float | None:
+    """A start time (may be 0 or negative); None when absent or not a number."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def first_frame_decodes(path: str | Path) -> None:
@@ -124,6 +165,7 @@ def probe(path: str | Path) -> dict[str, Any]:
     raw = ffprobe(path)
     info = normalize(raw, path)
     first_frame_decodes(path)
+    info["video_end_s"] = last_frame_end(path, raw) or info["video_end_s"]
     return {**info, "ffprobe": raw}
 
 

@@ -8,8 +8,7 @@ without track ids) in its class's colour, labelled `<class> <score>`.
 from __future__ import annotations
 
 import colorsys
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -17,7 +16,6 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from vidseg.errors import VidsegError
-from vidseg.frames import frame_name
 from vidseg.rle import decode_box
 
 MASK_ALPHA = 0.45
@@ -124,28 +122,20 @@ def draw(image_bgr: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def render_video(frames_dir: str | Path, n_frames: int, detections: Iterable[tuple[int, pd.DataFrame]],
-                 out_dir: str | Path, image_format: str, jpeg_quality: int = 95) -> None:
-    """Write annotated copies of frames 0..n_frames-1 (same names) into `out_dir`.
+def render_frames(images: Iterable[np.ndarray], detections: Iterable[tuple[int, pd.DataFrame]]) -> Iterator[np.ndarray]:
+    """The annotated frames: each of `images` (frames 0, 1, ... in order) with its detection rows drawn.
 
     `detections` yields `(frame, rows)` in frame order (`vidseg.tables.frame_groups`
     streams them from the table), so memory does not grow with the video's length.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if image_format == "jpg" else []
     groups = iter(detections)
     upcoming = next(groups, None)
-    for index in range(n_frames):
-        name = frame_name(index, image_format)
-        image = cv2.imread(str(Path(frames_dir) / name), cv2.IMREAD_COLOR)
-        if image is None:
-            raise VidsegError(f"cannot read frame image {Path(frames_dir) / name}")
+    count = 0
+    for index, image in enumerate(images):
         rows = None
         if upcoming is not None and upcoming[0] == index:
             rows, upcoming = upcoming[1], next(groups, None)
-        annotated = draw(image, rows) if rows is not None else image
-        if not cv2.imwrite(str(out_dir / name), annotated, params):
-            raise VidsegError(f"cannot write {out_dir / name}")
+        yield draw(image, rows) if rows is not None else image
+        count = index + 1
     if upcoming is not None:
-        raise VidsegError(f"detections for frame {upcoming[0]}, but the video has {n_frames} frames")
+        raise VidsegError(f"detections for frame {upcoming[0]}, but the video has {count} frames")
