@@ -2,7 +2,8 @@
 # and `make test` (set up, then run the test suite). `make train-demo` retrains the
 # bundled demo model (models/shapes.h5) with the workflow's train rule; `make bench` prints
 # the benchmark table (docs/benchmarks.md), then the report's build time for 100 videos, then segmentation
-# frames/s at 1 and 2 cores without a GPU, then the time to draw one annotated 720p frame.
+# frames/s at 1 and 2 cores without a GPU, then the time to draw one annotated 720p frame, then the
+# annotate stage at 720p against the one before it, and the libx264 presets.
 # Setting up installs the Python dependencies into .venv and ffmpeg with apt when run as root.
 VENV ?= .venv
 CORES ?= all
@@ -53,3 +54,4 @@ bench: setup-test
 	$(VENV)/bin/python benchmarks/report.py
 	$(VENV)/bin/python benchmarks/cores.py
 	$(VENV)/bin/python benchmarks/draw.py
+	$(VENV)/bin/python benchmarks/annotate.py

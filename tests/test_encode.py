@@ -19,8 +19,8 @@ FAST = EncodeSettings(preset="ultrafast")
 
 def reencoded(video: Path, tmp_path: Path, settings: EncodeSettings = FAST) -> tuple[list[float], dict, Path]:
     """The video's frames as the frames stage extracts them, encoded back as the annotate stage does."""
-    times = extract(video, tmp_path / "frames")
     record = probe(video)
+    times = extract(video, tmp_path / "frames", start_s=record["start_s"])
     out = tmp_path / "out.mp4"
     frames = read_frames(tmp_path / "frames", len(times), "jpg")
     assert encode(frames, times, record, video, out, settings) == len(times)
@@ -32,13 +32,15 @@ def streams(path: Path) -> dict[str, dict]:
 
 
 def extent(path: Path, kind: str) -> tuple[float, float]:
-    """When a stream (`v` or `a`) starts and when its last frame stops showing, from its packets."""
+    """When a stream (`v` or `a`) starts and when its last frame stops showing, from its packets, in seconds
+    from the file's start."""
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", kind, "-show_entries",
                           "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)],
                          check=True, capture_output=True, text=True).stdout
     packets = [line.split(",")[:2] for line in out.split()]
-    return (min(float(pts) for pts, _ in packets),
-            max(float(pts) + float(duration) for pts, duration in packets if duration != "N/A"))
+    start = float(probe(path)["start_s"])
+    return (min(float(pts) for pts, _ in packets) - start,
+            max(float(pts) + float(duration) for pts, duration in packets if duration != "N/A") - start)
 
 
 def assert_timed_like(source: Path, out: Path, times: list[float], frame_s: float) -> None:
@@ -109,6 +111,20 @@ def test_a_video_that_starts_after_its_audio_keeps_the_offset_and_odd_sizes_are_
     v = streams(out)["video"]
     assert (v["width"], v["height"]) == (34, 22) and stream_info(video)[0]["width"] == 33
     assert float(v["start_time"]) == pytest.approx(0.5, abs=0.01)
+
+
+def test_an_mpeg_ts_keeps_the_gap_between_its_audio_and_its_video(tmp_path):
+    """A transport stream starts its clock at about 1.5 s, and its audio 23 ms before its video: frame times count
+    from the file's start, and the annotated video keeps the audio 23 ms ahead of the picture."""
+    video = tmp_path / "clip.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1",
+                    "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "libx264", "-c:a", "aac", str(video)], check=True)
+    times, record, out = reencoded(video, tmp_path)
+    (video_start, _), (audio_start, _) = extent(video, "v"), extent(video, "a")
+    assert record["start_s"] > 1 and audio_start == 0 and video_start > 0.01
+    assert times[0] == pytest.approx(video_start, abs=1e-3)
+    assert extent(out, "v")[0] - extent(out, "a")[0] == pytest.approx(video_start - audio_start, abs=2e-3)
+    assert_timed_like(video, out, times, 0.1)
 
 
 def test_frame_clock_orders_every_frame_and_gives_the_last_its_duration():

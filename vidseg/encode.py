@@ -28,6 +28,7 @@ from vidseg.atomic import atomic_path
 from vidseg.errors import EncoderError, VidsegError
 from vidseg.encoders import EncodeSettings, available
 from vidseg.ffmpeg import error_lines, require
+from vidseg.probe import video_stream
 
 MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
 
@@ -59,8 +60,7 @@ def last_frame_duration(times: Sequence[float], probe: dict) -> float:
 
 def timescale_of(probe: dict) -> int:
     """The output video track's timescale: the source's when it is fine enough to be kept, else 90 kHz."""
-    streams = (probe.get("ffprobe") or {}).get("streams") or []
-    video = next((s for s in streams if s.get("codec_type") == "video"), {})
+    video = video_stream(probe.get("ffprobe") or {}) or {}
     base = str(video.get("time_base", ""))
     try:
         rate = Fraction(base)
@@ -89,8 +89,11 @@ def encode(frames: Iterable[np.ndarray], times: Sequence[float], probe: dict, so
     # ffmpeg 5.1 gives the last packet 1/r s (it drops the stream's last duration): -r names that duration;
     # with -fps_mode passthrough and the demuxer's time base it changes no other timestamp
     last_rate = Fraction(10**6, int(durations[-1])).limit_denominator(10**6)
-    args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-itsoffset", f"{times[0]:.6f}", "-f", "matroska", "-i", "pipe:0", "-i", str(source), "-map", "0:v:0"]
+    # one clock for both inputs, the source file's start (vidseg.frames): -copyts keeps ffmpeg from moving
+    # each input to zero on its own; the frames' Matroska times count from the first frame
+    args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-copyts",
+            "-itsoffset", f"{times[0]:.6f}", "-f", "matroska", "-i", "pipe:0",
+            "-itsoffset", f"{-probe.get('start_s', 0.0):.6f}", "-i", str(source), "-map", "0:v:0"]
     if probe.get("audio_codec"):
         args += ["-map", "1:a:0", "-c:a", "copy" if probe["audio_codec"] in MP4_AUDIO else "aac"]
     args += settings.args(threads) + [

@@ -29,8 +29,10 @@ def frame_name(index: int, image_format: str) -> str:
     return f"{index:06d}.{image_format}"
 
 
-def extract(video: str | Path, out_dir: str | Path, image_format: str = "jpg", jpeg_quality: int = 2) -> list[float]:
-    """Decode every frame of `video` into `out_dir`; returns each frame's time in seconds.
+def extract(video: str | Path, out_dir: str | Path, image_format: str = "jpg", jpeg_quality: int = 2,
+            start_s: float = 0.0) -> list[float]:
+    """Decode every frame of `video` into `out_dir`; returns each frame's time in seconds from `start_s`, the
+    file's start (the probe's `start_s`: its earliest stream's start, so audio and video share the clock).
 
     `jpeg_quality` is ffmpeg's `-q:v` (2 = best, 31 = worst).
     """
@@ -40,7 +42,9 @@ def extract(video: str | Path, out_dir: str | Path, image_format: str = "jpg", j
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "info", "-i", str(video),
+    # -copyts: the container's own times (ffmpeg would otherwise count from the first video frame of some
+    # formats, from the first packet of any stream of others)
+    args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "info", "-copyts", "-i", str(video),
             "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", "showinfo", "-start_number", "0",
             # the source's time base: at ffmpeg's default of 1/frame rate, two variable-rate frames can round
             # to one time, and the image muxer stops on it
@@ -49,7 +53,7 @@ def extract(video: str | Path, out_dir: str | Path, image_format: str = "jpg", j
         args += ["-q:v", str(jpeg_quality)]
     args.append(str(out / f"%06d.{image_format}"))
     proc = run(args, what=f"{video}: ffmpeg cannot decode it")
-    times = [float(m.group(3)) for m in _SHOWINFO.finditer(proc.stderr)]
+    times = [float(m.group(3)) - start_s for m in _SHOWINFO.finditer(proc.stderr)]
     written = sorted(out.iterdir())
     if not written:
         raise VidsegError(f"{video}: no frame could be decoded")

@@ -62,7 +62,7 @@ def rotation_of(stream: dict) -> int:
 def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
     """The fields the workflow uses, from ffprobe's JSON."""
     streams = raw.get("streams", [])
-    video = _video_stream(raw)
+    video = video_stream(raw)
     if video is None:
         raise VidsegError(f"{path}: no video stream (streams: {[s.get('codec_type') for s in streams] or 'none'})")
     avg, real = parse_rate(video.get("avg_frame_rate")), parse_rate(video.get("r_frame_rate"))
@@ -99,6 +99,7 @@ def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
         "coded_height": coded_h,
         "rotation": rotation,
         "duration_s": duration,
+        "start_s": file_start,  # the file's start (its earliest stream's): frame times count from it
         "video_end_s": video_end,
         "n_frames": n_frames,
         "n_frames_exact": nb_frames > 0,
@@ -108,7 +109,7 @@ def normalize(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
     }
 
 
-def _video_stream(raw: dict[str, Any]) -> dict | None:
+def video_stream(raw: dict[str, Any]) -> dict | None:
     """The first video stream that is not a cover picture."""
     return next((s for s in raw.get("streams", [])
                  if s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic", 0) == 0), None)
@@ -118,14 +119,17 @@ def last_frame_end(path: str | Path, raw: dict[str, Any]) -> float | None:
     """When the video stream's last frame stops showing, in seconds from the file's start (the clock frame
     times are read on): the largest packet time plus duration among the packets of about the last 2 s (a seek
     and a read of packet headers, no decoding); None where the packets carry no duration."""
-    video, fmt = _video_stream(raw), raw.get("format", {})
+    video, fmt = video_stream(raw), raw.get("format", {})
     duration = _float(fmt.get("duration"))
     if video is None or duration is None:
         return None
-    proc = run(["ffprobe", "-v", "error", "-select_streams", str(video.get("index", 0)), "-read_intervals",
-                f"{max(0.0, (_time(fmt.get('start_time')) or 0.0) + duration - 2):.3f}%", "-show_entries",
-                "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)],
-               what=f"{path}: ffprobe cannot read its last packets", timeout=120, check=False)
+    try:
+        proc = run(["ffprobe", "-v", "error", "-select_streams", str(video.get("index", 0)), "-read_intervals",
+                    f"{max(0.0, (_time(fmt.get('start_time')) or 0.0) + duration - 2):.3f}%", "-show_entries",
+                    "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)],
+                   what=f"{path}: ffprobe cannot read its last packets", timeout=120, check=False)
+    except VidsegError:  # too slow to seek: the stream's duration will do
+        return None
     ends = []
     for line in proc.stdout.split():
         pts, length = (line.split(",") + ["", ""])[:2]
