@@ -16,6 +16,7 @@ and the bitrate.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--footage", type=Path, help="a real clip (default: synthetic 1280x720 footage)")
     parser.add_argument("--frames", type=int, default=120, help="synthetic footage length")
     parser.add_argument("--detections", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="copy the annotated video (now) here, for a look")
     parser.add_argument("--presets", nargs="*", default=["ultrafast:20", "superfast:20", "veryfast:20", "veryfast:18",
                                                          "faster:20", "faster:18", "medium:20"],
                         help="libx264 preset:crf pairs to compare")
@@ -122,7 +124,7 @@ def main() -> None:
         work = Path(tmp)
         source = args.footage or synthetic_footage(work / "footage.mp4", args.frames)
         record = probe(source)
-        times = extract(source, work / "frames")
+        times = extract(source, work / "frames", start_s=record["start_s"])
         n, (h, w) = len(times), (record["height"], record["width"])
         detections = moving_grid(n, args.detections, h, w)
         print(f"{source.name}: {w}x{h}, {n} frames, {args.detections} detections per frame, "
@@ -131,13 +133,18 @@ def main() -> None:
         before = timed(lambda: annotate_before(work / "frames", times, detections, record, source, work / "b.mp4"))
         after = timed(lambda: annotate_video(work / "frames", times, detections, "jpg", record, source,
                                              work / "a.mp4", EncodeSettings(), threads=2))
-        default = ENCODERS["libx264"].default_preset
-        print(f"annotate end to end: before (full-frame drawing, JPEG folder, medium) {n / before:.1f} frames/s; "
-              f"now (in-box drawing, streamed, {default}) {n / after:.1f} frames/s: {before / after:.1f}x")
+        same = timed(lambda: annotate_video(work / "frames", times, detections, "jpg", record, source,
+                                            work / "m.mp4", EncodeSettings(preset="medium", crf=20), threads=2))
+        default = f"{ENCODERS['libx264'].default_preset} crf {EncodeSettings().crf}"
+        print(f"annotate end to end: before (full-frame drawing, JPEG folder, medium crf 20) {n / before:.1f} frames/s;"
+              f" now (in-box drawing, streamed, {default}) {n / after:.1f} frames/s: {before / after:.1f}x; "
+              f"now with the old encoder settings (medium crf 20) {n / same:.1f} frames/s: {before / same:.1f}x")
         for label, path in (("before", work / "b.mp4"), ("now", work / "a.mp4")):
             print(f"  {label}: video {duration(path, 'v'):.3f} s (source {duration(source, 'v'):.3f} s), "
                   f"audio {duration(path, 'a'):.3f} s (source {duration(source, 'a'):.3f} s)")
 
+        if args.keep:
+            shutil.copy(work / "a.mp4", args.keep)
         sources = [read_bgr(work / "frames", i, "jpg") for i in range(n)]
         drawn = [draw(image, rows) for image, (_, rows) in zip(sources, detections)]
         worst = min(psnr(new, draw_before(image, rows)) for new, image, (_, rows) in zip(drawn, sources, detections))
