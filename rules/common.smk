@@ -9,6 +9,7 @@ from snakemake.utils import validate
 from vidseg.errors import VidsegError
 from vidseg.gpu import segment_on_gpu
 from vidseg.inputs import ID_PATTERN
+from vidseg.packs import plan_packs
 from vidseg.plan import LOGS, PATHS, WORKFLOW_DIR, build_plan, exports, trained_paths
 from vidseg.threads import segment_threads as threads_for_segment
 
@@ -33,6 +34,7 @@ ON_GPU = segment_on_gpu(config["segment"]["device"])  # segment.device; auto: do
 wildcard_constraints:
     video=ID_PATTERN,
     chunk=r"\d+",
+    pack=ID_PATTERN,
 
 
 _PROBED = {}  # probe JSON path -> (mtime, record): the DAG asks for each record many times
@@ -161,30 +163,113 @@ def run_cores():
         return None
 
 
-_SEGMENT_JOBS = {}  # (video, chunk) -> its place among the run's segment jobs, once every probe is known
+_ALL_PROBED = []  # [True] once every probe is known (it stays so for the run)
+
+
+def all_probed():
+    """Whether the DAG knows every video's probe (checked once per call until it does, then remembered)."""
+    if not _ALL_PROBED and not unprobed(VIDEOS):
+        _ALL_PROBED.append(True)
+    return bool(_ALL_PROBED)
+
+
+_PACKS = {}  # pack name -> its Pack, once every probe is known
+_PACK_OF = {}  # video -> the name of its pack
+_PACKED = []  # [True] once the packs are planned
+
+
+def packs():
+    """The run's packs of short videos (vidseg.packs; segment.pack), once every probe is known ({} before)."""
+    if not _PACKED and all_probed():
+        if config["segment"]["pack"]:
+            good = good_videos()
+            planned = plan_packs({video: probed(video)["n_frames"] for video in good},
+                                 config["segment"]["chunk_size"],
+                                 {video: str(PLAN.detect_min_confidence(video)) for video in good})
+            _PACKS.update((pack.name, pack) for pack in planned)
+            _PACK_OF.update((video, pack.name) for pack in planned for video in pack.videos)
+        _PACKED.append(True)
+    return _PACKS
+
+
+def pack_of(video):
+    """The name of the pack `video` is segmented in, or None (a video of chunk_size frames or more)."""
+    packs()
+    return _PACK_OF.get(video)
+
+
+_SEGMENT_JOBS = {}  # (video, chunk) or ("pack", name) -> its place among the run's segment jobs, once probes are known
 
 
 def segment_jobs():
-    """The run's segment jobs in order: each chunk of each video that passed its probe ({} before the probes)."""
-    if not _SEGMENT_JOBS and not unprobed(VIDEOS):
-        chunks = [(video, chunk) for video in good_videos() for chunk in range(chunk_count(video))]
-        _SEGMENT_JOBS.update((job, index) for index, job in enumerate(chunks))
+    """The run's segment jobs in order: the chunks of the videos in no pack, then the packs ({} before the probes)."""
+    if not _SEGMENT_JOBS and all_probed():
+        chunks = [(video, chunk) for video in good_videos() if pack_of(video) is None
+                  for chunk in range(chunk_count(video))]
+        jobs = chunks + [("pack", name) for name in packs()]
+        _SEGMENT_JOBS.update((job, index) for index, job in enumerate(jobs))
     return _SEGMENT_JOBS
 
 
 def segment_threads(wildcards):
     """One GPU job's threads, or without a GPU the run's cores shared among its segment jobs (vidseg.threads)."""
     jobs = segment_jobs()
-    index = jobs.get((wildcards.video, int(wildcards.chunk)), 0)
-    return threads_for_segment(run_cores(), len(jobs) or len(VIDEOS), ON_GPU, index)
+    job = ("pack", wildcards.pack) if "pack" in wildcards.keys() else (wildcards.video, int(wildcards.chunk))
+    return threads_for_segment(run_cores(), len(jobs) or len(VIDEOS), ON_GPU, jobs.get(job, 0))
 
 
-def chunk_files(kind):
-    def files(wildcards):
+def segment_outputs(wildcards):
+    """What a video's track job reads: its pack's folder, or its chunks' tables (after every probe: packing
+    needs all frame counts)."""
+    if not all_probed():
+        return unprobed(VIDEOS)
+    pack = pack_of(wildcards.video)
+    if pack is not None:
+        return [rules.segment_pack.output[0].format(pack=pack)]
+    return segment_tables("detections")(wildcards) + segment_tables("frames")(wildcards)
+
+
+def segment_tables(kind):
+    """The video's segment tables of `kind` (detections, frames), inside its pack's folder or one per chunk."""
+
+    def paths(wildcards):
+        if not all_probed():
+            return []
+        pack = pack_of(wildcards.video)
+        if pack is not None:
+            return [PATHS[f"pack_{kind}"].format(pack=pack, video=wildcards.video)]
         chunks = [f"{chunk:04d}" for chunk in range(n_chunks(wildcards))]
         return expand(getattr(rules.segment.output, kind), video=wildcards.video, chunk=chunks)
 
-    return files
+    return paths
+
+
+def pack_videos(wildcards):
+    return list(packs()[wildcards.pack].videos)
+
+
+def pack_inputs(path):
+    """Input function of segment_pack: `path` ({video}) for each video of the pack."""
+    return lambda wildcards: [path.format(video=video) for video in pack_videos(wildcards)]
+
+
+def pack_settings(wildcards):
+    """The pack's model settings: its videos share them (packs never mix detection thresholds)."""
+    return PLAN.segment_settings(pack_videos(wildcards)[0])
+
+
+def pack_provenance(wildcards):
+    return PLAN.provenance(pack_videos(wildcards)[0])
+
+
+def pack_note(wildcards):
+    return PLAN.note(pack_videos(wildcards)[0])
+
+
+def pack_tables(wildcards):
+    """Where a pack job writes each video's tables and failures: templates of {video}, in the pack's folder."""
+    return {kind: PATHS[f"pack_{kind}"].replace("{pack}", wildcards.pack)
+            for kind in ("detections", "frames", "failure")}
 
 
 def train_dataset():
@@ -230,4 +315,5 @@ def report_status():
     from vidseg.status import describe, write_status
 
     notes = {video: PLAN.note(video) for video in VIDEOS}
-    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes, exported=exports(config))))
+    packed = {video: name for video, name in _PACK_OF.items()}  # as planned, if the probes got that far
+    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes, exported=exports(config), packs=packed)))

@@ -1,6 +1,6 @@
 rule evaluate:
     input:
-        detections=chunk_files("detections"),
+        segment=segment_outputs,
         tracked=rules.track.output.detections,
         ground_truth=ground_truth_path,
     output:
@@ -13,5 +13,6 @@ rule evaluate:
         code=CODE["evaluate"],
         min_confidence=detect_min_confidence,
         table_min_confidence=PLAN.table_min_confidence,
+        detections=segment_tables("detections"),
     script:
         "../scripts/evaluate.py"

@@ -1,6 +1,6 @@
 rule export_coco:
     input:
-        detections=chunk_files("detections"),
+        segment=segment_outputs,
         ground_truth=ground_truth_if_any,
     output:
         PATHS["coco_export"],
@@ -10,6 +10,7 @@ rule export_coco:
         "../environment.yml"
     params:
         code=CODE["export_coco"],
+        detections=segment_tables("detections"),
     script:
         "../scripts/export_coco.py"
 

@@ -34,3 +34,40 @@ rule segment:
         n_chunks=n_chunks,
     script:
         "../scripts/segment.py"
+
+
+rule segment_pack:
+    input:
+        frames=pack_inputs(rules.frames.output.frames),
+        index=pack_inputs(rules.frames.output.index),
+        probe=pack_inputs(rules.probe.output.json),
+        weights=PLAN.weights,
+        model_file=[PLAN.model_file] if PLAN.model_file else [],
+    output:
+        directory(PATHS["pack"]),
+    log:
+        LOGS["segment_pack"],
+    benchmark:
+        PATHS["pack_benchmark"]
+    conda:
+        "../environment.yml"
+    threads: segment_threads
+    resources:
+        gpu=1 if ON_GPU else 0,
+        mem_mb=config["segment"]["mem_mb"],
+        runtime=config["segment"]["runtime"],
+    params:
+        code=CODE["segment"],
+        videos=pack_videos,
+        model=pack_settings,
+        class_names=PLAN.class_names,
+        table_min_confidence=PLAN.table_min_confidence,
+        provenance=pack_provenance,
+        note=pack_note,
+        image_format=config["frames"]["format"],
+        xla=config["segment"]["xla"],
+        precision=config["segment"]["precision"],
+        device=config["segment"]["device"],
+        tables=pack_tables,
+    script:
+        "../scripts/segment.py"

@@ -1,7 +1,6 @@
 rule track:
     input:
-        detections=chunk_files("detections"),
-        frames=chunk_files("frames"),
+        segment_outputs,
     output:
         detections=PATHS["detections"],
         frames=PATHS["frames_table"],
@@ -15,5 +14,7 @@ rule track:
         min_confidence=PLAN.table_min_confidence,
         settings=PLAN.track,
         config_digest=PLAN.config_digest,
+        detections=segment_tables("detections"),
+        frames=segment_tables("frames"),
     script:
         "../scripts/track.py"

@@ -5,13 +5,16 @@ log = log_to(snakemake.log[0])
 
 from vidseg.gpu import bind_gpu  # noqa: E402
 from vidseg.provenance import file_sha256  # noqa: E402
-from vidseg.segment import load_model, io_threads_for, segment_chunk  # noqa: E402
+from vidseg.segment import io_threads_for, load_model, segment_chunk, segment_pack  # noqa: E402
 from vidseg.threads import use_threads  # noqa: E402
 
+# rule segment: one chunk of one video; rule segment_pack: a pack of short videos, each whole (vidseg.packs)
+packed = "pack" in snakemake.wildcards.keys()
+job = f"pack {snakemake.wildcards.pack}" if packed else snakemake.wildcards.video
 use_threads(snakemake.threads)
 bind_gpu(device=snakemake.params.device)  # one free GPU per job (lock files), or none with segment.device cpu
 if snakemake.params.note:
-    log.warning("%s: %s", snakemake.wildcards.video, snakemake.params.note)
+    log.warning("%s: %s", job, snakemake.params.note)
 
 model, names = load_model(snakemake.params.model, snakemake.input.weights, snakemake.params.class_names,
                           xla=snakemake.params.xla, precision=snakemake.params.precision,
@@ -19,10 +22,21 @@ model, names = load_model(snakemake.params.model, snakemake.input.weights, snake
                           table_min_confidence=snakemake.params.table_min_confidence)
 provenance = {**snakemake.params.provenance, "class_names": names,
               "weights_sha256": file_sha256(snakemake.input.weights)}
-found = segment_chunk(
-    model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,
-    snakemake.params.image_format, int(snakemake.wildcards.chunk), snakemake.params.chunk_size,
-    snakemake.params.n_chunks, snakemake.output.detections, snakemake.output.frames,
-    io_threads=io_threads_for(snakemake.threads), provenance=provenance,
-)
-log.info("%s chunk %s: %d detections", snakemake.wildcards.video, snakemake.wildcards.chunk, found)
+if packed:
+    outcome = segment_pack(
+        model, names, snakemake.params.videos, snakemake.input.frames, snakemake.input.index,
+        snakemake.params.image_format, snakemake.output[0], snakemake.params.tables,
+        io_threads=io_threads_for(snakemake.threads), provenance=provenance,
+    )
+    failed = [video for video, found in outcome.items() if isinstance(found, str)]
+    log.info("%s: %d videos, %d detections%s", job, len(outcome),
+             sum(found for found in outcome.values() if isinstance(found, int)),
+             f"; failed: {', '.join(failed)}" if failed else "")
+else:
+    found = segment_chunk(
+        model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,
+        snakemake.params.image_format, int(snakemake.wildcards.chunk), snakemake.params.chunk_size,
+        snakemake.params.n_chunks, snakemake.output.detections, snakemake.output.frames,
+        io_threads=io_threads_for(snakemake.threads), provenance=provenance,
+    )
+    log.info("%s chunk %s: %d detections", job, snakemake.wildcards.chunk, found)

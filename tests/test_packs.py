@@ -17,20 +17,23 @@ def test_every_short_video_in_exactly_one_pack_of_at_most_a_chunk():
     assert sorted(packed) == sorted(v for v, n in frames.items() if n < 1800)
     assert all(p.frames == sum(frames[v] for v in p.videos) <= 1800 for p in packs)
     assert all(p.name == p.videos[0] for p in packs) and len({p.name for p in packs}) == len(packs)
-    sizes = sorted(p.frames for p in packs)
-    assert sizes[len(sizes) // 2] >= 900  # packs are large: most hold half a chunk or more
+    total = sum(n for n in frames.values() if n < 1800)
+    assert len(packs) <= 2 * total / 1800  # about a chunk of frames per stretch of the sequence
     assert plan_packs(dict(reversed(list(frames.items()))), 1800) == packs  # the order given does not matter
 
 
-def test_adding_a_video_changes_the_pack_it_joins_and_few_others():
+def test_adding_a_video_changes_the_pack_it_joins_and_seldom_another():
+    """New videos whose ids fall all over the sequence: each changes the pack it joins, and only where its
+    stretch of the sequence is longer than a chunk the packs after it in that stretch."""
     frames = clips(400, seed=1)
     before = {p.videos for p in plan_packs(frames, 1800)}
     changed = []
-    for extra in range(20):
-        grown = {**frames, f"clip_new_{extra:02d}": 60}
-        after = {p.videos for p in plan_packs(grown, 1800)}
+    for extra in range(40):
+        new = f"clip_{(extra * 7919) % 400:04d}_new"  # between existing ids
+        after = {p.videos for p in plan_packs({**frames, new: 60}, 1800)}
+        assert sum(new in videos for videos in after) == 1
         changed.append(len(after - before))
-    assert max(changed) <= 2 and sum(changed) / len(changed) <= 1.5, changed
+    assert max(changed) <= 4 and sum(changed) / len(changed) <= 1.5, changed
     assert len(before) >= 15
 
 

@@ -176,11 +176,12 @@ def test_default_profile_keeps_going():
 
 
 def one_video_run(root: Path, frames: int = 60) -> Path:
-    """A folder with one 96x64 video of `frames` frames, seeded weights and a config (batch 2, one chunk)."""
+    """A folder with one 96x64 video of `frames` frames, seeded weights and a config (batch 2, one chunk, its own
+    job: not packed)."""
     make_video(root / "videos" / "clip.mp4", seconds=frames / 10, audio=True)
     seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
     config = {"videos": "videos", "model": MODEL, "weights": str(root / "weights.h5"),
-              "segment": {"chunk_size": 64, "device": "cpu"}, "encode": {"preset": "ultrafast"}}
+              "segment": {"chunk_size": 64, "device": "cpu", "pack": False}, "encode": {"preset": "ultrafast"}}
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     return root
 

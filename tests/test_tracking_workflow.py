@@ -26,8 +26,8 @@ def demo_config(chunk_size: int) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same demo video run with chunks of 7 frames (5 segment jobs), then redone as a user's video with one chunk,
-    beside a broken one (its report is opened in a browser)."""
+    """The same demo video run with chunks of 7 frames (5 segment jobs), then redone as a user's video in a pack (it
+    is shorter than a chunk), beside a broken one (its report is opened in a browser)."""
     chunked = tmp_path_factory.mktemp("chunked")
     (chunked / "config.yaml").write_text(yaml.safe_dump(demo_config(7)))
     snakemake(chunked)
@@ -48,7 +48,7 @@ def runs(tmp_path_factory):
 def test_chunk_size_does_not_change_the_tracks(runs):
     chunked, whole = runs
     assert len(list((chunked / "results/chunks/demo_0").glob("*.detections.parquet"))) == 5
-    assert len(list((whole / "results/chunks/demo_0").glob("*.detections.parquet"))) == 1
+    assert len(list((whole / "results/packs").glob("*/demo_0.detections.parquet"))) == 1  # shorter than a chunk
     a = pd.read_parquet(chunked / "results/tracks")
     b = pd.read_parquet(whole / "results/tracks")
     assert list(a.columns) == TRACKS_SCHEMA.names and len(a) >= 2

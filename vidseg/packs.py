@@ -1,23 +1,26 @@
 """Which videos share a segment job: short videos are packed so that one model load serves several of them.
 
 A video of `chunk_size` frames or more splits into chunks of `chunk_size`, one
-job each. Shorter videos are packed: in the order of their ids, within a group
-of videos whose model run is the same (`group`), a pack closes at a video whose
-id marks a boundary once it holds half of `chunk_size` frames, and always
-before a video that would take it past `chunk_size`. The boundaries come from
-the ids themselves (content-defined, as rsync and backup tools cut files), not
-from positions, so adding a video changes the pack it joins and seldom one
-more, not every pack after it; the same videos always give the same packs.
+job each. Shorter videos are packed. In the order of their ids, within a group
+of videos whose model run is the same (`group`), the sequence is cut into
+stretches after each video that marks a boundary: a video of n frames does with
+probability n / chunk_size, decided by a hash of its id, so a stretch holds about
+a chunk of frames. A stretch of up to `chunk_size` frames is one pack; a longer
+one is filled into packs of up to `chunk_size` frames in order. The cuts come
+from the videos themselves (content-defined, as rsync and backup tools cut
+files), not from positions: adding a video changes only its own stretch, the
+pack it joins (and, in a stretch longer than a chunk, the packs after it there),
+never the rest; the same videos always give the same packs.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Mapping
+from pathlib import Path
+from typing import Mapping, Sequence
 
-BOUNDARY_EVERY = 4  # one id in this many marks a boundary (packs of half a chunk or more close there)
-
+from vidseg.errors import VidsegError
 
 @dataclass(frozen=True)
 class Pack:
@@ -28,9 +31,10 @@ class Pack:
     frames: int
 
 
-def marks_boundary(video: str) -> bool:
-    """Whether a pack may close after `video` (one id in BOUNDARY_EVERY, fixed by the id alone)."""
-    return int.from_bytes(hashlib.sha256(video.encode()).digest()[:4], "big") % BOUNDARY_EVERY == 0
+def marks_boundary(video: str, frames: int, chunk_size: int) -> bool:
+    """Whether a stretch of the sequence ends after `video` (probability frames / chunk_size, fixed by its id)."""
+    draw = int.from_bytes(hashlib.sha256(video.encode()).digest()[:8], "big") / 2**64
+    return draw < frames / chunk_size
 
 
 def plan_packs(frames: Mapping[str, int], chunk_size: int, group: Mapping[str, str] | None = None) -> list[Pack]:
@@ -39,20 +43,47 @@ def plan_packs(frames: Mapping[str, int], chunk_size: int, group: Mapping[str, s
     groups: dict[str, list[str]] = {}
     for video in sorted(v for v, n in frames.items() if n < chunk_size):
         groups.setdefault((group or {}).get(video, ""), []).append(video)
-    packs = []
+    packs: list[Pack] = []
     for key in sorted(groups):
-        members: list[str] = []
-        total = 0
+        stretch: list[str] = []
         for video in groups[key]:
-            n = max(1, int(frames[video]))
-            if members and total + n > chunk_size:
-                packs.append(Pack(members[0], tuple(members), total))
-                members, total = [], 0
-            members.append(video)
-            total += n
-            if total * 2 >= chunk_size and marks_boundary(video):
-                packs.append(Pack(members[0], tuple(members), total))
-                members, total = [], 0
-        if members:
-            packs.append(Pack(members[0], tuple(members), total))
+            stretch.append(video)
+            if marks_boundary(video, max(1, int(frames[video])), chunk_size):
+                packs += _fill(stretch, frames, chunk_size)
+                stretch = []
+        packs += _fill(stretch, frames, chunk_size)
     return packs
+
+
+def _fill(videos: list[str], frames: Mapping[str, int], chunk_size: int) -> list[Pack]:
+    """`videos` in order, in packs of up to `chunk_size` frames."""
+    packs, members, total = [], [], 0
+    for video in videos:
+        n = max(1, int(frames[video]))
+        if members and total + n > chunk_size:
+            packs.append(Pack(members[0], tuple(members), total))
+            members, total = [], 0
+        members.append(video)
+        total += n
+    return packs + ([Pack(members[0], tuple(members), total)] if members else [])
+
+
+FAILURE_SUFFIX = ".failed"  # vidseg.plan PATHS["pack_failure"]: beside a video's tables in its pack's folder
+TABLE_SUFFIXES = (".detections.parquet", ".frames.parquet")
+
+
+def failure_path(table: str | Path) -> Path:
+    """Where a pack job says why the video of `table` (one of its tables' paths) failed."""
+    name = Path(table).name
+    stem = next((name[: -len(s)] for s in TABLE_SUFFIXES if name.endswith(s)), name)
+    return Path(table).with_name(stem + FAILURE_SUFFIX)
+
+
+def checked_tables(paths: Sequence[str | Path]) -> list[str]:
+    """A video's segment tables (`paths`), each present; one missing is an error with its pack's reason."""
+    for path in paths:
+        if not Path(path).is_file():
+            failure = failure_path(path)
+            reason = failure.read_text().strip() if failure.is_file() else "its segment job wrote no table"
+            raise VidsegError(f"{path}: {reason}")
+    return [str(p) for p in paths]

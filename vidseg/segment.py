@@ -1,4 +1,4 @@
-"""The segment stage: one contiguous range of a video's frames through the model into Parquet.
+"""The segment stage: one contiguous range of a video's frames, or a pack of short videos, through the model.
 
 The model loads once per job; frames are read as RGB and run in batches of
 IMAGES_PER_GPU (the last partial batch included). A batch that runs out of
@@ -179,3 +179,30 @@ def segment_chunk(
                  detections_out)
     write_atomic(with_provenance(frame_table(video_id, frames, picked, counts), provenance), frames_out)
     return sum(counts)
+
+
+def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[str], frames_dirs: Sequence[str | Path],
+                 indexes: Sequence[str | Path], image_format: str, out_dir: str | Path, tables: Mapping[str, str],
+                 io_threads: int = 1, provenance: Mapping[str, Any] | None = None) -> dict[str, int | str]:
+    """Run each of a pack's `videos` whole, in order, on one loaded model (vidseg.packs).
+
+    `tables` holds the paths, templates of `{video}` inside `out_dir`, of each
+    video's `detections` and `frames` tables and of its `failure` note. A video
+    that fails with a VidsegError (an unreadable frame, out of memory on one frame)
+    costs only itself: its reason goes to its failure note and the log, and the
+    next video runs. Returns per video its detection count, or its failure's reason.
+    """
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    outcome: dict[str, int | str] = {}
+    for video, frames_dir, index in zip(videos, frames_dirs, indexes):
+        try:
+            outcome[video] = segment_chunk(model, class_names, video, frames_dir, index, image_format, 0, 1, 1,
+                                           tables["detections"].format(video=video),
+                                           tables["frames"].format(video=video),
+                                           io_threads=io_threads, provenance=provenance)
+        except VidsegError as err:
+            reason = " ".join(str(err).split())
+            Path(tables["failure"].format(video=video)).write_text(reason + "\n")
+            log.error("%s: segmentation failed, the pack goes on: %s", video, reason)
+            outcome[video] = reason
+    return outcome

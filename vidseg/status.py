@@ -30,7 +30,9 @@ def failure_in(log: Path) -> str | None:
     return failed[-1] if failed else None
 
 
-def video_status(root: Path, video: str, evaluated: bool, note: str = "", exported: Sequence[str] = ()) -> dict[str, str]:
+def video_status(root: Path, video: str, evaluated: bool, note: str = "", exported: Sequence[str] = (),
+                 pack: str | None = None) -> dict[str, str]:
+    """`video`'s row; `pack`: the pack it is segmented in (vidseg.packs), if any."""
     def row(stage: str, status: str, reason: str = "") -> dict[str, str]:
         return {"video": video, "stage": stage, "status": status, "reason": reason, "note": note}
 
@@ -43,6 +45,11 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "", export
     for stage in stages(evaluated, exported):
         if (root / stage.proof.format(video=video)).exists():
             continue
+        if stage.rule == "segment" and pack is not None:
+            failed = packed_failure(root, video, pack)
+            if failed is None:
+                continue
+            return row(stage.name, *failed)
         logs = sorted(root.glob(LOGS[stage.rule].format(video=video, chunk="*")))
         for log in logs:
             reason = failure_in(log)
@@ -56,18 +63,37 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "", export
     return row("done", "ok")
 
 
+def packed_failure(root: Path, video: str, pack: str) -> tuple[str, str] | None:
+    """(status, reason) of a video whose pack job has not given it its tables; None where it has."""
+    log = LOGS["segment_pack"].format(pack=pack)
+    failure = root / PATHS["pack_failure"].format(pack=pack, video=video)
+    if failure.is_file():
+        return "failed", f"{failure.read_text().strip()} (log: {log})"
+    if (root / PATHS["pack_detections"].format(pack=pack, video=video)).is_file():
+        return None
+    if not (root / log).is_file():
+        return "not run", ""
+    reason = failure_in(root / log)
+    if reason is not None:
+        return "failed", f"{reason} (log: {log})"
+    return "failed", f"the job stopped without an error message (killed?); log: {log}"
+
+
 def write_status(videos: Iterable[str], evaluated: Iterable[str], path: str | Path = PATHS["status"],
-                 root: str | Path = ".", notes: Mapping[str, str] | None = None, exported: Sequence[str] = ()) -> pd.DataFrame:
+                 root: str | Path = ".", notes: Mapping[str, str] | None = None, exported: Sequence[str] = (),
+                 packs: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Write the status table for `videos` (those in `evaluated` also need their evaluation; every video needs its
     exports in the formats `exported`, vidseg.plan.exports); returns it.
 
-    `notes` are warnings per video for the `note` column (e.g. a model that does not fit the videos).
+    `notes` are warnings per video for the `note` column (e.g. a model that does not fit the videos); `packs`
+    names the pack each packed video is segmented in.
     """
     root = Path(root)
     evaluated = set(evaluated)
     notes = notes or {}
-    table = pd.DataFrame([video_status(root, v, v in evaluated, notes.get(v, ""), exported) for v in videos],
-                         columns=COLUMNS)
+    packs = packs or {}
+    table = pd.DataFrame([video_status(root, v, v in evaluated, notes.get(v, ""), exported, packs.get(v))
+                          for v in videos], columns=COLUMNS)
     with atomic_path(root / path, suffix=".tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     return table

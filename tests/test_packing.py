@@ -1,0 +1,89 @@
+"""Short videos packed into shared segment jobs (segment.pack): the same tables as one job per video, reruns
+of only the pack a new video joins, and a broken video that costs only itself."""
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import seeded_model
+from flow import MODEL, planned_jobs, run_raw, snakemake, write_config
+from media import make_video
+from vidseg.packs import plan_packs
+from vidseg.plan import PATHS
+
+CLIPS = {"clip_a": 1.0, "clip_b": 0.8, "clip_c": 1.2, "clip_d": 0.5}  # seconds at 10 fps: 10, 8, 12, 5 frames
+CHUNK = 32  # the 40-frame video splits into two chunks; the clips go in packs of up to 32 frames
+
+
+def make_root(root, pack: bool):
+    for name, seconds in CLIPS.items():
+        make_video(root / "videos" / f"{name}.mp4", seconds=seconds, audio=name == "clip_a")
+    make_video(root / "videos" / "long.mp4", seconds=4.0)
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
+    write_config(root, {"segment": {"chunk_size": CHUNK, "pack": pack}})
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same videos run with packing (the default) and with one segment job per video."""
+    packed = make_root(tmp_path_factory.mktemp("packed"), True)
+    single = make_root(tmp_path_factory.mktemp("single"), False)
+    snakemake(packed)
+    snakemake(single)
+    return packed, single
+
+
+def tables(root, kind, keys):
+    table = pd.read_parquet(root / "results" / kind)
+    table["video_id"] = table.video_id.astype(str)
+    return table.sort_values(keys).reset_index(drop=True)
+
+
+def test_packed_runs_give_the_tables_of_one_job_per_video(runs):
+    packed, single = runs
+    logs = sorted(p.stem for p in (packed / "logs/segment_pack").glob("*.log"))
+    members = {p.name: sorted(q.name.split(".")[0] for q in p.glob("*.detections.parquet"))
+               for p in (packed / "results/packs").iterdir()}
+    assert any(len(videos) >= 3 for videos in members.values()), members  # one model load for 3+ videos
+    assert sorted(v for videos in members.values() for v in videos) == sorted(CLIPS)
+    assert logs == sorted(members) and not (single / "results/packs").exists()
+    assert len(list((packed / "results/chunks/long").glob("*.detections.parquet"))) == 2  # long videos: chunks
+    for kind, keys in (("detections", ["video_id", "frame", "instance"]), ("frames", ["video_id", "frame"]),
+                       ("tracks", ["video_id", "track_id"])):
+        pd.testing.assert_frame_equal(tables(packed, kind, keys), tables(single, kind, keys))
+    assert len(tables(packed, "detections", ["video_id"])) > 0
+    status = pd.read_csv(packed / "results/status.tsv", sep="\t")
+    assert set(status.stage) == {"done"} and len(status) == 5
+
+
+def test_a_new_video_reruns_only_the_pack_it_joins(runs, tmp_path):
+    root = tmp_path / "grown"
+    shutil.copytree(runs[0], root, symlinks=True)  # its config keeps the first run's weights: nothing to redo
+    assert planned_jobs(root) == {}
+    make_video(root / "videos" / "clip_bb.mp4", seconds=0.6)
+    snakemake(root, "--until", "probe")  # the dry run then knows every frame count
+    out = snakemake(root, "--dry-run")
+    frames = {**{name: round(s * 10) for name, s in CLIPS.items()}, "clip_bb": 6, "long": 40}
+    joined = next(p for p in plan_packs(frames, CHUNK) if "clip_bb" in p.videos)
+    planned = re.findall(r"rule (\w+):\n(?:    .*\n)*?    wildcards: (\w+)=([\w.-]+)", out)
+    assert {(rule, value) for rule, _, value in planned if rule.startswith("segment")} == {("segment_pack", joined.name)}
+    assert {value for rule, _, value in planned if rule == "track"} == set(joined.videos)
+
+
+def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
+    root = make_root(tmp_path, True)
+    broken = "clip_b"
+    assert run_raw(root, PATHS["frame_index"].format(video=broken), cores=2).returncode == 0  # its frames, kept
+    (root / f"results/frames_tmp/{broken}/000003.jpg").write_bytes(b"not a picture")
+    proc = run_raw(root, "--resources", "gpu=1", "--keep-going", cores=2)
+    assert proc.returncode != 0  # the broken video's later jobs fail, as with any failed video
+    status = pd.read_csv(root / "results/status.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("video")
+    assert status.loc[broken, "stage"] == "segment" and status.loc[broken, "status"] == "failed"
+    assert "000003.jpg" in status.loc[broken, "reason"] and "logs/segment_pack/" in status.loc[broken, "reason"]
+    assert (status.drop(index=broken).stage == "done").all()
+    detections = tables(root, "detections", ["video_id", "frame"])
+    assert set(detections.video_id) <= set(CLIPS) - {broken} | {"long"}
+    assert (root / "results/videos/clip_a.mp4").is_file() and not (root / f"results/videos/{broken}.mp4").exists()
