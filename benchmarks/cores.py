@@ -52,7 +52,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vidseg-cores-bench-") as tmp:
         work = Path(tmp)
         config = {"videos": "demo", "weights": "demo", "demo": {"videos": args.videos, "frames": args.frames},
-                  "frames": {"keep": True}, "segment": {"device": "cpu", "pack": False}, "encode": {"preset": "ultrafast"}}
+                  "frames": {"keep": True}, "segment": {"device": "cpu", "pack": False},
+                  "encode": {"preset": "ultrafast"}}
         (work / "config.yaml").write_text(yaml.safe_dump(config))
         snakemake(work, max(args.cores))
         frames = args.videos * args.frames

@@ -6,7 +6,8 @@ log = log_to(snakemake.log[0])
 from vidseg.evaluate import evaluate_video  # noqa: E402
 from vidseg.packs import checked_tables  # noqa: E402
 
-report = evaluate_video(snakemake.wildcards.video, checked_tables(snakemake.params.detections), snakemake.input.ground_truth,
+report = evaluate_video(snakemake.wildcards.video, checked_tables(snakemake.params.detections),
+                        snakemake.input.ground_truth,
                         snakemake.params.min_confidence, snakemake.params.table_min_confidence, snakemake.output[0],
                         tracked=snakemake.input.tracked)
 log.info("%s: %s", snakemake.wildcards.video, report["note"])

@@ -66,18 +66,19 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
     pd.testing.assert_frame_equal(plain[1], retried[1])
     pd.testing.assert_frame_equal(plain[0], retried[0])
 
-    # out of memory on the last, partial batch only (nothing read ahead of it)
+    # out of memory on the last, partial batch only (nothing read ahead of it; padded to 4 frames, see
+    # test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape): its 2 frames run at batch 2
     sizes.clear()
 
     def tight_at_the_end(images, windows):
         sizes.append(len(images))
-        if len(images) == 2:
+        if len(sizes) == 2:
             raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
         return real(images, windows)
 
     model.predict = tight_at_the_end
     at_the_end = run("at_the_end", batch=4)
-    assert sizes == [4, 2, 1, 1]
+    assert sizes == [4, 4, 2]
     assert at_the_end[1].frame.tolist() == list(range(6))
 
     model.predict = lambda *batch: (_ for _ in ()).throw(tf.errors.ResourceExhaustedError(None, None, "OOM"))
@@ -86,3 +87,37 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
     model.predict = lambda *batch: (_ for _ in ()).throw(ValueError("a bug, not memory"))
     with pytest.raises(ValueError, match="a bug"):
         run("bug", batch=4)
+
+
+def test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape(tmp_path):
+    """7 frames at batch 4: two model calls of 4 frames (the second with one blank frame), and tables of the
+    7 real frames only, each with what a batch of 4 real frames gives it."""
+    import cv2
+    import pandas as pd
+
+    from conftest import make_frames, seeded_model
+    from vidseg.frames import write_index
+    from vidseg.segment import segment_chunk
+
+    model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
+    frames_dir = tmp_path / "frames"
+    frames_dir.mkdir()
+    images = (make_frames() * 4)[:7]
+    for i, image in enumerate(images):
+        cv2.imwrite(str(frames_dir / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    write_index([i / 10 for i in range(7)], tmp_path / "index.tsv")
+    real, sizes = model.predict, []
+
+    def counted(batch_images, windows):
+        sizes.append(len(batch_images))
+        return real(batch_images, windows)
+
+    model.predict = counted
+    segment_chunk(model, list(COCO_CLASS_NAMES), "v", frames_dir, tmp_path / "index.tsv", "png", 0, 7, 1,
+                  tmp_path / "d.parquet", tmp_path / "f.parquet", batch=4)
+    assert sizes == [4, 4]
+    frames = pd.read_parquet(tmp_path / "f.parquet")
+    assert frames.frame.tolist() == list(range(7))
+    # the last three frames get what they get in a batch of four real frames
+    model.predict = real
+    assert frames.n_detections.tolist()[4:] == [len(r) for r in model.detect(images[3:], batch=4)][1:]

@@ -13,6 +13,27 @@ def touch(root, path, text=""):
     target.write_text(text)
 
 
+def test_status_rows_of_videos_segmented_in_packs(tmp_path):
+    """In a pack (vidseg.packs): a video with its tables goes on to the next stage, one the pack job gave up on
+    has its reason, one of a pack whose job died (or failed as a whole) gets the job's log, and one of a pack
+    not run yet is not run."""
+    for vid in ("a", "b", "c", "d"):
+        touch(tmp_path, f"results/probe/{vid}.json", json.dumps({"ok": True}))
+        touch(tmp_path, f"results/frame_index/{vid}.tsv")
+    touch(tmp_path, "results/packs/a/a.detections.parquet")
+    touch(tmp_path, "results/packs/a/b.failed", "cannot read frame image results/frames_tmp/b/000003.jpg\n")
+    touch(tmp_path, "logs/segment_pack/a.log", "INFO pack a: 2 videos\n")
+    touch(tmp_path, "logs/segment_pack/c.log", "INFO c chunk 0: 4/10 frames\n")  # killed: no tables, no reason
+    packs = {"a": "a", "b": "a", "c": "c", "d": "d"}
+    rows = {row.video: (row.stage, row.status, row.reason)
+            for row in write_status(["a", "b", "c", "d"], [], root=tmp_path, packs=packs).itertuples()}
+    assert rows["a"] == ("track", "not run", "")
+    assert rows["b"] == ("segment", "failed", "cannot read frame image results/frames_tmp/b/000003.jpg "
+                                             "(log: logs/segment_pack/a.log)")
+    assert rows["c"][:2] == ("segment", "failed") and "killed?); log: logs/segment_pack/c.log" in rows["c"][2]
+    assert rows["d"] == ("segment", "not run", "")
+
+
 def test_status_rows_for_each_way_a_video_ends(tmp_path):
     ok = {"ok": True}
     touch(tmp_path, "results/probe/bad.json", json.dumps({"ok": False, "reason": "videos/bad.mp4: empty file (0 bytes)"}))

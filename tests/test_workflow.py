@@ -315,7 +315,7 @@ def test_81_class_weights_without_model_keys_segment_with_the_coco_config(tmp_pa
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"videos": "videos", "weights": "coco81.h5",
                                                           "encode": {"preset": "ultrafast"}}))
     snakemake(tmp_path)
-    log = (tmp_path / "logs/segment/clip/0000.log").read_text()
+    log = (tmp_path / "logs/segment_pack/clip.log").read_text()  # 2 frames: segmented in a pack
     assert "model coco: resnet50, 81 classes, float32" in log and "loaded" in log
     record = json.loads(pq.read_schema(tmp_path / "results/detections/video_id=clip/part-0.parquet").metadata[b"vidseg"])
     assert record["model_name"] == "coco" and record["class_names"] == list(COCO_CLASS_NAMES)

@@ -15,6 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from vidseg.errors import VidsegError
 from vidseg.batches import BatchReader
 from vidseg.cpu import precision_warning
@@ -83,6 +85,21 @@ def chunk_range(chunk: int, chunk_size: int, n_chunks: int, n_frames: int) -> tu
     start = chunk * chunk_size
     end = n_frames if chunk == n_chunks - 1 else min(n_frames, start + chunk_size)
     return min(start, n_frames), end
+
+
+def full_batch(images: np.ndarray, windows: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """A partial batch (a chunk's or a packed video's last) padded with blank frames to `batch` frames.
+
+    The model then sees one input shape all job long, so its graph is traced once:
+    a new batch size costs a retrace (1.5-2.5 s on this project's CPU, the time of
+    dozens of frames), where a blank frame costs one frame's compute. The padding's
+    outputs are never read (post-processing takes one result per real frame).
+    """
+    missing = batch - len(images)
+    if missing <= 0:
+        return images, windows
+    return (np.concatenate([images, np.zeros((missing, *images.shape[1:]), images.dtype)]),
+            np.concatenate([windows, np.repeat(windows[-1:], missing, axis=0)]))
 
 
 def _finish(model: MaskRCNN, out: dict, moldings: list) -> list:
@@ -154,14 +171,14 @@ def segment_chunk(
             following = first + size
             ahead = reader.start(following, min(batch, end - following)) if following < end else None
             try:
-                out = model.predict(images, windows)
+                out = model.predict(*full_batch(images, windows, batch))
             except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                 if not out_of_memory(err):
                     raise
-                if size == 1:
+                if batch == 1:
                     raise VidsegError(f"{video_id} chunk {chunk}: out of memory on a single frame ({first}): "
                                       f"{' '.join(str(err).split())[:300]}") from None
-                batch = max(1, size // 2)
+                batch = max(1, batch // 2)
                 log.warning("%s chunk %d: out of memory on a batch of %d frames; retrying at batch %d",
                             video_id, chunk, size, batch)
                 continue
