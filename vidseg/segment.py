@@ -1,8 +1,9 @@
 """The segment stage: one contiguous range of a video's frames, or a pack of short videos, through the model.
 
 The model loads once per job; frames are read as RGB and run in batches of
-IMAGES_PER_GPU (the last partial batch included). A batch that runs out of
-memory is retried at half the size (down to one frame), with a log line, and
+IMAGES_PER_GPU (a last partial batch padded with blank frames: one traced
+shape). A batch that runs out of memory is retried at half the size (down to
+one frame), with a log line, and
 the smaller size is kept for the rest of the chunk. A progress line with
 frames done / total and frames per second goes to the log.
 """
@@ -178,9 +179,9 @@ def segment_chunk(
                 if batch == 1:
                     raise VidsegError(f"{video_id} chunk {chunk}: out of memory on a single frame ({first}): "
                                       f"{' '.join(str(err).split())[:300]}") from None
-                batch = max(1, batch // 2)
+                ran, batch = batch, max(1, batch // 2)  # a partial batch ran padded to `batch` frames
                 log.warning("%s chunk %d: out of memory on a batch of %d frames; retrying at batch %d",
-                            video_id, chunk, size, batch)
+                            video_id, chunk, ran, batch)
                 continue
             finally:
                 reader.recycle(current)  # predict has returned: the model is done with the input
