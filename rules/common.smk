@@ -9,7 +9,7 @@ from snakemake.utils import validate
 from vidseg.errors import VidsegError
 from vidseg.gpu import segment_on_gpu
 from vidseg.inputs import ID_PATTERN
-from vidseg.packs import plan_packs
+from vidseg.packs import PACKED, member_path, plan_packs
 from vidseg.plan import LOGS, PATHS, WORKFLOW_DIR, build_plan, exports, trained_paths
 from vidseg.threads import segment_threads as threads_for_segment
 
@@ -237,11 +237,37 @@ def segment_tables(kind):
             return []
         pack = pack_of(wildcards.video)
         if pack is not None:
-            return [PATHS[f"pack_{kind}"].format(pack=pack, video=wildcards.video)]
+            return [member_path(rules.segment_pack.output[0].format(pack=pack), wildcards.video, PACKED[kind])]
         chunks = [f"{chunk:04d}" for chunk in range(n_chunks(wildcards))]
         return expand(getattr(rules.segment.output, kind), video=wildcards.video, chunk=chunks)
 
     return paths
+
+
+def from_pack(rule, otherwise=None):
+    """Input function of a per-video rule that copies a packed video's files from the folder of its pack's
+    `rule` job (vidseg.packs.copy_from_pack): that folder, or for a video in no pack `otherwise` (a path or
+    an input function; None: nothing)."""
+
+    def files(wildcards):
+        folder = packed_folder(rule)(wildcards)
+        if folder is not None:
+            return [folder]
+        if otherwise is None:
+            return []
+        return otherwise(wildcards) if callable(otherwise) else [otherwise.format(**wildcards)]
+
+    return files
+
+
+def packed_folder(rule):
+    """Param function: the folder of the `rule` job of the video's pack (the job wrote its files), or None."""
+
+    def folder(wildcards):
+        pack = pack_of(wildcards.video) if all_probed() else None
+        return None if pack is None else getattr(rules, rule).output[0].format(pack=pack)
+
+    return folder
 
 
 def pack_videos(wildcards):
@@ -249,7 +275,7 @@ def pack_videos(wildcards):
 
 
 def pack_inputs(path):
-    """Input function of segment_pack: `path` ({video}) for each video of the pack."""
+    """Input function of a pack job: `path` ({video}) for each video of the pack."""
     return lambda wildcards: [path.format(video=video) for video in pack_videos(wildcards)]
 
 
@@ -266,10 +292,14 @@ def pack_note(wildcards):
     return PLAN.note(pack_videos(wildcards)[0])
 
 
-def pack_tables(wildcards):
-    """Where a pack job writes each video's tables and failures: templates of {video}, in the pack's folder."""
-    return {kind: PATHS[f"pack_{kind}"].replace("{pack}", wildcards.pack)
-            for kind in ("detections", "frames", "failure")}
+def pack_ground_truth(wildcards):
+    """The pack's ground truth files (a video without one has none)."""
+    return [GROUND_TRUTH[video] for video in pack_videos(wildcards) if video in GROUND_TRUTH]
+
+
+def pack_truths(wildcards):
+    """Per video of the pack its ground truth file, or None."""
+    return {video: GROUND_TRUTH.get(video) for video in pack_videos(wildcards)}
 
 
 def train_dataset():
@@ -315,5 +345,5 @@ def report_status():
     from vidseg.status import describe, write_status
 
     notes = {video: PLAN.note(video) for video in VIDEOS}
-    packed = {video: name for video, name in _PACK_OF.items()}  # as planned, if the probes got that far
-    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes, exported=exports(config), packs=packed)))
+    # _PACK_OF: the packs as planned, if the probes got that far
+    logger.info(describe(write_status(VIDEOS, GROUND_TRUTH, notes=notes, exported=exports(config), packs=_PACK_OF)))

@@ -1,6 +1,6 @@
 rule export_coco:
     input:
-        segment=segment_outputs,
+        segment=from_pack("export_pack", segment_outputs),
         ground_truth=ground_truth_if_any,
     output:
         PATHS["coco_export"],
@@ -11,13 +11,14 @@ rule export_coco:
     params:
         code=CODE["export_coco"],
         detections=segment_tables("detections"),
+        packed=packed_folder("export_pack"),
     script:
         "../scripts/export_coco.py"
 
 
 rule export_mots:
     input:
-        rules.track.output.detections,
+        from_pack("export_pack", rules.track.output.detections),
     output:
         PATHS["mots_export"],
     log:
@@ -27,5 +28,30 @@ rule export_mots:
     params:
         code=CODE["export_mots"],
         classes=config["export"]["mots_classes"],
+        packed=packed_folder("export_pack"),
     script:
         "../scripts/export_mots.py"
+
+
+# The exports of a pack's videos written by one job (one Python start, not one per short video per format); each
+# video's export jobs then copy its files from the pack's folder.
+rule export_pack:
+    input:
+        segment=rules.segment_pack.output[0],
+        tracked=rules.track_pack.output[0],
+        ground_truth=pack_ground_truth,
+    output:
+        directory(PATHS["export_pack"]),
+    log:
+        LOGS["export_pack"],
+    conda:
+        "../environment.yml"
+    params:
+        code=CODE["export_pack"],
+        videos=pack_videos,
+        truths=pack_truths,
+        coco=config["export"]["coco"],
+        mots=config["export"]["mots"],
+        classes=config["export"]["mots_classes"],
+    script:
+        "../scripts/export_pack.py"

@@ -44,7 +44,7 @@ rule segment_pack:
         weights=PLAN.weights,
         model_file=[PLAN.model_file] if PLAN.model_file else [],
     output:
-        directory(PATHS["pack"]),
+        directory(PATHS["segment_pack"]),
     log:
         LOGS["segment_pack"],
     benchmark:
@@ -68,6 +68,5 @@ rule segment_pack:
         xla=config["segment"]["xla"],
         precision=config["segment"]["precision"],
         device=config["segment"]["device"],
-        tables=pack_tables,
     script:
         "../scripts/segment.py"

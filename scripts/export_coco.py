@@ -3,12 +3,11 @@ from vidseg.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.evaluate import category_ids, read_ground_truth  # noqa: E402
-from vidseg.export import write_coco_results  # noqa: E402
-from vidseg.packs import checked_tables  # noqa: E402
+from vidseg.packs import PACKED, copied_from_pack  # noqa: E402
 
-truth = snakemake.input.ground_truth
-categories = category_ids(read_ground_truth(truth)) if truth else None
-count = write_coco_results(checked_tables(snakemake.params.detections), snakemake.output[0], categories)
-log.info("%s: %d detections as COCO results, category ids %s", snakemake.wildcards.video, count,
-         f"of the ground truth {truth}" if truth else "of the model")
+video, outputs = snakemake.wildcards.video, {PACKED["coco"]: snakemake.output[0]}
+if not copied_from_pack(snakemake.params.packed, video, outputs, "COCO results", log):
+    from vidseg.export import describe_coco, export_coco
+
+    truth = snakemake.input.ground_truth
+    log.info(describe_coco(video, export_coco(snakemake.params.detections, truth, snakemake.output[0]), truth))

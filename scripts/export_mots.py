@@ -3,9 +3,11 @@ from vidseg.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.mots import write_mots  # noqa: E402
+from vidseg.packs import PACKED, copied_from_pack  # noqa: E402
 
-classes = snakemake.params.classes
-count = write_mots(snakemake.input[0], snakemake.output[0], classes)
-log.info("%s: %d tracked detections as MOTS lines (frames from 0, ids = track ids, class ids %s)",
-         snakemake.wildcards.video, count, f"of export.mots_classes {classes}" if classes else "of the model")
+video, outputs = snakemake.wildcards.video, {PACKED["mots"]: snakemake.output[0]}
+if not copied_from_pack(snakemake.params.packed, video, outputs, "MOTS lines", log):
+    from vidseg.mots import describe, write_mots
+
+    classes = snakemake.params.classes
+    log.info(describe(video, write_mots(snakemake.input[0], snakemake.output[0], classes), classes))

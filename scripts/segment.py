@@ -4,6 +4,7 @@ from vidseg.logs import log_to
 log = log_to(snakemake.log[0])
 
 from vidseg.gpu import bind_gpu  # noqa: E402
+from vidseg.packs import failed_in  # noqa: E402
 from vidseg.provenance import file_sha256  # noqa: E402
 from vidseg.segment import io_threads_for, load_model, segment_chunk, segment_pack  # noqa: E402
 from vidseg.threads import use_threads  # noqa: E402
@@ -25,13 +26,11 @@ provenance = {**snakemake.params.provenance, "class_names": names,
 if packed:
     outcome = segment_pack(
         model, names, snakemake.params.videos, snakemake.input.frames, snakemake.input.index,
-        snakemake.params.image_format, snakemake.output[0], snakemake.params.tables,
+        snakemake.params.image_format, snakemake.output[0],
         io_threads=io_threads_for(snakemake.threads), provenance=provenance,
     )
-    failed = [video for video, found in outcome.items() if isinstance(found, str)]
     log.info("%s: %d videos, %d detections%s", job, len(outcome),
-             sum(found for found in outcome.values() if isinstance(found, int)),
-             f"; failed: {', '.join(failed)}" if failed else "")
+             sum(found for found in outcome.values() if isinstance(found, int)), failed_in(outcome))
 else:
     found = segment_chunk(
         model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,

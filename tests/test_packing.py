@@ -1,5 +1,5 @@
-"""Short videos packed into shared segment jobs (segment.pack): the same tables as one job per video, reruns
-of only the pack a new video joins, and a broken video that costs only itself."""
+"""Short videos packed into shared segment, track and export jobs (segment.pack): the same tables and exports
+as one job per video, reruns of only the pack a new video joins, and a broken video that costs only itself."""
 
 import re
 import shutil
@@ -55,6 +55,15 @@ def test_packed_runs_give_the_tables_of_one_job_per_video(runs):
                        ("tracks", ["video_id", "track_id"])):
         pd.testing.assert_frame_equal(tables(packed, kind, keys), tables(single, kind, keys))
     assert len(tables(packed, "detections", ["video_id"])) > 0
+    for kind in ("coco", "mots"):  # the exports, written by the packs' export jobs and copied
+        names = sorted(p.name for p in (single / "results/exports" / kind).iterdir())
+        assert names == sorted(p.name for p in (packed / "results/exports" / kind).iterdir()) and len(names) == 5
+        for name in names:
+            assert (packed / "results/exports" / kind / name).read_bytes() == \
+                (single / "results/exports" / kind / name).read_bytes(), name
+    for stage in ("track", "export"):  # one job per pack, not per clip
+        assert sorted(p.stem for p in (packed / f"logs/{stage}_pack").glob("*.log")) == sorted(members)
+        assert not (single / f"logs/{stage}_pack").exists()
     status = pd.read_csv(packed / "results/status.tsv", sep="\t")
     assert set(status.stage) == {"done"} and len(status) == 5
 
@@ -69,8 +78,8 @@ def test_a_new_video_reruns_only_the_pack_it_joins(runs, tmp_path):
     frames = {**{name: round(s * 10) for name, s in CLIPS.items()}, "clip_bb": 6, "long": 40}
     joined = next(p for p in plan_packs(frames, CHUNK) if "clip_bb" in p.videos)
     planned = re.findall(r"rule (\w+):\n(?:    .*\n)*?    wildcards: (\w+)=([\w.-]+)", out)
-    segment_jobs = {(rule, value) for rule, _, value in planned if rule.startswith("segment")}
-    assert segment_jobs == {("segment_pack", joined.name)}
+    pack_jobs = {(rule, value) for rule, _, value in planned if rule.startswith("segment") or rule.endswith("_pack")}
+    assert pack_jobs == {(rule, joined.name) for rule in ("segment_pack", "track_pack", "export_pack")}
     assert {value for rule, _, value in planned if rule == "track"} == set(joined.videos)
 
 

@@ -1,8 +1,12 @@
 """Packing short videos into segment jobs (vidseg.packs)."""
 
+import logging
 import random
 
-from vidseg.packs import plan_packs
+import pytest
+
+from vidseg.errors import VidsegError
+from vidseg.packs import copy_from_pack, failed_in, plan_packs, run_each
 
 
 def clips(n, seed=0, low=20, high=200):
@@ -42,3 +46,26 @@ def test_groups_never_share_a_pack():
     group = {v: "evaluated" if i % 3 == 0 else "" for i, v in enumerate(sorted(frames))}
     for pack in plan_packs(frames, 1800, group):
         assert len({group[v] for v in pack.videos}) == 1
+
+
+def test_a_pack_job_notes_a_failed_video_and_goes_on_and_its_copy_job_fails_with_the_reason(tmp_path):
+    folder = tmp_path / "pack"
+
+    def work(video):
+        if video == "b":
+            raise VidsegError("frame 3 of b cannot be read")
+        (folder / f"{video}.tracks.parquet").write_text(video)
+        return 1
+
+    outcome = run_each(["a", "b", "c"], folder, work, "tracking", logging.getLogger("test"))
+    assert outcome == {"a": 1, "b": "frame 3 of b cannot be read", "c": 1}
+    assert failed_in(outcome) == "; failed: b" and failed_in({"a": 1}) == ""
+    copy_from_pack(folder, "c", {".tracks.parquet": tmp_path / "out" / "c.parquet"})
+    assert (tmp_path / "out" / "c.parquet").read_text() == "c"
+    with pytest.raises(VidsegError, match="b failed in its pack job .*: frame 3 of b cannot be read"):
+        copy_from_pack(folder, "b", {".tracks.parquet": tmp_path / "out" / "b.parquet"})
+    with pytest.raises(VidsegError, match="a.mots.txt: its pack job wrote no such file"):
+        copy_from_pack(folder, "a", {".mots.txt": tmp_path / "out" / "a.txt"})
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c.parquet"]  # nothing half-written
+    with pytest.raises(ZeroDivisionError):  # a bug is not a video's failure: it stops the job
+        run_each(["a"], folder, lambda video: 1 / 0, "tracking", logging.getLogger("test"))

@@ -16,22 +16,35 @@ def touch(root, path, text=""):
 def test_status_rows_of_videos_segmented_in_packs(tmp_path):
     """In a pack (vidseg.packs): a video with its tables goes on to the next stage, one the pack job gave up on
     has its reason, one of a pack whose job died (or failed as a whole) gets the job's log, and one of a pack
-    not run yet is not run."""
-    for vid in ("a", "b", "c", "d"):
+    not run yet is not run. The same holds for the pack's track and export jobs, whose files each video's own
+    job then copies."""
+    videos = ("a", "b", "c", "d", "e", "f", "g")
+    for vid in videos:
         touch(tmp_path, f"results/probe/{vid}.json", json.dumps({"ok": True}))
         touch(tmp_path, f"results/frame_index/{vid}.tsv")
     touch(tmp_path, "results/packs/a/a.detections.parquet")
     touch(tmp_path, "results/packs/a/b.failed", "cannot read frame image results/frames_tmp/b/000003.jpg\n")
     touch(tmp_path, "logs/segment_pack/a.log", "INFO pack a: 2 videos\n")
     touch(tmp_path, "logs/segment_pack/c.log", "INFO c chunk 0: 4/10 frames\n")  # killed: no tables, no reason
-    packs = {"a": "a", "b": "a", "c": "c", "d": "d"}
+    for vid in ("e", "f", "g"):  # segmented in pack e
+        touch(tmp_path, f"results/packs/e/{vid}.detections.parquet")
+    touch(tmp_path, "logs/track_pack/e.log", "INFO pack e: 3 videos tracked; failed: e\n")
+    touch(tmp_path, "results/track_packs/e/e.failed", "tracker ran out of ids\n")
+    for vid in ("f", "g"):
+        touch(tmp_path, f"results/track_packs/e/{vid}.tracks.parquet")
+    for path in ("results/tracks/video_id=g/part-0.parquet", "results/videos/g.mp4", "logs/export_pack/e.log"):
+        touch(tmp_path, path)  # g: copied and annotated; its pack's export job died before g
+    packs = {"a": "a", "b": "a", "c": "c", "d": "d", "e": "e", "f": "e", "g": "e"}
     rows = {row.video: (row.stage, row.status, row.reason)
-            for row in write_status(["a", "b", "c", "d"], [], root=tmp_path, packs=packs).itertuples()}
+            for row in write_status(videos, [], root=tmp_path, packs=packs, exported=["mots"]).itertuples()}
     assert rows["a"] == ("track", "not run", "")
     assert rows["b"] == ("segment", "failed", "cannot read frame image results/frames_tmp/b/000003.jpg "
                                              "(log: logs/segment_pack/a.log)")
     assert rows["c"][:2] == ("segment", "failed") and "killed?); log: logs/segment_pack/c.log" in rows["c"][2]
     assert rows["d"] == ("segment", "not run", "")
+    assert rows["e"] == ("track", "failed", "tracker ran out of ids (log: logs/track_pack/e.log)")
+    assert rows["f"] == ("track", "not run", "")  # the pack tracked it; its own job has not copied the tables
+    assert rows["g"][:2] == ("export", "failed") and "killed?); log: logs/export_pack/e.log" in rows["g"][2]
 
 
 def test_status_rows_for_each_way_a_video_ends(tmp_path):

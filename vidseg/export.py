@@ -51,3 +51,19 @@ def write_coco_results(parts: Sequence[str | Path], out: str | Path,
                     count += 1
         f.write("\n]\n")
     return count
+
+
+def export_coco(detections: Sequence[str | Path], ground_truth: str | Path | None, out: str | Path) -> int:
+    """The COCO results file of a video's segment tables (checked: a pack's failure is raised with its reason),
+    with its ground truth's category ids where it has one; returns the number of detections."""
+    from vidseg.evaluate import category_ids, read_ground_truth  # pycocotools: only where a ground truth is read
+    from vidseg.packs import checked_tables
+
+    categories = category_ids(read_ground_truth(ground_truth)) if ground_truth else None
+    return write_coco_results(checked_tables(detections), out, categories)
+
+
+def describe_coco(video_id: str, count: int, ground_truth: str | Path | None) -> str:
+    """A log line of what `export_coco` wrote."""
+    source = f"of the ground truth {ground_truth}" if ground_truth else "of the model"
+    return f"{video_id}: {count} detections as COCO results, category ids {source}"

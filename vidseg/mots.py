@@ -101,3 +101,9 @@ def write_mots(detections: str | Path, out: str | Path, class_ids: Mapping[str, 
                 f.write(mots_line(frame + frame_base, int(r.track_id), int(class_id), rle))
                 count += 1
     return count
+
+
+def describe(video_id: str, count: int, class_ids: Mapping[str, int] | None) -> str:
+    """A log line of what `write_mots` wrote (`class_ids`: config export.mots_classes)."""
+    source = f"of export.mots_classes {class_ids}" if class_ids else "of the model"
+    return f"{video_id}: {count} tracked detections as MOTS lines (frames from 0, ids = track ids, class ids {source})"

@@ -16,11 +16,17 @@ never the rest; the same videos always give the same packs.
 from __future__ import annotations
 
 import hashlib
+import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
+from vidseg.atomic import atomic_path
 from vidseg.errors import VidsegError
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Pack:
@@ -68,14 +74,21 @@ def _fill(videos: list[str], frames: Mapping[str, int], chunk_size: int) -> list
     return packs + ([Pack(members[0], tuple(members), total)] if members else [])
 
 
-FAILURE_SUFFIX = ".failed"  # vidseg.plan PATHS["pack_failure"]: beside a video's tables in its pack's folder
-TABLE_SUFFIXES = (".detections.parquet", ".frames.parquet")
+# A pack job's files of one video in the job's folder (vidseg.plan PATHS["<rule>_pack"]), by kind: <id><suffix>
+PACKED = {"detections": ".detections.parquet", "frames": ".frames.parquet", "tracks": ".tracks.parquet",
+          "coco": ".coco.json", "mots": ".mots.txt"}
+FAILURE_SUFFIX = ".failed"  # a pack job's note of why one of its videos failed, beside that video's files
+
+
+def member_path(folder: str | Path, video: str, suffix: str) -> str:
+    """A pack job's file of `video` (`suffix`: which one) in the job's `folder`; `video` may be "{video}"."""
+    return f"{folder}/{video}{suffix}"
 
 
 def failure_path(table: str | Path) -> Path:
     """Where a pack job says why the video of `table` (one of its tables' paths) failed."""
     name = Path(table).name
-    stem = next((name[: -len(s)] for s in TABLE_SUFFIXES if name.endswith(s)), name)
+    stem = next((name[: -len(s)] for s in PACKED.values() if name.endswith(s)), name)
     return Path(table).with_name(stem + FAILURE_SUFFIX)
 
 
@@ -87,3 +100,56 @@ def checked_tables(paths: Sequence[str | Path]) -> list[str]:
             reason = failure.read_text().strip() if failure.is_file() else "its segment job wrote no table"
             raise VidsegError(f"{path}: {reason}")
     return [str(p) for p in paths]
+
+
+def run_each(videos: Sequence[str], folder: str | Path, work: Callable[[str], T], what: str,
+             log: logging.Logger) -> dict[str, T | str]:
+    """A pack job's loop: `work(video)` for each of `videos` in order, writing into `folder`.
+
+    A video that fails with a VidsegError costs only itself: its reason goes to
+    its failure note in `folder` and to the log (`what` names the stage), and the
+    next video runs. Returns per video what `work` returned, or its failure's reason.
+    """
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    outcome: dict[str, T | str] = {}
+    for video in videos:
+        try:
+            outcome[video] = work(video)
+        except VidsegError as err:
+            reason = " ".join(str(err).split())
+            Path(member_path(folder, video, FAILURE_SUFFIX)).write_text(reason + "\n")
+            log.error("%s: %s failed, the pack goes on: %s", video, what, reason)
+            outcome[video] = reason
+    return outcome
+
+
+def failed_in(outcome: Mapping[str, object]) -> str:
+    """"; failed: a, b" for the videos of a pack job's `outcome` (run_each) that failed, or ""."""
+    failed = [video for video, found in outcome.items() if isinstance(found, str)]
+    return f"; failed: {', '.join(failed)}" if failed else ""
+
+
+def copy_from_pack(folder: str | Path, video: str, outputs: Mapping[str, str | Path]) -> None:
+    """A packed video's files, written by its pack job into `folder`, copied to their own paths (`outputs`:
+    suffix of the file in `folder` -> its path). Where the pack job failed the video, a VidsegError with its
+    reason; copies are atomic (a copy cut short leaves no file)."""
+    failure = Path(member_path(folder, video, FAILURE_SUFFIX))
+    if failure.is_file():
+        raise VidsegError(f"{video} failed in its pack job ({folder}): {failure.read_text().strip()}")
+    for suffix, out in outputs.items():
+        source = Path(member_path(folder, video, suffix))
+        if not source.is_file():
+            raise VidsegError(f"{source}: its pack job wrote no such file")
+        with atomic_path(out, suffix=Path(out).suffix) as tmp:
+            shutil.copyfile(source, tmp)
+
+
+def copied_from_pack(folder: str | Path | None, video: str, outputs: Mapping[str, str | Path], what: str,
+                     log: logging.Logger) -> bool:
+    """A per-video job's first step: where the video is packed (`folder`: its pack job's folder, else None) copy
+    its files (`copy_from_pack`), log it (`what`: the files, in words) and return True; else return False."""
+    if folder is None:
+        return False
+    copy_from_pack(folder, video, outputs)
+    log.info("%s: %s copied from its pack's job (%s)", video, what, folder)
+    return True

@@ -38,10 +38,10 @@ PATHS = {
     "frame_index": "results/frame_index/{video}.tsv",
     "chunk_detections": "results/chunks/{video}/{chunk}.detections.parquet",
     "chunk_frames": "results/chunks/{video}/{chunk}.frames.parquet",
-    "pack": "results/packs/{pack}",  # a segment_pack job's folder: per video the two tables, or why it failed
-    "pack_detections": "results/packs/{pack}/{video}.detections.parquet",
-    "pack_frames": "results/packs/{pack}/{video}.frames.parquet",
-    "pack_failure": "results/packs/{pack}/{video}.failed",
+    # A pack job's folder: per video its files <id><suffix> (vidseg.packs.PACKED), or <id>.failed saying why not
+    "segment_pack": "results/packs/{pack}",
+    "track_pack": "results/track_packs/{pack}",
+    "export_pack": "results/export_packs/{pack}",
     "detections": "results/detections/video_id={video}/part-0.parquet",
     "frames_table": "results/frames/video_id={video}/part-0.parquet",
     "tracks": "results/tracks/video_id={video}/part-0.parquet",
@@ -72,6 +72,8 @@ LOGS = {
     "frames": "logs/frames/{video}.log",
     "segment": "logs/segment/{video}/{chunk}.log",
     "segment_pack": "logs/segment_pack/{pack}.log",
+    "track_pack": "logs/track_pack/{pack}.log",
+    "export_pack": "logs/export_pack/{pack}.log",
     "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
@@ -95,17 +97,18 @@ class Stage:
     rule: str
     output: str  # one job's output ({video}, and {chunk} for chunked stages)
     proof: str  # present once the video is past this stage (later outputs prove earlier stages)
+    pack: tuple[str, str] | None = None  # for a packed video: the pack job's rule, the kind of file it writes for it
 
 
 VIDEO_STAGES = (
     Stage("frames", "frames", PATHS["frame_index"], PATHS["frame_index"]),
-    Stage("segment", "segment", PATHS["chunk_detections"], PATHS["detections"]),
-    Stage("track", "track", PATHS["tracks"], PATHS["tracks"]),
+    Stage("segment", "segment", PATHS["chunk_detections"], PATHS["detections"], ("segment_pack", "detections")),
+    Stage("track", "track", PATHS["tracks"], PATHS["tracks"], ("track_pack", "tracks")),
     Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"]),
 )
 EXPORT_STAGES = {  # config `export.<format>` -> its stage
-    "coco": Stage("export", "export_coco", PATHS["coco_export"], PATHS["coco_export"]),
-    "mots": Stage("export", "export_mots", PATHS["mots_export"], PATHS["mots_export"]),
+    "coco": Stage("export", "export_coco", PATHS["coco_export"], PATHS["coco_export"], ("export_pack", "coco")),
+    "mots": Stage("export", "export_mots", PATHS["mots_export"], PATHS["mots_export"], ("export_pack", "mots")),
 }
 EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"], PATHS["evaluation"])
 

@@ -24,6 +24,7 @@ from vidseg.cpu import precision_warning
 from vidseg.frames import read_index
 from vidseg.maskrcnn import MaskRCNN
 from vidseg.modelfile import class_names_for, model_file_for, resolve_model
+from vidseg.packs import PACKED, member_path, run_each
 from vidseg.tables import detection_table, frame_table, with_provenance, write_atomic
 
 log = logging.getLogger(__name__)
@@ -200,27 +201,23 @@ def segment_chunk(
 
 
 def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[str], frames_dirs: Sequence[str | Path],
-                 indexes: Sequence[str | Path], image_format: str, out_dir: str | Path, tables: Mapping[str, str],
+                 indexes: Sequence[str | Path], image_format: str, out_dir: str | Path,
                  io_threads: int = 1, provenance: Mapping[str, Any] | None = None) -> dict[str, int | str]:
     """Run each of a pack's `videos` whole, in order, on one loaded model (vidseg.packs).
 
-    `tables` holds the paths, templates of `{video}` inside `out_dir`, of each
-    video's `detections` and `frames` tables and of its `failure` note. A video
-    that fails with a VidsegError (an unreadable frame, out of memory on one frame)
-    costs only itself: its reason goes to its failure note and the log, and the
-    next video runs. Returns per video its detection count, or its failure's reason.
+    Each video's detections and frames tables go into `out_dir`
+    (`vidseg.packs.PACKED`). A video that fails with a
+    VidsegError (an unreadable frame, out of memory on one frame) costs only
+    itself (`vidseg.packs.run_each`). Returns per video its detection count, or
+    its failure's reason.
     """
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    outcome: dict[str, int | str] = {}
-    for video, frames_dir, index in zip(videos, frames_dirs, indexes):
-        try:
-            outcome[video] = segment_chunk(model, class_names, video, frames_dir, index, image_format, 0, 1, 1,
-                                           tables["detections"].format(video=video),
-                                           tables["frames"].format(video=video),
-                                           io_threads=io_threads, provenance=provenance)
-        except VidsegError as err:
-            reason = " ".join(str(err).split())
-            Path(tables["failure"].format(video=video)).write_text(reason + "\n")
-            log.error("%s: segmentation failed, the pack goes on: %s", video, reason)
-            outcome[video] = reason
-    return outcome
+    inputs = dict(zip(videos, zip(frames_dirs, indexes)))
+
+    def segment_video(video: str) -> int:
+        frames_dir, index = inputs[video]
+        return segment_chunk(model, class_names, video, frames_dir, index, image_format, 0, 1, 1,
+                             member_path(out_dir, video, PACKED["detections"]),
+                             member_path(out_dir, video, PACKED["frames"]),
+                             io_threads=io_threads, provenance=provenance)
+
+    return run_each(videos, out_dir, segment_video, "segmentation", log)

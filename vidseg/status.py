@@ -19,6 +19,7 @@ import pandas as pd
 
 from vidseg.atomic import atomic_path
 from vidseg.errors import FAILED_MARK
+from vidseg.packs import FAILURE_SUFFIX, PACKED, member_path
 from vidseg.plan import LOGS, PATHS, stages
 
 COLUMNS = ["video", "stage", "status", "reason", "note"]
@@ -45,11 +46,12 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "", export
     for stage in stages(evaluated, exported):
         if (root / stage.proof.format(video=video)).exists():
             continue
-        if stage.rule == "segment" and pack is not None:
-            failed = packed_failure(root, video, pack)
-            if failed is None:
+        if stage.pack is not None and pack is not None:
+            failed = packed_failure(root, video, pack, *stage.pack)
+            if failed is not None:
+                return row(stage.name, *failed)
+            if stage.rule == "segment":  # the pack job is the video's segment job; later stages copy from theirs
                 continue
-            return row(stage.name, *failed)
         logs = sorted(root.glob(LOGS[stage.rule].format(video=video, chunk="*")))
         for log in logs:
             reason = failure_in(log)
@@ -63,13 +65,15 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "", export
     return row("done", "ok")
 
 
-def packed_failure(root: Path, video: str, pack: str) -> tuple[str, str] | None:
-    """(status, reason) of a video whose pack job has not given it its tables; None where it has."""
-    log = LOGS["segment_pack"].format(pack=pack)
-    failure = root / PATHS["pack_failure"].format(pack=pack, video=video)
+def packed_failure(root: Path, video: str, pack: str, rule: str, kind: str) -> tuple[str, str] | None:
+    """(status, reason) of a video whose pack job (`rule`, vidseg.packs) has not written its file of `kind`;
+    None where it has."""
+    log = LOGS[rule].format(pack=pack)
+    folder = PATHS[rule].format(pack=pack)
+    failure = root / member_path(folder, video, FAILURE_SUFFIX)
     if failure.is_file():
         return "failed", f"{failure.read_text().strip()} (log: {log})"
-    if (root / PATHS["pack_detections"].format(pack=pack, video=video)).is_file():
+    if (root / member_path(folder, video, PACKED[kind])).is_file():
         return None
     if not (root / log).is_file():
         return "not run", ""
