@@ -1,6 +1,8 @@
 """Running the workflow from tests: snakemake on a work folder with its own config.yaml, as a user would."""
 
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +57,23 @@ def output_times(workdir: Path) -> dict[str, int]:
     results = workdir / "results"
     return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
             if p.is_file() and "frames_tmp" not in p.parts and p.name != "status.tsv" and p != workdir / PATHS["report"]}
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant (found through /proc), whatever their process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo += children.get(tree[-1], [])
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

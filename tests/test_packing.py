@@ -3,12 +3,14 @@ as one job per video, reruns of only the pack a new video joins, and a broken vi
 
 import re
 import shutil
+import subprocess
+import time
 
 import pandas as pd
 import pytest
 
 from conftest import seeded_model
-from flow import MODEL, planned_jobs, run_raw, snakemake, write_config
+from flow import MODEL, REPO, SNAKEMAKE, kill_tree, planned_jobs, run_raw, snakemake, write_config
 from media import make_video
 from vidseg.packs import plan_packs
 from vidseg.plan import PATHS
@@ -97,3 +99,34 @@ def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
     detections = tables(root, "detections", ["video_id", "frame"])
     assert set(detections.video_id) <= set(CLIPS) - {broken} | {"long"}
     assert (root / "results/videos/clip_a.mp4").is_file() and not (root / f"results/videos/{broken}.mp4").exists()
+
+
+def test_kill_9_inside_a_pack_job_then_rerun_finishes_the_pack(tmp_path):
+    """Killed while the second video of a pack runs: the first video's tables are whole, Snakemake reruns the pack
+    after --rerun-incomplete, and the first video gets the same tables again."""
+    for name in ("clip_a", "clip_b"):
+        make_video(tmp_path / "videos" / f"{name}.mp4", seconds=3.0)  # 30 frames each: one pack of 60
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(tmp_path / "weights.h5")
+    write_config(tmp_path, {"segment": {"chunk_size": 64}})
+    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+            str(tmp_path / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
+    run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log, deadline = tmp_path / "logs/segment_pack/clip_a.log", time.monotonic() + 300
+    while time.monotonic() < deadline and run.poll() is None:
+        if log.is_file() and "clip_b chunk 0: 4/30 frames" in log.read_text():
+            break
+        time.sleep(0.02)
+    assert run.poll() is None, "the run ended before the pack job could be killed"
+    kill_tree(run.pid)
+    run.wait()
+    assert "clip_b chunk 0: 30/30 frames" not in log.read_text()  # killed inside the pack
+    pack = tmp_path / "results/packs/clip_a"
+    assert not (pack / "clip_b.detections.parquet").exists()
+    before = pd.read_parquet(pack / "clip_a.detections.parquet")  # written whole before the kill
+    assert run_raw(tmp_path, "--unlock").returncode == 0
+    snakemake(tmp_path, "--rerun-incomplete")
+    pd.testing.assert_frame_equal(pd.read_parquet(pack / "clip_a.detections.parquet"), before)
+    frames = tables(tmp_path, "frames", ["video_id", "frame"])
+    assert frames.groupby("video_id").size().to_dict() == {"clip_a": 30, "clip_b": 30}
+    status = pd.read_csv(tmp_path / "results/status.tsv", sep="\t")
+    assert set(status.stage) == {"done"}

@@ -6,9 +6,7 @@ and two full runs give identical tables.
 
 import html
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import seeded_model
-from flow import MODEL, REPO, SNAKEMAKE, run_raw
+from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw
 from media import frame_times, make_video, stream_info
 from vidseg.plan import PATHS
 
@@ -210,26 +208,6 @@ def test_two_full_runs_give_identical_tables(reference, tmp_path):
     assert len(first["detections"]) > 0
     for kind in first:
         pd.testing.assert_frame_equal(first[kind], second[kind])
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process and every descendant (found through /proc), whatever their process group."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        tree.append(todo.pop())
-        todo += children.get(tree[-1], [])
-    for member in tree:
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_kill_9_mid_chunk_then_rerun_gives_the_same_tables(reference, tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from vidseg.errors import ConfigError
+from vidseg.errors import ConfigError, settings_from_config
 from vidseg.ffmpeg import run
 
 
@@ -50,11 +50,7 @@ class EncodeSettings:
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any] | None) -> "EncodeSettings":
-        settings = dict(settings or {})
-        unknown = set(settings) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"config key 'encode': unknown key(s) {sorted(unknown)}")
-        return cls(**settings)
+        return settings_from_config(cls, settings, "encode")
 
     def args(self, threads: int | None = None) -> list[str]:
         """ffmpeg's output options for the video stream."""

@@ -26,3 +26,13 @@ class EncoderError(VidsegError):
 
 # How a job's log says it stopped on an error (vidseg.logs writes it, vidseg.status reads it).
 FAILED_MARK = "FAILED: "
+
+
+def settings_from_config(cls, settings, key: str):
+    """A settings dataclass `cls` from the config mapping under `key` (None: all defaults); an unknown key is a
+    ConfigError naming it (the dataclass checks the values)."""
+    settings = dict(settings or {})
+    unknown = set(settings) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"config key '{key}': unknown key(s) {sorted(unknown)}")
+    return cls(**settings)

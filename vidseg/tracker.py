@@ -44,7 +44,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from vidseg.errors import ConfigError
+from vidseg.errors import ConfigError, settings_from_config
 
 UNTRACKED = -1  # the track id of a detection that belongs to no confirmed track
 
@@ -79,11 +79,7 @@ class TrackSettings:
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any] | None) -> "TrackSettings":
-        settings = dict(settings or {})
-        unknown = set(settings) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"config key 'track': unknown key(s) {sorted(unknown)}")
-        return cls(**settings)
+        return settings_from_config(cls, settings, "track")
 
 
 @dataclass
