@@ -250,6 +250,8 @@ def from_pack(rule, otherwise=None):
     an input function; None: nothing)."""
 
     def files(wildcards):
+        if not all_probed():  # packing needs every frame count: wait for every probe (checkpoint targets)
+            return unprobed(VIDEOS)
         folder = packed_folder(rule)(wildcards)
         if folder is not None:
             return [folder]

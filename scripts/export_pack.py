@@ -8,20 +8,20 @@ from vidseg.mots import describe, write_mots  # noqa: E402
 from vidseg.packs import PACKED, failed_in, member_path, run_each  # noqa: E402
 
 # The exports switched on (export.coco, export.mots) of each video of a pack, into the job's folder.
-params, folder = snakemake.params, snakemake.output[0]
+params = snakemake.params
 
 
-def export_one(video):
+def export_one(video, into):
     if params.coco:
         truth = params.truths[video]
         count = export_coco([member_path(snakemake.input.segment, video, PACKED["detections"])], truth,
-                            member_path(folder, video, PACKED["coco"]))
+                            member_path(into, video, PACKED["coco"]))
         log.info(describe_coco(video, count, truth))
     if params.mots:
         count = write_mots(member_path(snakemake.input.tracked, video, PACKED["detections"]),
-                           member_path(folder, video, PACKED["mots"]), params.classes)
+                           member_path(into, video, PACKED["mots"]), params.classes)
         log.info(describe(video, count, params.classes))
 
 
-outcome = run_each(params.videos, folder, export_one, "export", log)
+outcome = run_each(params.videos, snakemake.output[0], export_one, "export", log)
 log.info("pack %s: %d videos exported%s", snakemake.wildcards.pack, len(outcome), failed_in(outcome))

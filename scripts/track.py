@@ -12,9 +12,9 @@ if "pack" in snakemake.wildcards.keys():
     from vidseg.packs import failed_in, member_path, run_each
     from vidseg.track import describe, track_segmented
 
-    def track_one(video):
+    def track_one(video, into):
         segmented = {kind: [member_path(snakemake.input[0], video, PACKED[kind])] for kind in ("detections", "frames")}
-        outputs = {kind: member_path(snakemake.output[0], video, PACKED[kind]) for kind in KINDS}
+        outputs = {kind: member_path(into, video, PACKED[kind]) for kind in KINDS}
         counts = track_segmented(video, segmented["detections"], segmented["frames"], params.min_confidence,
                                  params.settings, outputs, params.config_digest)
         log.info(describe(video, counts, params.min_confidence))

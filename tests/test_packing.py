@@ -102,12 +102,14 @@ def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
 
 
 def test_kill_9_inside_a_pack_job_then_rerun_finishes_the_pack(tmp_path):
-    """Killed while the second video of a pack runs: the first video's tables are whole, Snakemake reruns the pack
-    after --rerun-incomplete, and the first video gets the same tables again."""
+    """Killed while the second video of a pack runs: the pack's folder is not there (a partial one would be
+    taken for done: Snakemake checks for incomplete outputs before it knows the jobs after the probes), so the
+    rerun runs the pack again, and the first video gets the tables the killed job had made for it."""
     for name in ("clip_a", "clip_b"):
-        make_video(tmp_path / "videos" / f"{name}.mp4", seconds=3.0)  # 30 frames each: one pack of 60
+        make_video(tmp_path / "videos" / f"{name}.mp4", seconds=3.0)  # 30 frames each
     seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(tmp_path / "weights.h5")
-    write_config(tmp_path, {"segment": {"chunk_size": 64}})
+    write_config(tmp_path, {"segment": {"chunk_size": 1800}})
+    assert [p.videos for p in plan_packs({"clip_a": 30, "clip_b": 30}, 1800)] == [("clip_a", "clip_b")]
     args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
             str(tmp_path / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
     run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -121,11 +123,14 @@ def test_kill_9_inside_a_pack_job_then_rerun_finishes_the_pack(tmp_path):
     run.wait()
     assert "clip_b chunk 0: 30/30 frames" not in log.read_text()  # killed inside the pack
     pack = tmp_path / "results/packs/clip_a"
-    assert not (pack / "clip_b.detections.parquet").exists()
-    before = pd.read_parquet(pack / "clip_a.detections.parquet")  # written whole before the kill
+    assert not pack.exists()  # the folder appears whole or not at all: a partial one would pass for done
+    partial, = (tmp_path / "results/packs").glob(".clip_a.*.partial")
+    assert not (partial / "clip_b.detections.parquet").exists()
+    before = pd.read_parquet(partial / "clip_a.detections.parquet")  # what the killed job had done
     assert run_raw(tmp_path, "--unlock").returncode == 0
     snakemake(tmp_path, "--rerun-incomplete")
     pd.testing.assert_frame_equal(pd.read_parquet(pack / "clip_a.detections.parquet"), before)
+    assert not partial.exists()
     frames = tables(tmp_path, "frames", ["video_id", "frame"])
     assert frames.groupby("video_id").size().to_dict() == {"clip_a": 30, "clip_b": 30}
     status = pd.read_csv(tmp_path / "results/status.tsv", sep="\t")

@@ -51,14 +51,16 @@ def test_groups_never_share_a_pack():
 def test_a_pack_job_notes_a_failed_video_and_goes_on_and_its_copy_job_fails_with_the_reason(tmp_path):
     folder = tmp_path / "pack"
 
-    def work(video):
+    def work(video, into):
+        assert not folder.exists()  # the folder appears whole, at the end
         if video == "b":
             raise VidsegError("frame 3 of b cannot be read")
-        (folder / f"{video}.tracks.parquet").write_text(video)
+        (into / f"{video}.tracks.parquet").write_text(video)
         return 1
 
     outcome = run_each(["a", "b", "c"], folder, work, "tracking", logging.getLogger("test"))
     assert outcome == {"a": 1, "b": "frame 3 of b cannot be read", "c": 1}
+    assert sorted(p.name for p in folder.iterdir()) == ["a.tracks.parquet", "b.failed", "c.tracks.parquet"]
     assert failed_in(outcome) == "; failed: b" and failed_in({"a": 1}) == ""
     copy_from_pack(folder, "c", {".tracks.parquet": tmp_path / "out" / "c.parquet"})
     assert (tmp_path / "out" / "c.parquet").read_text() == "c"
@@ -67,5 +69,20 @@ def test_a_pack_job_notes_a_failed_video_and_goes_on_and_its_copy_job_fails_with
     with pytest.raises(VidsegError, match="a.mots.txt: its pack job wrote no such file"):
         copy_from_pack(folder, "a", {".mots.txt": tmp_path / "out" / "a.txt"})
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c.parquet"]  # nothing half-written
-    with pytest.raises(ZeroDivisionError):  # a bug is not a video's failure: it stops the job
-        run_each(["a"], folder, lambda video: 1 / 0, "tracking", logging.getLogger("test"))
+
+
+def test_a_pack_job_stopped_midway_leaves_its_old_folder_or_none(tmp_path):
+    """A bug (or a kill) midway: no partial folder, so Snakemake's rerun does the whole pack again."""
+    folder = tmp_path / "pack"
+
+    def work(video, into):
+        (into / f"{video}.tracks.parquet").write_text(video)
+        return 1 / (video != "b")  # a bug at the second video: it is not a video's failure, it stops the job
+
+    with pytest.raises(ZeroDivisionError):
+        run_each(["a", "b"], folder, work, "tracking", logging.getLogger("test"))
+    assert list(tmp_path.iterdir()) == []
+    run_each(["a"], folder, lambda video, into: (into / "a.x").write_text("1"), "tracking", logging.getLogger("t"))
+    with pytest.raises(ZeroDivisionError):
+        run_each(["a", "b"], folder, work, "tracking", logging.getLogger("test"))
+    assert [p.name for p in tmp_path.iterdir()] == ["pack"] and [p.name for p in folder.iterdir()] == ["a.x"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence, TypeVar
 
-from vidseg.atomic import atomic_path
+from vidseg.atomic import atomic_folder, atomic_path
 from vidseg.errors import VidsegError
 
 T = TypeVar("T")
@@ -102,24 +102,26 @@ def checked_tables(paths: Sequence[str | Path]) -> list[str]:
     return [str(p) for p in paths]
 
 
-def run_each(videos: Sequence[str], folder: str | Path, work: Callable[[str], T], what: str,
+def run_each(videos: Sequence[str], folder: str | Path, work: Callable[[str, Path], T], what: str,
              log: logging.Logger) -> dict[str, T | str]:
-    """A pack job's loop: `work(video)` for each of `videos` in order, writing into `folder`.
+    """A pack job's loop: `work(video, into)` for each of `videos` in order, writing the video's files into the
+    folder `into`, which becomes `folder` once every video has run (atomically: a job killed midway leaves no
+    `folder`, so its rerun starts over).
 
     A video that fails with a VidsegError costs only itself: its reason goes to
-    its failure note in `folder` and to the log (`what` names the stage), and the
-    next video runs. Returns per video what `work` returned, or its failure's reason.
+    its failure note in the folder and to the log (`what` names the stage), and
+    the next video runs. Returns per video what `work` returned, or its failure's reason.
     """
-    Path(folder).mkdir(parents=True, exist_ok=True)
     outcome: dict[str, T | str] = {}
-    for video in videos:
-        try:
-            outcome[video] = work(video)
-        except VidsegError as err:
-            reason = " ".join(str(err).split())
-            Path(member_path(folder, video, FAILURE_SUFFIX)).write_text(reason + "\n")
-            log.error("%s: %s failed, the pack goes on: %s", video, what, reason)
-            outcome[video] = reason
+    with atomic_folder(folder) as into:
+        for video in videos:
+            try:
+                outcome[video] = work(video, into)
+            except VidsegError as err:
+                reason = " ".join(str(err).split())
+                Path(member_path(into, video, FAILURE_SUFFIX)).write_text(reason + "\n")
+                log.error("%s: %s failed, the pack goes on: %s", video, what, reason)
+                outcome[video] = reason
     return outcome
 
 

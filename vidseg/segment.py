@@ -213,11 +213,10 @@ def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[s
     """
     inputs = dict(zip(videos, zip(frames_dirs, indexes)))
 
-    def segment_video(video: str) -> int:
+    def segment_video(video: str, into: Path) -> int:
         frames_dir, index = inputs[video]
         return segment_chunk(model, class_names, video, frames_dir, index, image_format, 0, 1, 1,
-                             member_path(out_dir, video, PACKED["detections"]),
-                             member_path(out_dir, video, PACKED["frames"]),
+                             member_path(into, video, PACKED["detections"]), member_path(into, video, PACKED["frames"]),
                              io_threads=io_threads, provenance=provenance)
 
     return run_each(videos, out_dir, segment_video, "segmentation", log)
