@@ -1,7 +1,7 @@
 """Many short clips: the whole workflow on N short clips with packing (segment.pack, the default) and without,
 against the same frames as one long video, side by side in one run (not a test).
 
-    python benchmarks/short_clips.py [--clips 200] [--seconds 3] [--fps 10] [--cores 2]
+    python benchmarks/short_clips.py [--clips 200] [--seconds 3] [--fps 10] [--cores 2] [--setups long,packed,single]
 
 Clips: 160x120 test patterns (each its own hue, so no two are alike) with AAC audio; the long video has the
 same number of frames. The demo model, no GPU. Prints per setup: the whole run's wall time, the segment
@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--setups", default="long,packed,single",
+                        help="which runs, comma-separated (the long video always runs: the ratios are to it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vidseg-clips-bench-") as tmp:
         root = Path(tmp)
@@ -78,8 +80,12 @@ def main() -> None:
         print(f"{args.clips} clips of {args.seconds:g} s at {args.fps} fps (160x120, {frames} frames), demo model, "
               f"--cores {args.cores}, no GPU")
         results = {}
-        for name, videos, pack in (("one long video", [long], True), ("clips, packed", clips, True),
-                                   ("clips, one job each", clips, False)):
+        wanted = {"long"} | set(args.setups.split(","))
+        for key, name, videos, pack in (("long", "one long video", [long], True),
+                                        ("packed", "clips, packed", clips, True),
+                                        ("single", "clips, one job each", clips, False)):
+            if key not in wanted:
+                continue
             work = setup(root, name.replace(" ", "_").replace(",", ""), videos, pack)
             seconds = run(work, args.cores)
             jobs, segment_seconds = segment_jobs(work)

@@ -90,19 +90,34 @@ def evaluated_videos():
 @after_probes
 def all_outputs():
     good = good_videos()
-    return [
-        *expand(rules.annotate.output[0], video=good),
-        *expand(rules.track.output.detections, video=good),
-        *expand(rules.track.output.tracks, video=good),
+    exported = [(rules.export_coco.output[0], config["export"]["coco"]), (rules.export_mots.output[0], config["export"]["mots"])]
+    return list(dict.fromkeys([
+        *outputs_of(rules.annotate.output[0], "annotate_pack", good),
+        *outputs_of(rules.track.output.detections, "track_pack", good),
+        *outputs_of(rules.track.output.tracks, "track_pack", good),
         *expand(rules.evaluate.output[0], video=evaluated_videos()),
-        *(expand(rules.export_coco.output[0], video=good) if config["export"]["coco"] else []),
-        *(expand(rules.export_mots.output[0], video=good) if config["export"]["mots"] else []),
+        *(path for output, on in exported if on for path in outputs_of(output, "export_pack", good)),
         rules.summary.output[0],
-    ]
+    ]))
+
+
+def outputs_of(path, rule, videos):
+    """`path` ({video}) of each of `videos` in no pack, and for those in a pack its `rule` job's folder: a pack
+    job puts its videos' files at their own paths itself (vidseg.packs.run_each), Snakemake knows its folder."""
+    folder = getattr(rules, rule).output[0]
+    return list(dict.fromkeys(path.format(video=video) if pack_of(video) is None else folder.format(pack=pack_of(video))
+                              for video in videos))
 
 
 def good_tables(kind):
-    return after_probes(lambda: expand(getattr(rules.track.output, kind), video=good_videos()))
+    """Summary input: the track outputs of `kind` of the good videos (for packed ones their pack's folder)."""
+    return after_probes(lambda: outputs_of(getattr(rules.track.output, kind), "track_pack", good_videos()))
+
+
+def good_table_files(kind):
+    """Summary param: where each good video's table of `kind` is (a packed one's in its pack's folder)."""
+    return lambda wildcards: [video_file("track_pack", kind, getattr(rules.track.output, kind), video)
+                              for video in good_videos()]
 
 
 @after_probes
@@ -244,32 +259,42 @@ def segment_tables(kind):
     return paths
 
 
-def from_pack(rule, otherwise=None):
-    """Input function of a per-video rule that copies a packed video's files from the folder of its pack's
-    `rule` job (vidseg.packs.copy_from_pack): that folder, or for a video in no pack `otherwise` (a path or
-    an input function; None: nothing)."""
+def made_by(rule, path):
+    """Input function: the folder of the video's pack's `rule` job where the video is packed, else `path`
+    ({video}): Snakemake knows a pack job's folder, not the files it puts at its videos' own paths."""
 
     def files(wildcards):
         if not all_probed():  # packing needs every frame count: wait for every probe (checkpoint targets)
             return unprobed(VIDEOS)
-        folder = packed_folder(rule)(wildcards)
-        if folder is not None:
-            return [folder]
-        if otherwise is None:
-            return []
-        return otherwise(wildcards) if callable(otherwise) else [otherwise.format(**wildcards)]
+        pack = pack_of(wildcards.video)
+        return [path.format(video=wildcards.video) if pack is None else getattr(rules, rule).output[0].format(pack=pack)]
 
     return files
 
 
-def packed_folder(rule):
-    """Param function: the folder of the `rule` job of the video's pack (the job wrote its files), or None."""
+def file_of(rule, kind, path):
+    """Param function: the video's file of `kind` as `video_file` finds it."""
+    return lambda wildcards: video_file(rule, kind, path, wildcards.video)
 
-    def folder(wildcards):
-        pack = pack_of(wildcards.video) if all_probed() else None
-        return None if pack is None else getattr(rules, rule).output[0].format(pack=pack)
 
-    return folder
+def video_file(rule, kind, path, video):
+    """`video`'s file of `kind` (vidseg.packs.PACKED) in the folder of its pack's `rule` job where it is packed
+    (with the job's note beside it if the video failed there), else `path` ({video})."""
+    pack = pack_of(video)
+    if pack is None:
+        return path.format(video=video)
+    return member_path(getattr(rules, rule).output[0].format(pack=pack), video, PACKED[kind])
+
+
+def published(**paths):
+    """Param function of a pack job: per video of its pack, the suffix of each of its files (vidseg.packs.PACKED,
+    by kind) -> the video's own path for that file (`paths`: kind -> path with {video})."""
+    return lambda wildcards: {video: {PACKED[kind]: path.format(video=video) for kind, path in paths.items()}
+                              for video in pack_videos(wildcards)}
+
+
+def pack_sources(wildcards):
+    return [VIDEOS[video] for video in pack_videos(wildcards)]
 
 
 def pack_videos(wildcards):

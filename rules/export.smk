@@ -1,6 +1,6 @@
 rule export_coco:
     input:
-        segment=from_pack("export_pack", segment_outputs),
+        segment=segment_outputs,
         ground_truth=ground_truth_if_any,
     output:
         PATHS["coco_export"],
@@ -11,14 +11,13 @@ rule export_coco:
     params:
         code=CODE["export_coco"],
         detections=segment_tables("detections"),
-        packed=packed_folder("export_pack"),
     script:
         "../scripts/export_coco.py"
 
 
 rule export_mots:
     input:
-        from_pack("export_pack", rules.track.output.detections),
+        rules.track.output.detections,
     output:
         PATHS["mots_export"],
     log:
@@ -28,13 +27,12 @@ rule export_mots:
     params:
         code=CODE["export_mots"],
         classes=config["export"]["mots_classes"],
-        packed=packed_folder("export_pack"),
     script:
         "../scripts/export_mots.py"
 
 
-# The exports of a pack's videos written by one job (one Python start, not one per short video per format); each
-# video's export jobs then copy its files from the pack's folder.
+# The exports of a pack's videos written by one job (one Python start, not one per short video per format), which
+# puts each video's files at the paths of rules export_coco and export_mots.
 rule export_pack:
     input:
         segment=rules.segment_pack.output[0],
@@ -53,5 +51,6 @@ rule export_pack:
         coco=config["export"]["coco"],
         mots=config["export"]["mots"],
         classes=config["export"]["mots_classes"],
+        published=published(**{kind: getattr(rules, f"export_{kind}").output[0] for kind in exports(config)}),
     script:
         "../scripts/export_pack.py"

@@ -12,5 +12,8 @@ rule summary:
         "../environment.yml"
     params:
         code=CODE["summary"],
+        detections=good_table_files("detections"),
+        frames=good_table_files("frames"),
+        tracks=good_table_files("tracks"),
     script:
         "../scripts/summary.py"

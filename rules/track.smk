@@ -1,6 +1,6 @@
 rule track:
     input:
-        from_pack("track_pack", segment_outputs),
+        segment_outputs,
     output:
         detections=PATHS["detections"],
         frames=PATHS["frames_table"],
@@ -16,13 +16,12 @@ rule track:
         config_digest=PLAN.config_digest,
         detections=segment_tables("detections"),
         frames=segment_tables("frames"),
-        packed=packed_folder("track_pack"),
     script:
         "../scripts/track.py"
 
 
-# The videos of a pack tracked by one job (one Python start, not one per short video); each video's track job
-# then copies its tables from the pack's folder.
+# The videos of a pack tracked by one job (one Python start, not one per short video), which puts each video's
+# tables at the paths of rule track's outputs.
 rule track_pack:
     input:
         rules.segment_pack.output[0],
@@ -38,5 +37,7 @@ rule track_pack:
         min_confidence=PLAN.table_min_confidence,
         settings=PLAN.track,
         config_digest=PLAN.config_digest,
+        published=published(detections=rules.track.output.detections, frames=rules.track.output.frames,
+                            tracks=rules.track.output.tracks),
     script:
         "../scripts/track.py"

@@ -9,7 +9,7 @@ from vidseg.packs import checked_tables  # noqa: E402
 report = evaluate_video(snakemake.wildcards.video, checked_tables(snakemake.params.detections),
                         snakemake.input.ground_truth,
                         snakemake.params.min_confidence, snakemake.params.table_min_confidence, snakemake.output[0],
-                        tracked=snakemake.input.tracked)
+                        tracked=checked_tables([snakemake.params.tracked])[0])
 log.info("%s: %s", snakemake.wildcards.video, report["note"])
 for kind in ("bbox", "segm"):
     log.info("%s %s: AP %.3f, AP50 %.3f, AP75 %.3f", snakemake.wildcards.video, kind, report[kind]["AP"],

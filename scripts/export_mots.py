@@ -3,11 +3,8 @@ from vidseg.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.packs import PACKED, copied_from_pack  # noqa: E402
+from vidseg.mots import describe, write_mots  # noqa: E402
 
-video, outputs = snakemake.wildcards.video, {PACKED["mots"]: snakemake.output[0]}
-if not copied_from_pack(snakemake.params.packed, video, outputs, "MOTS lines", log):
-    from vidseg.mots import describe, write_mots
-
-    classes = snakemake.params.classes
-    log.info(describe(video, write_mots(snakemake.input[0], snakemake.output[0], classes), classes))
+classes = snakemake.params.classes
+count = write_mots(snakemake.input[0], snakemake.output[0], classes)
+log.info(describe(snakemake.wildcards.video, count, classes))

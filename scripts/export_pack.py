@@ -7,7 +7,8 @@ from vidseg.export import describe_coco, export_coco  # noqa: E402
 from vidseg.mots import describe, write_mots  # noqa: E402
 from vidseg.packs import PACKED, failed_in, member_path, run_each  # noqa: E402
 
-# The exports switched on (export.coco, export.mots) of each video of a pack, into the job's folder.
+# The exports switched on (export.coco, export.mots) of each video of a pack, into the job's folder and at the
+# video's own paths.
 params = snakemake.params
 
 
@@ -23,5 +24,5 @@ def export_one(video, into):
         log.info(describe(video, count, params.classes))
 
 
-outcome = run_each(params.videos, snakemake.output[0], export_one, "export", log)
+outcome = run_each(params.videos, snakemake.output[0], export_one, "export", log, params.published)
 log.info("pack %s: %d videos exported%s", snakemake.wildcards.pack, len(outcome), failed_in(outcome))

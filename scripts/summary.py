@@ -7,12 +7,16 @@ import json  # noqa: E402
 
 
 from vidseg.evaluate import summary_columns  # noqa: E402
+from vidseg.packs import checked_tables  # noqa: E402
 from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, read_parts, summary  # noqa: E402
 
-# (no tables at all when every video failed at the probe: the summary is then empty)
-detections = read_parts(snakemake.input.detections, DETECTIONS_SCHEMA).to_pandas()
-frames = read_parts(snakemake.input.frames, FRAMES_SCHEMA).to_pandas()
-tracks = read_parts(snakemake.input.tracks, TRACKS_SCHEMA).to_pandas()
+# Per video its tables (a packed video's in its pack job's folder). A video its pack job failed has none: the
+# summary then fails with the reason, as when any other video's job fails. No tables at all when every video
+# failed at the probe: the summary is then empty.
+params = snakemake.params
+detections = read_parts(checked_tables(params.detections), DETECTIONS_SCHEMA).to_pandas()
+frames = read_parts(checked_tables(params.frames), FRAMES_SCHEMA).to_pandas()
+tracks = read_parts(checked_tables(params.tracks), TRACKS_SCHEMA).to_pandas()
 table = summary(detections, frames, tracks)
 reports = [json.loads(open(p).read()) for p in snakemake.input.evaluations]
 if reports:

@@ -1,5 +1,6 @@
-"""Short videos packed into shared segment, track and export jobs (segment.pack): the same tables and exports
-as one job per video, reruns of only the pack a new video joins, and a broken video that costs only itself."""
+"""Short videos packed into shared segment, track, export and annotate jobs (segment.pack): the same tables and
+exports as one job per video, no job per packed video after its frames, reruns of only the pack a new video
+joins, and a broken video that costs only itself."""
 
 import re
 import shutil
@@ -57,15 +58,22 @@ def test_packed_runs_give_the_tables_of_one_job_per_video(runs):
                        ("tracks", ["video_id", "track_id"])):
         pd.testing.assert_frame_equal(tables(packed, kind, keys), tables(single, kind, keys))
     assert len(tables(packed, "detections", ["video_id"])) > 0
-    for kind in ("coco", "mots"):  # the exports, written by the packs' export jobs and copied
+    for kind in ("coco", "mots"):  # the exports, which the packs' export jobs put at the videos' paths
         names = sorted(p.name for p in (single / "results/exports" / kind).iterdir())
         assert names == sorted(p.name for p in (packed / "results/exports" / kind).iterdir()) and len(names) == 5
         for name in names:
             assert (packed / "results/exports" / kind / name).read_bytes() == \
                 (single / "results/exports" / kind / name).read_bytes(), name
-    for stage in ("track", "export"):  # one job per pack, not per clip
+    for stage in ("track", "export", "annotate"):  # one job per pack, not per clip
         assert sorted(p.stem for p in (packed / f"logs/{stage}_pack").glob("*.log")) == sorted(members)
         assert not (single / f"logs/{stage}_pack").exists()
+    for rule in ("track", "export_coco", "export_mots", "annotate"):  # after its frames, no job per packed video
+        assert [p.stem for p in (packed / "logs" / rule).glob("*.log")] == ["long"], rule
+    for name in CLIPS:  # annotated by its pack's job, at its own path; the same video as from a job of its own
+        video = packed / "results/videos" / f"{name}.mp4"
+        assert video.samefile(packed / "results/annotate_packs" / next(p for p in members if name in members[p])
+                              / f"{name}.mp4")
+        assert video.read_bytes() == (single / "results/videos" / f"{name}.mp4").read_bytes(), name
     status = pd.read_csv(packed / "results/status.tsv", sep="\t")
     assert set(status.stage) == {"done"} and len(status) == 5
 
@@ -81,8 +89,10 @@ def test_a_new_video_reruns_only_the_pack_it_joins(runs, tmp_path):
     joined = next(p for p in plan_packs(frames, CHUNK) if "clip_bb" in p.videos)
     planned = re.findall(r"rule (\w+):\n(?:    .*\n)*?    wildcards: (\w+)=([\w.-]+)", out)
     pack_jobs = {(rule, value) for rule, _, value in planned if rule.startswith("segment") or rule.endswith("_pack")}
-    assert pack_jobs == {(rule, joined.name) for rule in ("segment_pack", "track_pack", "export_pack")}
-    assert {value for rule, _, value in planned if rule == "track"} == set(joined.videos)
+    assert pack_jobs == {(rule, joined.name) for rule in ("segment_pack", "track_pack", "export_pack", "annotate_pack")}
+    assert {(rule, value) for rule, _, value in planned if rule in ("probe", "frames")} == \
+        {("frames", "clip_bb")}
+    assert not [rule for rule, _, _ in planned if rule in ("track", "annotate", "export_coco", "export_mots")]
 
 
 def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
@@ -99,6 +109,7 @@ def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
     detections = tables(root, "detections", ["video_id", "frame"])
     assert set(detections.video_id) <= set(CLIPS) - {broken} | {"long"}
     assert (root / "results/videos/clip_a.mp4").is_file() and not (root / f"results/videos/{broken}.mp4").exists()
+    assert "000003.jpg" in (root / "logs/summary.log").read_text()  # the summary fails, as for any failed video
 
 
 def test_kill_9_inside_a_pack_job_then_rerun_finishes_the_pack(tmp_path):

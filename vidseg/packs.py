@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ def _fill(videos: list[str], frames: Mapping[str, int], chunk_size: int) -> list
 
 # A pack job's files of one video in the job's folder (vidseg.plan PATHS["<rule>_pack"]), by kind: <id><suffix>
 PACKED = {"detections": ".detections.parquet", "frames": ".frames.parquet", "tracks": ".tracks.parquet",
-          "coco": ".coco.json", "mots": ".mots.txt"}
+          "coco": ".coco.json", "mots": ".mots.txt", "annotated": ".mp4"}
 FAILURE_SUFFIX = ".failed"  # a pack job's note of why one of its videos failed, beside that video's files
 
 
@@ -93,24 +94,27 @@ def failure_path(table: str | Path) -> Path:
 
 
 def checked_tables(paths: Sequence[str | Path]) -> list[str]:
-    """A video's segment tables (`paths`), each present; one missing is an error with its pack's reason."""
+    """A video's tables (`paths`), each present; one missing is an error with the reason its pack job noted."""
     for path in paths:
         if not Path(path).is_file():
             failure = failure_path(path)
-            reason = failure.read_text().strip() if failure.is_file() else "its segment job wrote no table"
+            reason = failure.read_text().strip() if failure.is_file() else "its job wrote no such table"
             raise VidsegError(f"{path}: {reason}")
     return [str(p) for p in paths]
 
 
 def run_each(videos: Sequence[str], folder: str | Path, work: Callable[[str, Path], T], what: str,
-             log: logging.Logger) -> dict[str, T | str]:
+             log: logging.Logger, publish: Mapping[str, Mapping[str, str | Path]] | None = None) -> dict[str, T | str]:
     """A pack job's loop: `work(video, into)` for each of `videos` in order, writing the video's files into the
     folder `into`, which becomes `folder` once every video has run (atomically: a job killed midway leaves no
     `folder`, so its rerun starts over).
 
     A video that fails with a VidsegError costs only itself: its reason goes to
     its failure note in the folder and to the log (`what` names the stage), and
-    the next video runs. Returns per video what `work` returned, or its failure's reason.
+    the next video runs. Before the folder appears, each video's files go to their
+    own paths too (`publish`: video -> suffix of the file -> its path; see
+    `publish_member`), so a packed video's results sit where any video's do.
+    Returns per video what `work` returned, or its failure's reason.
     """
     outcome: dict[str, T | str] = {}
     with atomic_folder(folder) as into:
@@ -122,36 +126,35 @@ def run_each(videos: Sequence[str], folder: str | Path, work: Callable[[str, Pat
                 Path(member_path(into, video, FAILURE_SUFFIX)).write_text(reason + "\n")
                 log.error("%s: %s failed, the pack goes on: %s", video, what, reason)
                 outcome[video] = reason
+        for video, outputs in (publish or {}).items():
+            publish_member(into, video, outputs, failed=isinstance(outcome.get(video), str))
     return outcome
+
+
+def publish_member(folder: str | Path, video: str, outputs: Mapping[str, str | Path], failed: bool) -> None:
+    """`video`'s files in a pack job's `folder` put at their own paths (`outputs`: suffix -> path), each as a
+    hard link (a copy where the file system has none) that replaces the path atomically. For a video the job
+    `failed`, the files a run before left at those paths are removed: no stale result outlives its failure.
+
+    Snakemake knows only the pack job's folder; no later job copies the files out,
+    since a job per video and file was most of a packed run's jobs.
+    """
+    for suffix, out in outputs.items():
+        if failed:
+            Path(out).unlink(missing_ok=True)
+            continue
+        source = Path(member_path(folder, video, suffix))
+        if not source.is_file():
+            raise VidsegError(f"{source}: the pack job wrote no such file for {video}")
+        with atomic_path(out, suffix=Path(out).suffix) as tmp:
+            try:
+                os.unlink(tmp)
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
 
 
 def failed_in(outcome: Mapping[str, object]) -> str:
     """"; failed: a, b" for the videos of a pack job's `outcome` (run_each) that failed, or ""."""
     failed = [video for video, found in outcome.items() if isinstance(found, str)]
     return f"; failed: {', '.join(failed)}" if failed else ""
-
-
-def copy_from_pack(folder: str | Path, video: str, outputs: Mapping[str, str | Path]) -> None:
-    """A packed video's files, written by its pack job into `folder`, copied to their own paths (`outputs`:
-    suffix of the file in `folder` -> its path). Where the pack job failed the video, a VidsegError with its
-    reason; copies are atomic (a copy cut short leaves no file)."""
-    failure = Path(member_path(folder, video, FAILURE_SUFFIX))
-    if failure.is_file():
-        raise VidsegError(f"{video} failed in its pack job ({folder}): {failure.read_text().strip()}")
-    for suffix, out in outputs.items():
-        source = Path(member_path(folder, video, suffix))
-        if not source.is_file():
-            raise VidsegError(f"{source}: its pack job wrote no such file")
-        with atomic_path(out, suffix=Path(out).suffix) as tmp:
-            shutil.copyfile(source, tmp)
-
-
-def copied_from_pack(folder: str | Path | None, video: str, outputs: Mapping[str, str | Path], what: str,
-                     log: logging.Logger) -> bool:
-    """A per-video job's first step: where the video is packed (`folder`: its pack job's folder, else None) copy
-    its files (`copy_from_pack`), log it (`what`: the files, in words) and return True; else return False."""
-    if folder is None:
-        return False
-    copy_from_pack(folder, video, outputs)
-    log.info("%s: %s copied from its pack's job (%s)", video, what, folder)
-    return True

@@ -42,6 +42,7 @@ PATHS = {
     "segment_pack": "results/packs/{pack}",
     "track_pack": "results/track_packs/{pack}",
     "export_pack": "results/export_packs/{pack}",
+    "annotate_pack": "results/annotate_packs/{pack}",
     "detections": "results/detections/video_id={video}/part-0.parquet",
     "frames_table": "results/frames/video_id={video}/part-0.parquet",
     "tracks": "results/tracks/video_id={video}/part-0.parquet",
@@ -74,6 +75,7 @@ LOGS = {
     "segment_pack": "logs/segment_pack/{pack}.log",
     "track_pack": "logs/track_pack/{pack}.log",
     "export_pack": "logs/export_pack/{pack}.log",
+    "annotate_pack": "logs/annotate_pack/{pack}.log",
     "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
@@ -104,7 +106,7 @@ VIDEO_STAGES = (
     Stage("frames", "frames", PATHS["frame_index"], PATHS["frame_index"]),
     Stage("segment", "segment", PATHS["chunk_detections"], PATHS["detections"], ("segment_pack", "detections")),
     Stage("track", "track", PATHS["tracks"], PATHS["tracks"], ("track_pack", "tracks")),
-    Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"]),
+    Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"], ("annotate_pack", "annotated")),
 )
 EXPORT_STAGES = {  # config `export.<format>` -> its stage
     "coco": Stage("export", "export_coco", PATHS["coco_export"], PATHS["coco_export"], ("export_pack", "coco")),

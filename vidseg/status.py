@@ -50,8 +50,8 @@ def video_status(root: Path, video: str, evaluated: bool, note: str = "", export
             failed = packed_failure(root, video, pack, *stage.pack)
             if failed is not None:
                 return row(stage.name, *failed)
-            if stage.rule == "segment":  # the pack job is the video's segment job; later stages copy from theirs
-                continue
+            if stage.rule == "segment":  # its tables stay in the pack's folder; later pack jobs put theirs at the
+                continue  # videos' own paths (the proofs)
         logs = sorted(root.glob(LOGS[stage.rule].format(video=video, chunk="*")))
         for log in logs:
             reason = failure_in(log)
