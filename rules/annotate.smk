@@ -24,8 +24,7 @@ rule annotate:
 # annotated video at the path of rule annotate's output.
 rule annotate_pack:
     input:
-        frames=pack_inputs(rules.frames.output.frames),
-        index=pack_inputs(rules.frames.output.index),
+        frames=rules.frames_pack.output[0],
         probe=pack_inputs(rules.probe.output.json),
         video=pack_sources,
         tracked=rules.track_pack.output[0],

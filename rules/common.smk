@@ -153,8 +153,8 @@ def video_path(wildcards):
     return VIDEOS[wildcards.video]
 
 
-def frames_output():
-    path = PATHS["frames"]
+def frames_output(path):
+    """A folder of frame images: deleted once the jobs that read it are done, unless frames.keep."""
     return directory(path) if config["frames"]["keep"] else temp(directory(path))
 
 

@@ -38,8 +38,7 @@ rule segment:
 
 rule segment_pack:
     input:
-        frames=pack_inputs(rules.frames.output.frames),
-        index=pack_inputs(rules.frames.output.index),
+        frames=rules.frames_pack.output[0],
         probe=pack_inputs(rules.probe.output.json),
         weights=PLAN.weights,
         model_file=[PLAN.model_file] if PLAN.model_file else [],

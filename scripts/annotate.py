@@ -32,7 +32,8 @@ if "pack" in snakemake.wildcards.keys():
     def annotate_one(video, into):
         i = videos.index(video)
         tracked, = checked_tables([member_path(inputs.tracked, video, PACKED["detections"])])
-        return annotate(video, inputs.frames[i], inputs.index[i], inputs.probe[i], tracked, inputs.video[i],
+        return annotate(video, member_path(inputs.frames, video, PACKED["images"]),
+                        member_path(inputs.frames, video, PACKED["index"]), inputs.probe[i], tracked, inputs.video[i],
                         member_path(into, video, PACKED["annotated"]))
 
     outcome = run_each(videos, snakemake.output[0], annotate_one, "annotation", log, snakemake.params.published)

@@ -24,8 +24,12 @@ model, names = load_model(snakemake.params.model, snakemake.input.weights, snake
 provenance = {**snakemake.params.provenance, "class_names": names,
               "weights_sha256": file_sha256(snakemake.input.weights)}
 if packed:
+    from vidseg.packs import PACKED, member_path
+
+    videos, folder = snakemake.params.videos, snakemake.input.frames  # folder: the frames pack job's
     outcome = segment_pack(
-        model, names, snakemake.params.videos, snakemake.input.frames, snakemake.input.index,
+        model, names, videos, [member_path(folder, video, PACKED["images"]) for video in videos],
+        [member_path(folder, video, PACKED["index"]) for video in videos],
         snakemake.params.image_format, snakemake.output[0],
         io_threads=io_threads_for(snakemake.threads), provenance=provenance,
     )

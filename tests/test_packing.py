@@ -1,6 +1,6 @@
-"""Short videos packed into shared segment, track, export and annotate jobs (segment.pack): the same tables and
-exports as one job per video, no job per packed video after its frames, reruns of only the pack a new video
-joins, and a broken video that costs only itself."""
+"""Short videos packed into shared frames, segment, track, export and annotate jobs (segment.pack): the same
+tables, exports and annotated videos as one job per video, no job per packed video after its probe, reruns of
+only the pack a new video joins, and a broken video that costs only itself."""
 
 import re
 import shutil
@@ -14,7 +14,6 @@ from conftest import seeded_model
 from flow import MODEL, REPO, SNAKEMAKE, kill_tree, planned_jobs, run_raw, snakemake, write_config
 from media import make_video
 from vidseg.packs import plan_packs
-from vidseg.plan import PATHS
 
 CLIPS = {"clip_a": 1.0, "clip_b": 0.8, "clip_c": 1.2, "clip_d": 0.5}  # seconds at 10 fps: 10, 8, 12, 5 frames
 CHUNK = 32  # the 40-frame video splits into two chunks; the clips go in packs of up to 32 frames
@@ -64,10 +63,10 @@ def test_packed_runs_give_the_tables_of_one_job_per_video(runs):
         for name in names:
             assert (packed / "results/exports" / kind / name).read_bytes() == \
                 (single / "results/exports" / kind / name).read_bytes(), name
-    for stage in ("track", "export", "annotate"):  # one job per pack, not per clip
+    for stage in ("frames", "track", "export", "annotate"):  # one job per pack, not per clip
         assert sorted(p.stem for p in (packed / f"logs/{stage}_pack").glob("*.log")) == sorted(members)
         assert not (single / f"logs/{stage}_pack").exists()
-    for rule in ("track", "export_coco", "export_mots", "annotate"):  # after its frames, no job per packed video
+    for rule in ("frames", "track", "export_coco", "export_mots", "annotate"):  # after the probe, no job per packed video
         assert [p.stem for p in (packed / "logs" / rule).glob("*.log")] == ["long"], rule
     for name in CLIPS:  # annotated by its pack's job, at its own path; the same video as from a job of its own
         video = packed / "results/videos" / f"{name}.mp4"
@@ -89,17 +88,18 @@ def test_a_new_video_reruns_only_the_pack_it_joins(runs, tmp_path):
     joined = next(p for p in plan_packs(frames, CHUNK) if "clip_bb" in p.videos)
     planned = re.findall(r"rule (\w+):\n(?:    .*\n)*?    wildcards: (\w+)=([\w.-]+)", out)
     pack_jobs = {(rule, value) for rule, _, value in planned if rule.startswith("segment") or rule.endswith("_pack")}
-    assert pack_jobs == {(rule, joined.name) for rule in ("segment_pack", "track_pack", "export_pack", "annotate_pack")}
-    assert {(rule, value) for rule, _, value in planned if rule in ("probe", "frames")} == \
-        {("frames", "clip_bb")}
-    assert not [rule for rule, _, _ in planned if rule in ("track", "annotate", "export_coco", "export_mots")]
+    assert pack_jobs == {(rule, joined.name) for rule in ("frames_pack", "segment_pack", "track_pack", "export_pack",
+                                                              "annotate_pack")}
+    assert not [rule for rule, _, _ in planned if rule in ("frames", "track", "annotate", "export_coco", "export_mots")]
 
 
 def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
     root = make_root(tmp_path, True)
+    write_config(root, {"segment": {"chunk_size": CHUNK}, "frames": {"keep": True}})
     broken = "clip_b"
-    assert run_raw(root, PATHS["frame_index"].format(video=broken), cores=2).returncode == 0  # its frames, kept
-    (root / f"results/frames_tmp/{broken}/000003.jpg").write_bytes(b"not a picture")
+    assert run_raw(root, "--until", "frames_pack", cores=2).returncode == 0  # the packs' frames, kept
+    pack, = (root / "results/frame_packs").glob(f"*/{broken}.images")
+    (pack / "000003.jpg").write_bytes(b"not a picture")
     proc = run_raw(root, "--resources", "gpu=1", "--keep-going", cores=2)
     assert proc.returncode != 0  # the broken video's later jobs fail, as with any failed video
     status = pd.read_csv(root / "results/status.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("video")

@@ -76,7 +76,8 @@ def _fill(videos: list[str], frames: Mapping[str, int], chunk_size: int) -> list
 
 
 # A pack job's files of one video in the job's folder (vidseg.plan PATHS["<rule>_pack"]), by kind: <id><suffix>
-PACKED = {"detections": ".detections.parquet", "frames": ".frames.parquet", "tracks": ".tracks.parquet",
+PACKED = {"images": ".images", "index": ".frame_index.tsv",  # a folder of frame images, their times
+          "detections": ".detections.parquet", "frames": ".frames.parquet", "tracks": ".tracks.parquet",
           "coco": ".coco.json", "mots": ".mots.txt", "annotated": ".mp4"}
 FAILURE_SUFFIX = ".failed"  # a pack job's note of why one of its videos failed, beside that video's files
 

@@ -39,6 +39,7 @@ PATHS = {
     "chunk_detections": "results/chunks/{video}/{chunk}.detections.parquet",
     "chunk_frames": "results/chunks/{video}/{chunk}.frames.parquet",
     # A pack job's folder: per video its files <id><suffix> (vidseg.packs.PACKED), or <id>.failed saying why not
+    "frames_pack": "results/frame_packs/{pack}",
     "segment_pack": "results/packs/{pack}",
     "track_pack": "results/track_packs/{pack}",
     "export_pack": "results/export_packs/{pack}",
@@ -72,6 +73,7 @@ LOGS = {
     "probe": "logs/probe/{video}.log",
     "frames": "logs/frames/{video}.log",
     "segment": "logs/segment/{video}/{chunk}.log",
+    "frames_pack": "logs/frames_pack/{pack}.log",
     "segment_pack": "logs/segment_pack/{pack}.log",
     "track_pack": "logs/track_pack/{pack}.log",
     "export_pack": "logs/export_pack/{pack}.log",
@@ -103,7 +105,7 @@ class Stage:
 
 
 VIDEO_STAGES = (
-    Stage("frames", "frames", PATHS["frame_index"], PATHS["frame_index"]),
+    Stage("frames", "frames", PATHS["frame_index"], PATHS["frame_index"], ("frames_pack", "index")),
     Stage("segment", "segment", PATHS["chunk_detections"], PATHS["detections"], ("segment_pack", "detections")),
     Stage("track", "track", PATHS["tracks"], PATHS["tracks"], ("track_pack", "tracks")),
     Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"], ("annotate_pack", "annotated")),

@@ -24,7 +24,7 @@ from vidseg.cpu import precision_warning
 from vidseg.frames import read_index
 from vidseg.maskrcnn import MaskRCNN
 from vidseg.modelfile import class_names_for, model_file_for, resolve_model
-from vidseg.packs import PACKED, member_path, run_each
+from vidseg.packs import PACKED, checked_tables, member_path, run_each
 from vidseg.tables import detection_table, frame_table, with_provenance, write_atomic
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,7 @@ def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[s
 
     def segment_video(video: str, into: Path) -> int:
         frames_dir, index = inputs[video]
+        checked_tables([index])  # a video its frames pack job could not decode: the reason it noted
         return segment_chunk(model, class_names, video, frames_dir, index, image_format, 0, 1, 1,
                              member_path(into, video, PACKED["detections"]), member_path(into, video, PACKED["frames"]),
                              io_threads=io_threads, provenance=provenance)
