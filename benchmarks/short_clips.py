@@ -2,6 +2,7 @@
 against the same frames as one long video, side by side in one run (not a test).
 
     python benchmarks/short_clips.py [--clips 200] [--seconds 3] [--fps 10] [--cores 2] [--setups long,packed,single]
+        [--keep DIR]
 
 Clips: 160x120 test patterns (each its own hue, so no two are alike) with AAC audio; the long video has the
 same number of frames. The demo model, no GPU. Prints per setup: the whole run's wall time, the segment
@@ -68,9 +69,10 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--setups", default="long,packed,single",
                         help="which runs, comma-separated (the long video always runs: the ratios are to it)")
+    parser.add_argument("--keep", type=Path, help="run in this new folder and keep it (logs, per-job benchmarks)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vidseg-clips-bench-") as tmp:
-        root = Path(tmp)
+        root = args.keep or Path(tmp)
         clips = [root / "clips" / f"clip_{i:04d}.mp4" for i in range(args.clips)]
         for i, clip in enumerate(clips):
             make_clip(clip, args.seconds, args.fps, i * 37 % 360)

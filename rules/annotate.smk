@@ -26,7 +26,7 @@ rule annotate_pack:
     input:
         frames=rules.frames_pack.output[0],
         probe=pack_inputs(rules.probe.output.json),
-        video=pack_sources,
+        video=pack_inputs(VIDEOS),
         tracked=rules.track_pack.output[0],
     output:
         directory(PATHS["annotate_pack"]),

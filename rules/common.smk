@@ -293,17 +293,29 @@ def published(**paths):
                               for video in pack_videos(wildcards)}
 
 
-def pack_sources(wildcards):
-    return [VIDEOS[video] for video in pack_videos(wildcards)]
-
-
 def pack_videos(wildcards):
-    return list(packs()[wildcards.pack].videos)
+    """The videos of the pack `wildcards.pack`, in order. Before every probe is known (a pack job asked for by its
+    path), Snakemake's checkpoint exception: it plans the job again once the probes ran."""
+    if not all_probed():
+        for video in VIDEOS:
+            probed(video)
+    planned = packs()
+    if wildcards.pack not in planned:
+        raise WorkflowError(f"no pack named {wildcards.pack!r} in this run (with segment.pack on, packs are named "
+                            f"after their first video; their names are in logs/segment_pack/)")
+    return list(planned[wildcards.pack].videos)
 
 
 def pack_inputs(path):
-    """Input function of a pack job: `path` ({video}) for each video of the pack."""
-    return lambda wildcards: [path.format(video=video) for video in pack_videos(wildcards)]
+    """Input function of a pack job: `path` ({video}, or a dict of video -> path) for each video of the pack,
+    once every probe is known (before: the probes, as checkpoint targets: a pack job asked for by its path)."""
+
+    def files(wildcards):
+        if not all_probed():
+            return unprobed(VIDEOS)
+        return [path[video] if isinstance(path, dict) else path.format(video=video) for video in pack_videos(wildcards)]
+
+    return files
 
 
 def pack_settings(wildcards):

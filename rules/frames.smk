@@ -21,7 +21,7 @@ rule frames:
 # pack's segment and annotate jobs read; each video's frame index also goes to the path of rule frames' index.
 rule frames_pack:
     input:
-        video=pack_sources,
+        video=pack_inputs(VIDEOS),
         probe=pack_inputs(rules.probe.output.json),
     output:
         frames_output(PATHS["frames_pack"]),

@@ -14,6 +14,7 @@ from conftest import seeded_model
 from flow import MODEL, REPO, SNAKEMAKE, kill_tree, planned_jobs, run_raw, snakemake, write_config
 from media import make_video
 from vidseg.packs import plan_packs
+from vidseg.plan import PATHS
 
 CLIPS = {"clip_a": 1.0, "clip_b": 0.8, "clip_c": 1.2, "clip_d": 0.5}  # seconds at 10 fps: 10, 8, 12, 5 frames
 CHUNK = 32  # the 40-frame video splits into two chunks; the clips go in packs of up to 32 frames
@@ -97,9 +98,11 @@ def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
     root = make_root(tmp_path, True)
     write_config(root, {"segment": {"chunk_size": CHUNK}, "frames": {"keep": True}})
     broken = "clip_b"
-    assert run_raw(root, "--until", "frames_pack", cores=2).returncode == 0  # the packs' frames, kept
-    pack, = (root / "results/frame_packs").glob(f"*/{broken}.images")
-    (pack / "000003.jpg").write_bytes(b"not a picture")
+    assert run_raw(root, "--until", "probe", cores=2).returncode == 0  # the packs are known once the probes ran
+    pack = next(p for p in plan_packs({name: round(s * 10) for name, s in CLIPS.items()}, CHUNK) if broken in p.videos)
+    frames = PATHS["frames_pack"].format(pack=pack.name)
+    assert run_raw(root, frames, cores=2).returncode == 0  # its pack's frames, kept
+    (root / frames / f"{broken}.images" / "000003.jpg").write_bytes(b"not a picture")
     proc = run_raw(root, "--resources", "gpu=1", "--keep-going", cores=2)
     assert proc.returncode != 0  # the broken video's later jobs fail, as with any failed video
     status = pd.read_csv(root / "results/status.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("video")
