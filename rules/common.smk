@@ -90,7 +90,8 @@ def evaluated_videos():
 @after_probes
 def all_outputs():
     good = good_videos()
-    exported = [(rules.export_coco.output[0], config["export"]["coco"]), (rules.export_mots.output[0], config["export"]["mots"])]
+    exported = [(rules.export_coco.output[0], config["export"]["coco"]),
+                (rules.export_mots.output[0], config["export"]["mots"])]
     return list(dict.fromkeys([
         *outputs_of(rules.annotate.output[0], "annotate_pack", good),
         *outputs_of(rules.track.output.detections, "track_pack", good),
@@ -266,8 +267,7 @@ def made_by(rule, path):
     def files(wildcards):
         if not all_probed():  # packing needs every frame count: wait for every probe (checkpoint targets)
             return unprobed(VIDEOS)
-        pack = pack_of(wildcards.video)
-        return [path.format(video=wildcards.video) if pack is None else getattr(rules, rule).output[0].format(pack=pack)]
+        return outputs_of(path, rule, [wildcards.video])
 
     return files
 
