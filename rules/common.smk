@@ -302,7 +302,7 @@ def pack_videos(wildcards):
     planned = packs()
     if wildcards.pack not in planned:
         raise WorkflowError(f"no pack named {wildcards.pack!r} in this run (with segment.pack on, packs are named "
-                            f"after their first video; their names are in logs/segment_pack/)")
+                            f"after their first video, as are their logs in {os.path.dirname(LOGS['segment_pack'])}/)")
     return list(planned[wildcards.pack].videos)
 
 
