@@ -105,9 +105,13 @@ def all_outputs():
 def outputs_of(path, rule, videos):
     """`path` ({video}) of each of `videos` in no pack, and for those in a pack its `rule` job's folder: a pack
     job puts its videos' files at their own paths itself (vidseg.packs.run_each), Snakemake knows its folder."""
-    folder = getattr(rules, rule).output[0]
-    return list(dict.fromkeys(path.format(video=video) if pack_of(video) is None else folder.format(pack=pack_of(video))
-                              for video in videos))
+    return list(dict.fromkeys(pack_folder(rule, video) or path.format(video=video) for video in videos))
+
+
+def pack_folder(rule, video):
+    """The folder of the `rule` job (a pack job) of `video`'s pack, or None for a video in no pack."""
+    pack = pack_of(video)
+    return None if pack is None else getattr(rules, rule).output[0].format(pack=pack)
 
 
 def good_tables(kind):
@@ -239,9 +243,9 @@ def segment_outputs(wildcards):
     needs all frame counts)."""
     if not all_probed():
         return unprobed(VIDEOS)
-    pack = pack_of(wildcards.video)
-    if pack is not None:
-        return [rules.segment_pack.output[0].format(pack=pack)]
+    folder = pack_folder("segment_pack", wildcards.video)
+    if folder is not None:
+        return [folder]
     return segment_tables("detections")(wildcards) + segment_tables("frames")(wildcards)
 
 
@@ -251,9 +255,9 @@ def segment_tables(kind):
     def paths(wildcards):
         if not all_probed():
             return []
-        pack = pack_of(wildcards.video)
-        if pack is not None:
-            return [member_path(rules.segment_pack.output[0].format(pack=pack), wildcards.video, PACKED[kind])]
+        folder = pack_folder("segment_pack", wildcards.video)
+        if folder is not None:
+            return [member_path(folder, wildcards.video, PACKED[kind])]
         chunks = [f"{chunk:04d}" for chunk in range(n_chunks(wildcards))]
         return expand(getattr(rules.segment.output, kind), video=wildcards.video, chunk=chunks)
 
@@ -280,10 +284,8 @@ def file_of(rule, kind, path):
 def video_file(rule, kind, path, video):
     """`video`'s file of `kind` (vidseg.packs.PACKED) in the folder of its pack's `rule` job where it is packed
     (with the job's note beside it if the video failed there), else `path` ({video})."""
-    pack = pack_of(video)
-    if pack is None:
-        return path.format(video=video)
-    return member_path(getattr(rules, rule).output[0].format(pack=pack), video, PACKED[kind])
+    folder = pack_folder(rule, video)
+    return path.format(video=video) if folder is None else member_path(folder, video, PACKED[kind])
 
 
 def published(**paths):
