@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--io-threads", type=int, nargs="+", default=[1, 2, 4, 8])
     args = parser.parse_args()
 
-    from vidseg.batches import BatchReader
+    from vidseg.batches import BatchReader, frames_of
     from vidseg.maskrcnn import CocoConfig
     from vidseg.maskrcnn.preprocess import mold_batch
 
@@ -82,11 +82,11 @@ def main() -> None:
         start = time.perf_counter()
         molded = [mold_batch(images[i:i + args.batch], config) for i in range(0, n, args.batch)]
         fresh = (time.perf_counter() - start) / n
-        with BatchReader(work / "frames", "jpg", config) as reader:
-            reader.recycle(reader.start(0, args.batch))  # one buffer, reused below
+        with BatchReader("jpg", config) as reader:
+            reader.recycle(reader.start(frames_of("bench", frames_dir, 0, args.batch)))  # one buffer, reused below
             start = time.perf_counter()
             for i in range(0, n, args.batch):
-                batch = reader.start(i, args.batch)
+                batch = reader.start(frames_of("bench", frames_dir, i, min(i + args.batch, n)))
                 reader.result(batch)
                 reader.recycle(batch)
             reused = (time.perf_counter() - start) / n

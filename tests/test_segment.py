@@ -121,3 +121,77 @@ def test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape(tmp_path):
     # the last three frames get what they get in a batch of four real frames
     model.predict = real
     assert frames.n_detections.tolist()[4:] == [len(r) for r in model.detect(images[3:], batch=4)][1:]
+
+
+def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_itself(tmp_path):
+    """Four short videos (3 + 2 + 3 + 1 frames) at batch 4: three model calls, not one a video, and per video
+    the tables a job of its own gives; an unreadable frame, or out of memory on one frame, fails only its
+    video (a note in the pack's folder), whose frames leave the batches."""
+    import cv2
+    import pandas as pd
+    import tensorflow as tf
+
+    from conftest import make_frames, seeded_model
+    from vidseg.frames import write_index
+    from vidseg.packs import FAILURE_SUFFIX, PACKED, member_path
+    from vidseg.segment import segment_chunk, segment_pack
+
+    model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
+    images = make_frames() * 3
+    lengths = {"a": 3, "b": 2, "c": 3, "d": 1}
+    folders, indexes, taken = [], [], 0
+    for video, n in lengths.items():
+        folder = tmp_path / "frames" / video
+        folder.mkdir(parents=True)
+        for i, image in enumerate(images[taken:taken + n]):
+            cv2.imwrite(str(folder / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        taken += n
+        write_index([i / 10 for i in range(n)], tmp_path / f"{video}.tsv")
+        folders.append(folder)
+        indexes.append(tmp_path / f"{video}.tsv")
+    names = list(COCO_CLASS_NAMES)
+    alone = {}
+    for video, folder, index in zip(lengths, folders, indexes):
+        segment_chunk(model, names, video, folder, index, "png", 0, 10, 1, tmp_path / f"{video}.d.parquet",
+                      tmp_path / f"{video}.f.parquet")
+        alone[video] = [pd.read_parquet(tmp_path / f"{video}.{kind}.parquet") for kind in "df"]
+    real, sizes = model.predict, []
+
+    def counted(batch_images, windows):
+        sizes.append(len(batch_images))
+        return real(batch_images, windows)
+
+    def pack(name):
+        sizes.clear()
+        outcome = segment_pack(model, names, list(lengths), folders, indexes, "png", tmp_path / name)
+        return outcome, {video: [pd.read_parquet(member_path(tmp_path / name, video, PACKED[kind]))
+                                 for kind in ("detections", "frames")]
+                         for video in lengths if not isinstance(outcome[video], str)}
+
+    model.predict = counted
+    outcome, tables = pack("whole")
+    assert sizes == [4, 4, 4]  # 9 frames; one job per video would make four calls
+    assert outcome == {video: len(alone[video][0]) for video in lengths} and sum(outcome.values()) > 0
+    for video in lengths:
+        for got, want in zip(tables[video], alone[video]):
+            pd.testing.assert_frame_equal(got, want)
+
+    (folders[1] / "000001.png").write_bytes(b"not a png")  # b's last frame
+    outcome, tables = pack("broken")
+    assert "cannot read frame image" in outcome["b"] and "000001.png" in outcome["b"]
+    assert (tmp_path / "broken" / f"b{FAILURE_SUFFIX}").read_text().strip() == outcome["b"]
+    assert sorted(tables) == ["a", "c", "d"] and not list((tmp_path / "broken").glob("b.*.parquet"))
+    assert sizes == [4, 4]  # b's frames left the batches: 7 frames
+    for video in tables:
+        for got, want in zip(tables[video], alone[video]):
+            pd.testing.assert_frame_equal(got, want)
+
+    def no_memory(*batch):
+        sizes.append(len(batch[0]))
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    model.predict = no_memory
+    outcome, tables = pack("no_memory")
+    assert tables == {} and outcome["a"].startswith("pack no_memory: out of memory on a single frame (a frame 0)")
+    assert outcome["c"].startswith("pack no_memory: out of memory on a single frame (c frame 0)")
+    assert sizes == [4, 2, 1, 1, 1, 1]  # halved down to one frame, then each of the 4 fails on its first frame

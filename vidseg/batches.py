@@ -6,6 +6,8 @@ first write: 30-40 ms a 1280x720 frame on this project's 2-core CPU (more than
 decoding and molding it), ~2.5 ms on the H100 machine's. Two buffers, used in
 turn, avoid that. A batch's frames are read and molded by a pool of threads
 (OpenCV's decode and resize, and NumPy's whole-array arithmetic, release the GIL).
+A batch may hold frames of several videos (a pack's, vidseg.packs): each frame
+names its folder, and a frame that cannot be read names its video.
 """
 
 from __future__ import annotations
@@ -13,32 +15,57 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from vidseg.errors import VidsegError
 from vidseg.frames import read_rgb
 from vidseg.maskrcnn.preprocess import Molding, mold_frame, normalized_window
 
 
+class Frame(NamedTuple):
+    """Frame `index` of `video`, an image in `folder` (vidseg.frames.frame_name)."""
+
+    video: str
+    folder: Path
+    index: int
+
+
+def frames_of(video: str, folder: str | Path, first: int, end: int) -> list[Frame]:
+    """`video`'s frames `[first, end)`, in `folder`."""
+    return [Frame(video, Path(folder), index) for index in range(first, end)]
+
+
+class UnreadableFrame(VidsegError):
+    """A frame of a batch could not be read; `frame` says which."""
+
+    def __init__(self, frame: Frame, reason: str):
+        super().__init__(reason)
+        self.frame = frame
+
+
 @dataclass
 class Batch:
-    """Frames `[first, first + count)` being read into `buffer[:count]`."""
+    """`frames` being read into `buffer[:count]`."""
 
-    first: int
-    count: int
+    frames: tuple[Frame, ...]
     buffer: np.ndarray
     jobs: list[Future]
+
+    @property
+    def count(self) -> int:
+        return len(self.frames)
 
 
 class BatchReader:
     """`start` a batch, take its `result` (images, windows, moldings), `recycle` it once the model is done with it.
 
     Use as a context manager; at most two buffers exist when each batch is
-    recycled before the one after next starts (segment_chunk's pattern).
+    recycled before the one after next starts (vidseg.segment's pattern).
     """
 
-    def __init__(self, frames_dir: str | Path, image_format: str, config, threads: int = 1):
-        self.frames_dir = Path(frames_dir)
+    def __init__(self, image_format: str, config, threads: int = 1):
         self.image_format = image_format
         self.config = config
         self.size = int(config.IMAGE_SHAPE[0])
@@ -51,18 +78,24 @@ class BatchReader:
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def start(self, first: int, count: int) -> Batch:
-        """Begin reading frames `[first, first + count)` in the pool's threads."""
+    def start(self, frames: Sequence[Frame]) -> Batch:
+        """Begin reading `frames` in the pool's threads."""
+        count = len(frames)
         at = next((i for i, b in enumerate(self.spare) if len(b) >= count), None)
         buffer = self.spare.pop(at) if at is not None else np.empty((count, self.size, self.size, 3), np.float32)
-        jobs = [self.pool.submit(self._load, first + k, buffer[k]) for k in range(count)]
-        return Batch(first, count, buffer, jobs)
+        jobs = [self.pool.submit(self._load, frame, buffer[k]) for k, frame in enumerate(frames)]
+        return Batch(tuple(frames), buffer, jobs)
 
-    def _load(self, index: int, out: np.ndarray) -> Molding:
-        return mold_frame(read_rgb(self.frames_dir, index, self.image_format), self.config, out=out)[1]
+    def _load(self, frame: Frame, out: np.ndarray) -> Molding:
+        try:
+            image = read_rgb(frame.folder, frame.index, self.image_format)
+        except VidsegError as err:
+            raise UnreadableFrame(frame, str(err)) from None
+        return mold_frame(image, self.config, out=out)[1]
 
     def result(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, list[Molding]]:
-        """Wait for the batch: model inputs [count, S, S, 3] (a view of its buffer), windows [count, 4], moldings."""
+        """Wait for the batch: model inputs [count, S, S, 3] (a view of its buffer), windows [count, 4], moldings.
+        A frame that cannot be read raises UnreadableFrame."""
         moldings = [job.result() for job in batch.jobs]
         windows = np.stack([normalized_window(m.window, self.size) for m in moldings])
         return batch.buffer[: batch.count], windows, moldings

@@ -123,13 +123,19 @@ def run_each(videos: Sequence[str], folder: str | Path, work: Callable[[str, Pat
             try:
                 outcome[video] = work(video, into)
             except VidsegError as err:
-                reason = " ".join(str(err).split())
-                Path(member_path(into, video, FAILURE_SUFFIX)).write_text(reason + "\n")
-                log.error("%s: %s failed, the pack goes on: %s", video, what, reason)
-                outcome[video] = reason
+                outcome[video] = note_failure(into, video, str(err), what, log)
         for video, outputs in (publish or {}).items():
             publish_member(into, video, outputs, failed=isinstance(outcome.get(video), str))
     return outcome
+
+
+def note_failure(folder: str | Path, video: str, reason: str, what: str, log: logging.Logger) -> str:
+    """`video` failed in the pack job whose folder is `folder` (`what`: the stage): `reason` (on one line, which
+    it returns) goes to the video's failure note there and to the log; the job goes on with its other videos."""
+    reason = " ".join(reason.split())
+    Path(member_path(folder, video, FAILURE_SUFFIX)).write_text(reason + "\n")
+    log.error("%s: %s failed, the pack goes on: %s", video, what, reason)
+    return reason
 
 
 def publish_member(folder: str | Path, video: str, outputs: Mapping[str, str | Path], failed: bool) -> None:

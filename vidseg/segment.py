@@ -1,30 +1,31 @@
 """The segment stage: one contiguous range of a video's frames, or a pack of short videos, through the model.
 
 The model loads once per job; frames are read as RGB and run in batches of
-IMAGES_PER_GPU (a last partial batch padded with blank frames: one traced
-shape). A batch that runs out of memory is retried at half the size (down to
-one frame), with a log line, and
-the smaller size is kept for the rest of the chunk. A progress line with
-frames done / total and frames per second goes to the log.
-"""
+IMAGES_PER_GPU, a pack's batches spanning its videos (a last partial batch
+padded with blank frames: one traced shape). A batch that runs out of memory is
+retried at half the size (down to one frame), with a log line, and the smaller
+size is kept for the rest of the job. A progress line with frames done / total
+and frames per second goes to the log."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from vidseg.atomic import atomic_folder
+from vidseg.batches import BatchReader, Frame, UnreadableFrame, frames_of
 from vidseg.errors import VidsegError
-from vidseg.batches import BatchReader
 from vidseg.cpu import precision_warning
 from vidseg.frames import read_index
 from vidseg.maskrcnn import MaskRCNN
 from vidseg.modelfile import class_names_for, model_file_for, resolve_model
-from vidseg.packs import PACKED, checked_tables, member_path, run_each
+from vidseg.packs import PACKED, checked_tables, member_path, note_failure
 from vidseg.tables import detection_table, frame_table, with_provenance, write_atomic
 
 log = logging.getLogger(__name__)
@@ -142,82 +143,168 @@ def segment_chunk(
 ) -> int:
     """Run one chunk; writes the detections and frame tables; returns the number of detections.
 
-    The model runs in this thread; reading and molding the next batch's frames
-    (`vidseg.batches`) and post-processing earlier batches' outputs run beside it,
-    each in a pool of `io_threads` threads (OpenCV, NumPy and the model's backend
-    release the GIL). On a GPU the model outruns one thread of each (docs/benchmarks.md).
-    `provenance` goes into both tables' Parquet metadata (`vidseg.tables.with_provenance`).
-    Frames run in batches of `batch` (default the model's IMAGES_PER_GPU).
+    `provenance` goes into both tables' Parquet metadata
+    (`vidseg.tables.with_provenance`). Frames run as `segment_frames` runs them.
     """
     times = read_index(index_path)
     start, end = chunk_range(chunk, chunk_size, n_chunks, len(times))
-    batch = batch or model.config.IMAGES_PER_GPU
-    frames: list[int] = []
-    pending: list[Future] = []
-    began = time.perf_counter()
     log.info("%s chunk %d: frames %d..%d of %d", video_id, chunk, start, end - 1, len(times))
+    found: list[int] = []
 
-    with BatchReader(frames_dir, image_format, model.config, io_threads) as reader, \
+    def finished(video: str, frames: list[int], results: list) -> None:
+        found.append(write_tables(class_names, video, frames, times, results, detections_out, frames_out, provenance))
+
+    segment_frames(model, frames_of(video_id, frames_dir, start, end), image_format, f"{video_id} chunk {chunk}",
+                   finished, io_threads=io_threads, batch=batch)
+    if not found:  # no frames in the chunk: empty tables
+        finished(video_id, [], [])
+    return found[0]
+
+
+def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[str], frames_dirs: Sequence[str | Path],
+                 indexes: Sequence[str | Path], image_format: str, out_dir: str | Path,
+                 io_threads: int = 1, provenance: Mapping[str, Any] | None = None) -> dict[str, int | str]:
+    """Run a pack's `videos` (vidseg.packs), whole and in order, on one loaded model, in shared batches.
+
+    One stream of frames runs across the videos, so the pipeline never drains
+    between them and only the pack's last batch is padded. Each video's detections
+    and frames tables go into `out_dir` (`vidseg.packs.PACKED`) as soon as its
+    last frame is done, the folder appearing whole when the job ends (run_each's
+    rule). A video that fails (its frames job could not decode it, an unreadable
+    frame, out of memory on one frame) costs only itself: a failure note, and its
+    frames leave the stream. Returns per video its detection count, or its
+    failure's reason.
+    """
+    label = f"pack {Path(out_dir).name}"
+    outcome: dict[str, int | str] = {}
+    with atomic_folder(out_dir) as into:
+        def failed(video: str, reason: str) -> None:
+            outcome[video] = note_failure(into, video, reason, "segmentation", log)
+
+        def finished(video: str, frames: list[int], results: list) -> None:
+            outcome[video] = write_tables(class_names, video, frames, times[video], results,
+                                          member_path(into, video, PACKED["detections"]),
+                                          member_path(into, video, PACKED["frames"]), provenance)
+            log.info("%s: %s done, %d frames, %d detections", label, video, len(frames), outcome[video])
+
+        stream, times = [], {}
+        for video, frames_dir, index in zip(videos, frames_dirs, indexes):
+            try:
+                checked_tables([index])  # a video its frames pack job could not decode: the reason it noted
+                times[video] = read_index(index)
+            except VidsegError as err:
+                failed(video, str(err))
+                continue
+            stream += frames_of(video, frames_dir, 0, len(times[video]))
+        segment_frames(model, stream, image_format, label, finished, failed, io_threads=io_threads)
+        for video in times:
+            if video not in outcome:  # no frames: empty tables
+                finished(video, [], [])
+    return {video: outcome[video] for video in videos}
+
+
+def write_tables(class_names: Sequence[str], video: str, frames: list[int], times: Sequence[float], results: list,
+                 detections_out: str | Path, frames_out: str | Path, provenance: Mapping[str, Any] | None) -> int:
+    """`video`'s detections and frames tables of `results` (one per frame of `frames`, whose times are in
+    `times`, the video's frame index); returns the number of detections."""
+    counts = [len(r) for r in results]
+    picked = [float(times[i]) for i in frames]
+    write_atomic(with_provenance(detection_table(video, frames, picked, results, class_names), provenance),
+                 detections_out)
+    write_atomic(with_provenance(frame_table(video, frames, picked, counts), provenance), frames_out)
+    return sum(counts)
+
+
+def segment_frames(model: MaskRCNN, frames: Sequence[Frame], image_format: str, label: str,
+                   finished: Callable[[str, list[int], list], None],
+                   failed: Callable[[str, str], None] | None = None,
+                   io_threads: int = 1, batch: int | None = None) -> None:
+    """Run `frames` (each video's together, in order) through the model; `finished(video, frames, results)`
+    once all of a video's frames are post-processed, in the videos' order.
+
+    The model runs in this thread; reading and molding the next batch's frames
+    (`vidseg.batches`) and post-processing earlier batches' outputs run beside it,
+    each in a pool of `io_threads` threads (OpenCV, NumPy and the model's backend
+    release the GIL). On a GPU the model outruns one thread of each
+    (docs/benchmarks.md). Frames run in batches of `batch` (default the model's
+    IMAGES_PER_GPU), which may span videos. A video that fails (an unreadable
+    frame, out of memory on a single frame) raises a VidsegError, or, given
+    `failed`, is reported to `failed(video, reason)` and its frames leave the run.
+    `label` names the run in the log and in errors.
+    """
+    todo = list(frames)
+    left = Counter(frame.video for frame in todo)
+    done: dict[str, tuple[list[int], list]] = {}
+    dropped: set[str] = set()
+    batch = batch or model.config.IMAGES_PER_GPU
+    pending: deque[tuple[tuple[Frame, ...], Future]] = deque()
+    began, ran = time.perf_counter(), 0
+
+    def give_up(frame: Frame, reason: str) -> None:
+        """`frame`'s video fails (raised where no `failed`): its frames leave `todo`, its results are dropped."""
+        nonlocal todo, position
+        if failed is None:
+            raise VidsegError(reason)
+        failed(frame.video, reason)
+        dropped.add(frame.video)
+        done.pop(frame.video, None)
+        position = sum(1 for f in todo[:position] if f.video != frame.video)
+        todo = [f for f in todo if f.video != frame.video]
+
+    def collect(wait_for_all: bool) -> None:
+        """Hand the post-processed batches, in order, to their videos; `finished` for each video complete."""
+        while pending and (wait_for_all or pending[0][1].done()):
+            batch_frames, job = pending.popleft()
+            for frame, result in zip(batch_frames, job.result()):
+                if frame.video in dropped:
+                    continue
+                numbers, results = done.setdefault(frame.video, ([], []))
+                numbers.append(frame.index)
+                results.append(result)
+                left[frame.video] -= 1
+                if not left[frame.video]:
+                    finished(frame.video, *done.pop(frame.video))
+
+    with BatchReader(image_format, model.config, io_threads) as reader, \
             ThreadPoolExecutor(max(1, int(io_threads)), thread_name_prefix="post") as post:
-        first = start
-        ahead = reader.start(first, min(batch, end - first)) if first < end else None
-        while first < end:
-            size = min(batch, end - first)
-            if ahead is not None and (ahead.first, ahead.count) == (first, size):
+        position, ahead = 0, None
+        while position < len(todo):
+            wanted = tuple(todo[position:position + batch])
+            if ahead is not None and ahead.frames == wanted:
                 current = ahead
-            else:  # the batch size changed after an out-of-memory retry
+            else:  # the batch size changed after an out-of-memory retry, or a video left the run
                 if ahead is not None:
                     reader.recycle(ahead)
-                current = reader.start(first, size)
-            images, windows, moldings = reader.result(current)
-            following = first + size
-            ahead = reader.start(following, min(batch, end - following)) if following < end else None
+                current = reader.start(wanted)
+            ahead = None
+            try:
+                images, windows, moldings = reader.result(current)
+            except UnreadableFrame as err:
+                reader.recycle(current)
+                give_up(err.frame, str(err))
+                continue
+            following = todo[position + len(wanted):position + len(wanted) + batch]
+            ahead = reader.start(following) if following else None
             try:
                 out = model.predict(*full_batch(images, windows, batch))
             except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                 if not out_of_memory(err):
                     raise
                 if batch == 1:
-                    raise VidsegError(f"{video_id} chunk {chunk}: out of memory on a single frame ({first}): "
-                                      f"{' '.join(str(err).split())[:300]}") from None
-                ran, batch = batch, max(1, batch // 2)  # a partial batch ran padded to `batch` frames
-                log.warning("%s chunk %d: out of memory on a batch of %d frames; retrying at batch %d",
-                            video_id, chunk, ran, batch)
+                    frame = wanted[0]
+                    where = f"{frame.index}" if failed is None else f"{frame.video} frame {frame.index}"
+                    give_up(frame, f"{label}: out of memory on a single frame ({where}): "
+                                   f"{' '.join(str(err).split())[:300]}")
+                    continue
+                tried, batch = batch, max(1, batch // 2)  # a partial batch ran padded to `batch` frames
+                log.warning("%s: out of memory on a batch of %d frames; retrying at batch %d", label, tried, batch)
                 continue
             finally:
                 reader.recycle(current)  # predict has returned: the model is done with the input
-            pending.append(post.submit(_finish, model, out, moldings))
-            frames += range(first, following)
-            first = following
-            rate = len(frames) / max(time.perf_counter() - began, 1e-9)
-            log.info("%s chunk %d: %d/%d frames, %.2f frames/s", video_id, chunk, len(frames), end - start, rate)
-        results = [r for job in pending for r in job.result()]
-    counts = [len(r) for r in results]
-    picked = [float(times[i]) for i in frames]
-    write_atomic(with_provenance(detection_table(video_id, frames, picked, results, class_names), provenance),
-                 detections_out)
-    write_atomic(with_provenance(frame_table(video_id, frames, picked, counts), provenance), frames_out)
-    return sum(counts)
-
-
-def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[str], frames_dirs: Sequence[str | Path],
-                 indexes: Sequence[str | Path], image_format: str, out_dir: str | Path,
-                 io_threads: int = 1, provenance: Mapping[str, Any] | None = None) -> dict[str, int | str]:
-    """Run each of a pack's `videos` whole, in order, on one loaded model (vidseg.packs).
-
-    Each video's detections and frames tables go into `out_dir`
-    (`vidseg.packs.PACKED`). A video that fails with a
-    VidsegError (an unreadable frame, out of memory on one frame) costs only
-    itself (`vidseg.packs.run_each`). Returns per video its detection count, or
-    its failure's reason.
-    """
-    inputs = dict(zip(videos, zip(frames_dirs, indexes)))
-
-    def segment_video(video: str, into: Path) -> int:
-        frames_dir, index = inputs[video]
-        checked_tables([index])  # a video its frames pack job could not decode: the reason it noted
-        return segment_chunk(model, class_names, video, frames_dir, index, image_format, 0, 1, 1,
-                             member_path(into, video, PACKED["detections"]), member_path(into, video, PACKED["frames"]),
-                             io_threads=io_threads, provenance=provenance)
-
-    return run_each(videos, out_dir, segment_video, "segmentation", log)
+            pending.append((wanted, post.submit(_finish, model, out, moldings)))
+            position += len(wanted)
+            ran += len(wanted)
+            rate = ran / max(time.perf_counter() - began, 1e-9)
+            log.info("%s: %d/%d frames, %.2f frames/s", label, position, len(todo), rate)
+            collect(wait_for_all=False)
+        collect(wait_for_all=True)
