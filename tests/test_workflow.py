@@ -242,6 +242,7 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
     planned once it has run.)"""
     import os
     import subprocess
+    from concurrent.futures import ThreadPoolExecutor
 
     from vidseg.synthetic import write_video
     from vidseg.provenance import PACKAGE_DIR, import_closure
@@ -257,36 +258,48 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
     write_video(work / "videos" / "shapes.mp4", work / "truth" / "shapes.json", frames=4, seed=3, size=(64, 96), audio=False)
     config = yaml.safe_load((work / "config.yaml").read_text())
     (work / "config.yaml").write_text(yaml.safe_dump({**config, "ground_truth": "truth"}))
-    env = {**os.environ, "PYTHONPATH": str(repo)}
 
-    def plan() -> dict[str, int]:
+    def plan(repo, work, dry_run=True) -> dict[str, int]:
         proc = subprocess.run([SNAKEMAKE, "-s", str(repo / "Snakefile"), "--directory", str(work), "--configfile",
-                               str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1", "--dry-run"],
-                              capture_output=True, text=True, env=env)
+                               str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1",
+                               *(["--dry-run"] if dry_run else [])],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)})
         assert proc.returncode == 0, proc.stderr[-3000:]
-        if "Nothing to be done" in proc.stdout + proc.stderr:
+        if "Nothing to be done" in proc.stdout + proc.stderr or not dry_run:
             return {}
         stats = (proc.stdout + proc.stderr).split("Job stats:", 1)[1]
         return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
 
-    proc = subprocess.run([SNAKEMAKE, "-s", str(repo / "Snakefile"), "--directory", str(work), "--configfile",
-                           str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1"], capture_output=True,
-                          text=True, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert plan() == {}
+    plan(repo, work, dry_run=False)
+    # two scratch copies of workflow and run, so that two dry runs at a time plan the edits (one per core)
+    slots = [(repo, work), (tmp_path / "repo2", tmp_path / "work2")]
+    shutil.copytree(repo, slots[1][0], symlinks=True)
+    shutil.copytree(work, slots[1][1], symlinks=True)
+    assert [plan(*slot) for slot in slots] == [{}, {}]
     closures = {rule: set(import_closure(repo / "scripts" / f"{rule}.py")) for rule in STAGE_RULES}
     modules = sorted(p.relative_to(repo) for p in (repo / "vidseg").rglob("*.py"))
     assert len(modules) == len(list(PACKAGE_DIR.rglob("*.py")))
+
+    def plan_edits(slot, rels):
+        """What a dry run plans with each of `rels` edited in turn in the slot's copy of the workflow."""
+        planned = {}
+        for rel in rels:
+            source = slot[0] / rel
+            original = source.read_bytes()
+            source.write_bytes(original + b"\n# edited\n")
+            try:
+                planned[rel] = plan(*slot)
+            finally:
+                source.write_bytes(original)
+        return planned
+
+    with ThreadPoolExecutor(len(slots)) as pool:
+        shares = [modules[i::len(slots)] for i in range(len(slots))]
+        planned_for = {rel: planned for part in pool.map(plan_edits, slots, shares) for rel, planned in part.items()}
     unused = []
     for rel in modules:
         module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
-        source = repo / rel
-        original = source.read_bytes()
-        source.write_bytes(original + b"\n# edited\n")
-        try:
-            planned = plan()
-        finally:
-            source.write_bytes(original)
+        planned = planned_for[rel]
         direct = {rule for rule, closure in closures.items() if module in closure}
         if not direct:
             unused.append(module)
