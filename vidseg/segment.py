@@ -244,7 +244,7 @@ def segment_frames(model: MaskRCNN, frames: Sequence[Frame], image_format: str, 
         """`frame`'s video fails (raised where no `failed`): its frames leave `todo`, its results are dropped."""
         nonlocal todo, position
         if failed is None:
-            raise VidsegError(reason)
+            raise VidsegError(reason) from None  # the reason says it all
         failed(frame.video, reason)
         dropped.add(frame.video)
         done.pop(frame.video, None)
