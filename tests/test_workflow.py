@@ -259,18 +259,23 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
     config = yaml.safe_load((work / "config.yaml").read_text())
     (work / "config.yaml").write_text(yaml.safe_dump({**config, "ground_truth": "truth"}))
 
-    def plan(repo, work, dry_run=True) -> dict[str, int]:
+    def run(repo, work, *args) -> str:
+        """Snakemake on `work` with the workflow and package of `repo`; its output."""
         proc = subprocess.run([SNAKEMAKE, "-s", str(repo / "Snakefile"), "--directory", str(work), "--configfile",
-                               str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1",
-                               *(["--dry-run"] if dry_run else [])],
+                               str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1", *args],
                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)})
         assert proc.returncode == 0, proc.stderr[-3000:]
-        if "Nothing to be done" in proc.stdout + proc.stderr or not dry_run:
+        return proc.stdout + proc.stderr
+
+    def plan(repo, work) -> dict[str, int]:
+        """Jobs a dry run plans, per rule."""
+        out = run(repo, work, "--dry-run")
+        if "Nothing to be done" in out:
             return {}
-        stats = (proc.stdout + proc.stderr).split("Job stats:", 1)[1]
+        stats = out.split("Job stats:", 1)[1]
         return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
 
-    plan(repo, work, dry_run=False)
+    run(repo, work)
     # two scratch copies of workflow and run, so that two dry runs at a time plan the edits (one per core)
     slots = [(repo, work), (tmp_path / "repo2", tmp_path / "work2")]
     shutil.copytree(repo, slots[1][0], symlinks=True)
