@@ -34,6 +34,16 @@ with the detection's box, both grown by `lost_buffer` times their size on each
 side (buffered IoU, Yang et al. 2023: objects coming back from behind another).
 `association: box` uses the moved-on box for every track. With `class_aware`,
 detections never match a track of another class.
+
+Track ids are a function of each frame's detections as a set, not of their order
+or of a score's last bits: the same detections of a run on another thread count,
+CPU or chunking must get the same ids. Each frame's detections are taken in one
+canonical order (box, class, mask: exact values, not the score), which decides
+every tie (in the assignment, and which new track gets the lower id); for step 0,
+scores equal to `SCORE_DECIMALS` decimals count as tied and that order decides
+which detection is the original (a trained model gives many scores of 1.0 and
+0.99999994, which differ by one unit in the last place). What stays sensitive is
+a score on a threshold itself (`new_track_score`, the table's `min_score`).
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from pycocotools import mask as mask_utils
 from vidseg.errors import ConfigError, settings_from_config
 
 UNTRACKED = -1  # the track id of a detection that belongs to no confirmed track
+SCORE_DECIMALS = 4  # scores equal to this many decimals are tied when ranked (duplicates, step 0)
 
 ASSOCIATIONS = ("mask", "box")
 
@@ -125,12 +136,21 @@ def _duplicates(boxes: np.ndarray, scores: np.ndarray, rles: list[dict], thresho
     if n < 2 or threshold >= 1:
         return duplicate
     iou = np.asarray(mask_utils.iou(rles, rles, [0] * n)).reshape(n, n)
-    order = np.argsort(-scores, kind="stable")
+    # by score to SCORE_DECIMALS decimals, ties in the given (canonical) order
+    order = np.argsort(-np.round(scores, SCORE_DECIMALS), kind="stable")
     for rank, i in enumerate(order):
         if not duplicate[i]:
             later = order[rank + 1:]
             duplicate[later[iou[i, later] >= threshold]] = True
     return duplicate
+
+
+def canonical_order(boxes: np.ndarray, class_ids: np.ndarray, rles: Sequence[dict]) -> np.ndarray:
+    """The order of a frame's detections by box (x_min, y_min, x_max, y_max), then class, then mask: exact values
+    that do not change with the order the detections came in or with their scores' last bits."""
+    masks = [rle["counts"] for rle in rles]
+    return np.array(sorted(range(len(masks)), key=lambda i: (*boxes[i].tolist(), int(class_ids[i]), masks[i])),
+                    dtype=np.int64)
 
 
 def _match(similarity: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -205,11 +225,15 @@ class Tracker:
         self._expire(frame)
         self._frame = frame
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        scores = np.asarray(scores, np.float64)
-        class_ids = np.asarray(class_ids, np.int64)
-        rles = list(rles)
         first = len(self._ids)
         self._ids.extend([UNTRACKED] * len(boxes))
+        # from here on detection d is the d-th in canonical order; its ordinal in the stream is first + order[d]
+        order = canonical_order(boxes, np.asarray(class_ids), list(rles))
+        ordinals = first + order
+        boxes = boxes[order]
+        scores = np.asarray(scores, np.float64).reshape(-1)[order]
+        class_ids = np.asarray(class_ids, np.int64).reshape(-1)[order]
+        rles = [rles[i] for i in order]
         if self._first_count < 0:
             self._first_count = len(boxes)
         sim = self._similarity(self.tracks, frame, boxes, rles, class_ids)
@@ -226,14 +250,14 @@ class Tracker:
             for t, d in _match(sim[np.ix_(tracks, detections)], s.match_iou):
                 matched[tracks[t]] = int(detections[d])
         for t, d in matched.items():
-            self._extend(self.tracks[t], frame, boxes[d], rles[d], first + d)
+            self._extend(self.tracks[t], frame, boxes[d], rles[d], int(ordinals[d]))
         taken = set(matched.values())
         # tentative tracks not seen in this frame are dropped
         self.tracks = [t for t in self.tracks if t.track_id != UNTRACKED or t.last_frame == frame]
         for d in high:
             if d not in taken:  # (duplicates are in neither high nor low: they never start a track)
                 track = _Track(box=boxes[d].copy(), velocity=np.zeros(4), rle=rles[d], class_id=int(class_ids[d]),
-                               last_frame=frame, pending=[first + int(d)])
+                               last_frame=frame, pending=[int(ordinals[d])])
                 self.tracks.append(track)
                 self._confirm_if_ready(track)
         return np.asarray(self._ids[first:], np.int64)
