@@ -12,8 +12,8 @@ from vidseg.threads import use_threads  # noqa: E402
 # rule segment: one chunk of one video; rule segment_pack: a pack of short videos, each whole (vidseg.packs)
 packed = "pack" in snakemake.wildcards.keys()
 job = f"pack {snakemake.wildcards.pack}" if packed else snakemake.wildcards.video
-use_threads(snakemake.threads)
-bind_gpu(device=snakemake.params.device)  # one free GPU per job (lock files), or none with segment.device cpu
+gpu = bind_gpu(device=snakemake.params.device)  # one free GPU per job (lock files), or none with segment.device cpu
+streams = use_threads(snakemake.threads, gpu=gpu is not None)
 if snakemake.params.note:
     log.warning("%s: %s", job, snakemake.params.note)
 
@@ -31,7 +31,7 @@ if packed:
         model, names, videos, [member_path(folder, video, PACKED["images"]) for video in videos],
         [member_path(folder, video, PACKED["index"]) for video in videos],
         snakemake.params.image_format, snakemake.output[0],
-        io_threads=io_threads_for(snakemake.threads), provenance=provenance,
+        io_threads=io_threads_for(snakemake.threads), provenance=provenance, streams=streams,
     )
     log.info("%s: %d videos, %d detections%s", job, len(outcome),
              sum(found for found in outcome.values() if isinstance(found, int)), failed_in(outcome))
@@ -40,6 +40,6 @@ else:
         model, names, snakemake.wildcards.video, snakemake.input.frames, snakemake.input.index,
         snakemake.params.image_format, int(snakemake.wildcards.chunk), snakemake.params.chunk_size,
         snakemake.params.n_chunks, snakemake.output.detections, snakemake.output.frames,
-        io_threads=io_threads_for(snakemake.threads), provenance=provenance,
+        io_threads=io_threads_for(snakemake.threads), provenance=provenance, streams=streams,
     )
     log.info("%s chunk %s: %d detections", job, snakemake.wildcards.chunk, found)

@@ -1,4 +1,13 @@
-"""CPU feature detection behind the precision warning (vidseg/cpu.py)."""
+"""CPU feature detection behind the precision warning (vidseg/cpu.py), and a segment job's tables: the same
+whatever its thread count, under either of TensorFlow's CPU kernel sets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
 
 from vidseg.cpu import cpu_flags, has_bf16, precision_warning
 
@@ -32,3 +41,40 @@ def test_precision_warning_only_where_16_bit_math_is_emulated():
     slow = precision_warning("mixed_bfloat16", gpu=False, flags=zen2)
     assert "segment.precision mixed_bfloat16" in slow and "AVX512-BF16" in slow and "slower than float32" in slow
     assert "GPU" in precision_warning("mixed_float16", gpu=False, flags=zen4)
+
+
+# TensorFlow's own kernels (what it runs by default on CPUs without AVX512-VNNI/BF16 or AMX, such as AVX2-only
+# ones), and oneDNN's for AVX2 (what it runs there with TF_ENABLE_ONEDNN_OPTS=1)
+KERNELS = {"tensorflow": {"TF_ENABLE_ONEDNN_OPTS": "0"},
+           "onednn-avx2": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_the_same_tables_bit_for_bit_at_1_and_3_threads(tmp_path, kernels):
+    """A segment job's tables do not depend on its thread count: on AVX2 CPUs they did (issue 33). The kernels
+    such a CPU runs are chosen here on any CPU."""
+    import cv2
+
+    from conftest import make_frames, seeded_model
+    from flow import MODEL
+    from vidseg.frames import write_index
+
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(tmp_path / "weights.h5")
+    (tmp_path / "frames").mkdir()
+    images = make_frames() * 3  # 9 frames: batches of 2, the last one padded
+    for i, image in enumerate(images):
+        cv2.imwrite(str(tmp_path / "frames" / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    write_index([i / 10 for i in range(len(images))], tmp_path / "index.tsv")
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")}
+    env.update(KERNELS[kernels])
+    tables = {}
+    for threads in (1, 3):
+        out = [tmp_path / f"{threads}.{kind}.parquet" for kind in ("detections", "frames")]
+        proc = subprocess.run([sys.executable, str(Path(__file__).with_name("segment_run.py")), str(threads),
+                               str(tmp_path / "weights.h5"), str(tmp_path / "frames"), str(tmp_path / "index.tsv"),
+                               *map(str, out)], env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        tables[threads] = [pq.read_table(path) for path in out]
+    assert tables[1][0].num_rows >= 20
+    for got, want in zip(tables[3], tables[1]):
+        assert got.equals(want)  # every column, every bit (floats compared exactly)

@@ -1,3 +1,6 @@
+import threading
+from pathlib import Path
+
 import pytest
 
 from vidseg.errors import VidsegError
@@ -123,32 +126,40 @@ def test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape(tmp_path):
     assert frames.n_detections.tolist()[4:] == [len(r) for r in model.detect(images[3:], batch=4)][1:]
 
 
+def short_videos(lengths: dict[str, int], folder: Path) -> tuple[list[Path], list[Path]]:
+    """Frame folders (PNG) and frame indexes of videos of `lengths` frames, cut from make_frames() * 3 in turn."""
+    import cv2
+
+    from conftest import make_frames
+    from vidseg.frames import write_index
+
+    images = make_frames() * 3
+    folders, indexes, taken = [], [], 0
+    for video, n in lengths.items():
+        folders.append(folder / "frames" / video)
+        folders[-1].mkdir(parents=True)
+        for i, image in enumerate(images[taken:taken + n]):
+            cv2.imwrite(str(folders[-1] / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        taken += n
+        indexes.append(folder / f"{video}.tsv")
+        write_index([i / 10 for i in range(n)], indexes[-1])
+    return folders, indexes
+
+
 def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_itself(tmp_path):
     """Four short videos (3 + 2 + 3 + 1 frames) at batch 4: three model calls, not one a video, and per video
     the tables a job of its own gives; an unreadable frame, or out of memory on one frame, fails only its
     video (a note in the pack's folder), whose frames leave the batches."""
-    import cv2
     import pandas as pd
     import tensorflow as tf
 
-    from conftest import make_frames, seeded_model
-    from vidseg.frames import write_index
+    from conftest import seeded_model
     from vidseg.packs import FAILURE_SUFFIX, PACKED, member_path
     from vidseg.segment import segment_chunk, segment_pack
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
-    images = make_frames() * 3
     lengths = {"a": 3, "b": 2, "c": 3, "d": 1}
-    folders, indexes, taken = [], [], 0
-    for video, n in lengths.items():
-        folder = tmp_path / "frames" / video
-        folder.mkdir(parents=True)
-        for i, image in enumerate(images[taken:taken + n]):
-            cv2.imwrite(str(folder / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        taken += n
-        write_index([i / 10 for i in range(n)], tmp_path / f"{video}.tsv")
-        folders.append(folder)
-        indexes.append(tmp_path / f"{video}.tsv")
+    folders, indexes = short_videos(lengths, tmp_path)
     names = list(COCO_CLASS_NAMES)
     alone = {}
     for video, folder, index in zip(lengths, folders, indexes):
@@ -195,3 +206,71 @@ def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_
     assert tables == {} and outcome["a"].startswith("pack no_memory: out of memory on a single frame (a frame 0)")
     assert outcome["c"].startswith("pack no_memory: out of memory on a single frame (c frame 0)")
     assert sizes == [4, 2, 1, 1, 1, 1]  # halved down to one frame, then each of the 4 fails on its first frame
+
+
+def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path, caplog):
+    """A CPU job runs one batch per thread at once (vidseg.threads): results in order, the same tables as one
+    stream, an unreadable frame failing only its video, out of memory halving the batch as with one stream."""
+    import logging
+
+    import pandas as pd
+    import tensorflow as tf
+
+    from conftest import seeded_model
+    from vidseg.packs import PACKED, member_path
+    from vidseg.segment import segment_chunk, segment_pack
+
+    model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=2, detection_min_confidence=0.5)
+    lengths = {"a": 3, "b": 2, "c": 3, "d": 1}
+    folders, indexes = short_videos(lengths, tmp_path)
+    names = list(COCO_CLASS_NAMES)
+    real, overlap, calls = model.predict, threading.Barrier(2, timeout=120), []
+
+    def concurrent(batch_images, windows):
+        calls.append(len(batch_images))
+        if len(calls) <= 2:  # the first two calls wait for each other (one at a time: BrokenBarrierError)
+            overlap.wait()
+        return real(batch_images, windows)
+
+    def pack(name, streams):
+        outcome = segment_pack(model, names, list(lengths), folders, indexes, "png", tmp_path / name, streams=streams)
+        return outcome, {video: [pd.read_parquet(member_path(tmp_path / name, video, PACKED[kind]))
+                                 for kind in ("detections", "frames")]
+                         for video in lengths if not isinstance(outcome[video], str)}
+
+    one = pack("one", 1)
+    model.predict = concurrent
+    three = pack("three", 3)
+    model.predict = real
+    assert calls == [2] * 5
+    assert three[0] == one[0] and sum(one[0].values()) > 0
+    for video in lengths:
+        for got, want in zip(three[1][video], one[1][video]):
+            pd.testing.assert_frame_equal(got, want)
+
+    (folders[2] / "000000.png").write_bytes(b"not a png")  # c's first frame, in the second batch
+    outcome, tables = pack("broken", 3)
+    assert "cannot read frame image" in outcome["c"] and sorted(tables) == ["a", "b", "d"]
+    for video in tables:
+        for got, want in zip(tables[video], one[1][video]):
+            pd.testing.assert_frame_equal(got, want)
+
+    def chunk(name, batch, streams):
+        segment_chunk(model, names, "a", folders[0], indexes[0], "png", 0, 3, 1, tmp_path / f"{name}.d.parquet",
+                      tmp_path / f"{name}.f.parquet", batch=batch, streams=streams)
+        return [pd.read_parquet(tmp_path / f"{name}.{kind}.parquet") for kind in "df"]
+
+    plain = chunk("plain", 1, 1)
+
+    def small_memory(batch_images, windows):
+        if len(batch_images) > 1:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+        return real(batch_images, windows)
+
+    model.predict = small_memory
+    with caplog.at_level(logging.WARNING, logger="vidseg.segment"):
+        retried = chunk("retried", 2, 3)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "a chunk 0: out of memory on a batch of 2 frames; retrying at batch 1"]
+    for got, want in zip(retried, plain):
+        pd.testing.assert_frame_equal(got, want)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -140,6 +140,7 @@ def segment_chunk(
     io_threads: int = 1,
     provenance: Mapping[str, Any] | None = None,
     batch: int | None = None,
+    streams: int = 1,
 ) -> int:
     """Run one chunk; writes the detections and frame tables; returns the number of detections.
 
@@ -155,7 +156,7 @@ def segment_chunk(
         found.append(write_tables(class_names, video, frames, times, results, detections_out, frames_out, provenance))
 
     segment_frames(model, frames_of(video_id, frames_dir, start, end), image_format, f"{video_id} chunk {chunk}",
-                   finished, io_threads=io_threads, batch=batch)
+                   finished, io_threads=io_threads, batch=batch, streams=streams)
     if not found:  # no frames in the chunk: empty tables
         finished(video_id, [], [])
     return found[0]
@@ -163,7 +164,8 @@ def segment_chunk(
 
 def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[str], frames_dirs: Sequence[str | Path],
                  indexes: Sequence[str | Path], image_format: str, out_dir: str | Path,
-                 io_threads: int = 1, provenance: Mapping[str, Any] | None = None) -> dict[str, int | str]:
+                 io_threads: int = 1, provenance: Mapping[str, Any] | None = None,
+                 streams: int = 1) -> dict[str, int | str]:
     """Run a pack's `videos` (vidseg.packs), whole and in order, on one loaded model, in shared batches.
 
     One stream of frames runs across the videos, so the pipeline never drains
@@ -196,7 +198,7 @@ def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[s
                 failed(video, str(err))
                 continue
             stream += frames_of(video, frames_dir, 0, len(times[video]))
-        segment_frames(model, stream, image_format, label, finished, failed, io_threads=io_threads)
+        segment_frames(model, stream, image_format, label, finished, failed, io_threads=io_threads, streams=streams)
         for video in times:
             if video not in outcome:  # no frames: empty tables
                 finished(video, [], [])
@@ -218,14 +220,16 @@ def write_tables(class_names: Sequence[str], video: str, frames: list[int], time
 def segment_frames(model: MaskRCNN, frames: Sequence[Frame], image_format: str, label: str,
                    finished: Callable[[str, list[int], list], None],
                    failed: Callable[[str, str], None] | None = None,
-                   io_threads: int = 1, batch: int | None = None) -> None:
+                   io_threads: int = 1, batch: int | None = None, streams: int = 1) -> None:
     """Run `frames` (each video's together, in order) through the model; `finished(video, frames, results)`
     once all of a video's frames are post-processed, in the videos' order.
 
-    The model runs in this thread; reading and molding the next batch's frames
-    (`vidseg.batches`) and post-processing earlier batches' outputs run beside it,
-    each in a pool of `io_threads` threads (OpenCV, NumPy and the model's backend
-    release the GIL). On a GPU the model outruns one thread of each
+    Up to `streams` batches run through the model at once, each in its own thread
+    (`vidseg.threads.use_threads` says how many: on a CPU one per core, each op on
+    one thread); their results are taken in order. Reading and molding the next
+    batch's frames (`vidseg.batches`) and post-processing earlier batches' outputs
+    run beside them, each in a pool of `io_threads` threads (OpenCV, NumPy and the
+    model's backend release the GIL). On a GPU the model outruns one thread of each
     (docs/benchmarks.md). Frames run in batches of `batch` (default the model's
     IMAGES_PER_GPU), which may span videos. A video that fails (an unreadable
     frame, out of memory on a single frame) raises a VidsegError, or, given
@@ -265,31 +269,59 @@ def segment_frames(model: MaskRCNN, frames: Sequence[Frame], image_format: str, 
                 if not left[frame.video]:
                     finished(frame.video, *done.pop(frame.video))
 
+    # batches in the model, oldest first: (position of its first frame, its frames, its reader batch, moldings, run)
+    running: deque[tuple[int, tuple[Frame, ...], Any, list, Future]] = deque()
+
+    def abandon_running() -> None:
+        """Wait for the batches still in the model and drop their results (they run again)."""
+        for _, _, reading, _, job in running:
+            wait([job])
+            reader.recycle(reading)
+        running.clear()
+
     with BatchReader(image_format, model.config, io_threads) as reader, \
-            ThreadPoolExecutor(max(1, int(io_threads)), thread_name_prefix="post") as post:
-        position, ahead = 0, None
-        while position < len(todo):
-            wanted = tuple(todo[position:position + batch])
-            if ahead is not None and ahead.frames == wanted:
-                current = ahead
-            else:  # the batch size changed after an out-of-memory retry, or a video left the run
-                if ahead is not None:
-                    reader.recycle(ahead)
-                current = reader.start(wanted)
-            ahead = None
-            try:
-                images, windows, moldings = reader.result(current)
-            except UnreadableFrame as err:
-                reader.recycle(current)
-                give_up(err.frame, str(err))
+            ThreadPoolExecutor(max(1, int(io_threads)), thread_name_prefix="post") as post, \
+            ThreadPoolExecutor(max(1, int(streams)), thread_name_prefix="model") as models:
+        position, ahead, unreadable = 0, None, None
+        while position < len(todo) or running:
+            # fill the streams; a frame that cannot be read waits until the batches before it are done
+            while len(running) < streams and position < len(todo) and unreadable is None:
+                wanted = tuple(todo[position:position + batch])
+                if ahead is not None and ahead.frames == wanted:
+                    current = ahead
+                else:  # the batch size changed after an out-of-memory retry, or a video left the run
+                    if ahead is not None:
+                        reader.recycle(ahead)
+                    current = reader.start(wanted)
+                ahead = None
+                try:
+                    images, windows, moldings = reader.result(current)
+                except UnreadableFrame as err:
+                    reader.recycle(current)
+                    unreadable = err
+                    break
+                following = todo[position + len(wanted):position + len(wanted) + batch]
+                ahead = reader.start(following) if following else None
+                job = models.submit(model.predict, *full_batch(images, windows, batch))
+                running.append((position, wanted, current, moldings, job))
+                position += len(wanted)
+            if not running:
+                if unreadable is not None:
+                    give_up(unreadable.frame, str(unreadable))
+                    unreadable = None
                 continue
-            following = todo[position + len(wanted):position + len(wanted) + batch]
-            ahead = reader.start(following) if following else None
+            first, wanted, current, moldings, job = running.popleft()
             try:
-                out = model.predict(*full_batch(images, windows, batch))
+                out = job.result()
             except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+                reader.recycle(current)
+                abandon_running()
                 if not out_of_memory(err):
                     raise
+                position, unreadable = first, None  # the batches from this one on run again
+                if ahead is not None:
+                    reader.recycle(ahead)
+                    ahead = None
                 if batch == 1:
                     frame = wanted[0]
                     where = f"{frame.index}" if failed is None else f"{frame.video} frame {frame.index}"
@@ -299,12 +331,10 @@ def segment_frames(model: MaskRCNN, frames: Sequence[Frame], image_format: str, 
                 tried, batch = batch, max(1, batch // 2)  # a partial batch ran padded to `batch` frames
                 log.warning("%s: out of memory on a batch of %d frames; retrying at batch %d", label, tried, batch)
                 continue
-            finally:
-                reader.recycle(current)  # predict has returned: the model is done with the input
+            reader.recycle(current)  # predict has returned: the model is done with the input
             pending.append((wanted, post.submit(_finish, model, out, moldings)))
-            position += len(wanted)
             ran += len(wanted)
             rate = ran / max(time.perf_counter() - began, 1e-9)
-            log.info("%s: %d/%d frames, %.2f frames/s", label, position, len(todo), rate)
+            log.info("%s: %d/%d frames, %.2f frames/s", label, first + len(wanted), len(todo), rate)
             collect(wait_for_all=False)
         collect(wait_for_all=True)

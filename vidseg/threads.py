@@ -49,13 +49,27 @@ def segment_threads(cores: int | None, jobs: int, gpu: bool, index: int = 0) -> 
     return max(1, share + (index < spare))
 
 
-def use_threads(threads: int) -> int:
-    """Size TensorFlow's intra- and inter-op pools; call before the first TensorFlow op. Returns the size."""
+def use_threads(threads: int, gpu: bool = False) -> int:
+    """Size TensorFlow's thread pools for a job of `threads` threads (capped at the usable cores); call before the
+    first TensorFlow op. Returns how many batches the job should run through the model at once (its streams).
+
+    Without a GPU each op runs on one thread and the job runs one batch per thread at
+    once (vidseg.segment.segment_frames). An op's sums then always add up in the order
+    one thread adds them, so the detections are the same bit for bit whatever the
+    thread count: TensorFlow's kernels split a sum across the threads they are given
+    in an order that depends on their number (on AVX2 CPUs this changed boxes, masks
+    and track ids between a 1- and a 2-thread run; issue 33). Two one-thread streams
+    are also a little faster than one two-thread call (docs/benchmarks.md, "CPU
+    cores"). On a GPU, one stream, and the threads size TensorFlow's pools as before.
+    """
+    import vidseg.maskrcnn  # noqa: F401 - its TensorFlow settings (oneDNN kernels) before TensorFlow loads
     import tensorflow as tf
 
     n = max(1, min(int(threads), usable_cores()))
-    tf.config.threading.set_intra_op_parallelism_threads(n)
+    tf.config.threading.set_intra_op_parallelism_threads(n if gpu else 1)
     tf.config.threading.set_inter_op_parallelism_threads(n)
-    log.info("TensorFlow uses %d thread%s (job threads %d, usable cores %d)", n, "" if n == 1 else "s", threads,
-             usable_cores())
-    return n
+    streams = 1 if gpu else n
+    log.info("TensorFlow uses %d thread%s (job threads %d, usable cores %d): %s", n, "" if n == 1 else "s", threads,
+             usable_cores(), "one stream on the GPU" if gpu else
+             f"{n} model stream{'' if n == 1 else 's'} of one thread each")
+    return streams
