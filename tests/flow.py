@@ -5,6 +5,8 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -48,7 +50,18 @@ def run_raw(workdir: Path, *extra: str, cores: int = 1) -> subprocess.CompletedP
     """snakemake on `workdir` with its config.yaml."""
     args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
             str(workdir / "config.yaml"), "--cores", str(cores), *extra]
-    return subprocess.run(args, capture_output=True, text=True)
+    return run_watched(args, workdir)
+
+
+def run_watched(args: list[str], folder: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `args` to its end however long the machine takes, failing on a hang (`wait_for_progress` on `folder`);
+    stdout and stderr in the result."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        run = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
+        wait_for_progress(run, folder, lambda: False, poll_s=0.1)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(args, run.wait(), out.read(), err.read())
 
 
 def output_times(workdir: Path) -> dict[str, int]:
@@ -57,6 +70,43 @@ def output_times(workdir: Path) -> dict[str, int]:
     results = workdir / "results"
     return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
             if p.is_file() and not {"frames_tmp", "frame_packs"} & set(p.parts) and p.name != "status.tsv" and p != workdir / PATHS["report"]}
+
+
+STALL_S = 900  # a run whose folder has not changed for this long hangs: no job on any machine is that slow
+
+
+def _newest_change(folder: Path) -> float:
+    """The latest modification time of anything under `folder` (its jobs' logs, Snakemake's, results)."""
+    newest = 0.0
+    try:
+        for path in folder.rglob("*"):
+            newest = max(newest, path.lstat().st_mtime)
+    except OSError:  # a file or folder went away while we looked: that is a change
+        return time.time()
+    return newest
+
+
+def wait_for_progress(run: subprocess.Popen, folder: Path, done, poll_s: float = 0.02) -> bool:
+    """Poll until `done()` is true (True) or `run` has ended (False), however long the machine takes; fail when
+    nothing under `folder` changed for STALL_S seconds (a hang) after ending the run."""
+    newest, progressed, checked = _newest_change(folder), time.monotonic(), time.monotonic()
+    while run.poll() is None:
+        if done():
+            return True
+        time.sleep(poll_s)
+        if time.monotonic() - checked > 5:  # the tree walk is not for every poll
+            changed, checked = _newest_change(folder), time.monotonic()
+            if changed != newest:
+                newest, progressed = changed, checked
+            elif checked - progressed > STALL_S:
+                kill_tree(run.pid)
+                raise AssertionError(f"nothing under {folder} changed for {STALL_S} s: the run hangs")
+    return False
+
+
+def wait_for_log_line(run: subprocess.Popen, folder: Path, log: Path, line: str) -> bool:
+    """`wait_for_progress` until `log` holds `line`: True when it did while `run` still ran."""
+    return wait_for_progress(run, folder, lambda: log.is_file() and line in log.read_text())
 
 
 def kill_tree(pid: int) -> None:

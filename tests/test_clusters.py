@@ -9,13 +9,12 @@ import collections
 import os
 import re
 import shutil
-import subprocess
 
 import pandas as pd
 import pytest
 import yaml
 
-from flow import REPO, SNAKEMAKE
+from flow import REPO, SNAKEMAKE, run_watched
 from slurm_cluster import Cluster, missing_requirements
 
 LOCAL_RULES = {"all", "probe", "summary", "sample_video", "download_weights", "demo_video", "demo_dataset"}
@@ -48,7 +47,7 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, 
             "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
             "--retries", "0", "--latency-wait", "5"]
     before = set(cluster.jobs())
-    proc = subprocess.run(args, env=cluster.env, capture_output=True, text=True, timeout=900)
+    proc = run_watched(args, work, env=cluster.env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
 
@@ -93,7 +92,7 @@ def test_kubernetes_profile_plans_the_run(tmp_path):
             str(REPO / "config/config.yaml"), str(tmp_path / "config.yaml"), "--workflow-profile",
             str(REPO / "profiles/kubernetes"), "--default-storage-provider", "fs", "--default-storage-prefix",
             str(tmp_path / "storage"), "--dry-run"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    proc = run_watched(args, tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "profiles/kubernetes" in out and re.search(r"^probe\s+1$", out, re.M) and re.search(r"^demo_video\s+1$", out, re.M)

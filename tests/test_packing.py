@@ -5,13 +5,13 @@ only the pack a new video joins, and a broken video that costs only itself."""
 import re
 import shutil
 import subprocess
-import time
 
 import pandas as pd
 import pytest
 
 from conftest import seeded_model
-from flow import MODEL, REPO, SNAKEMAKE, kill_tree, planned_jobs, run_raw, snakemake, write_config
+from flow import (MODEL, REPO, SNAKEMAKE, kill_tree, planned_jobs, run_raw, snakemake, wait_for_log_line,
+                  write_config)
 from media import make_video
 from vidseg.packs import plan_packs
 from vidseg.plan import PATHS
@@ -128,12 +128,9 @@ def test_kill_9_inside_a_pack_job_then_rerun_finishes_the_pack(tmp_path):
     args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
             str(tmp_path / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
     run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log, deadline = tmp_path / "logs/segment_pack/clip_a.log", time.monotonic() + 300
-    while time.monotonic() < deadline and run.poll() is None:
-        if log.is_file() and "pack clip_a: clip_a done" in log.read_text():  # its tables are written
-            break
-        time.sleep(0.02)
-    assert run.poll() is None, "the run ended before the pack job could be killed"
+    log = tmp_path / "logs/segment_pack/clip_a.log"
+    # the first video's tables are written
+    assert wait_for_log_line(run, tmp_path, log, "pack clip_a: clip_a done"), "the run ended before the kill"
     kill_tree(run.pid)
     run.wait()
     assert "pack clip_a: 60/60 frames" not in log.read_text()  # killed inside the pack

@@ -8,7 +8,6 @@ import html
 import json
 import re
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import seeded_model
-from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw
+from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw, wait_for_log_line
 from media import frame_times, make_video, stream_info
 from vidseg.plan import PATHS
 
@@ -216,13 +215,8 @@ def test_kill_9_mid_chunk_then_rerun_gives_the_same_tables(reference, tmp_path):
             str(root / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
     run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = root / "logs/segment/clip/0000.log"
-    deadline = time.monotonic() + 300
     # wait until the segment job has done some batches of its chunk, but not all
-    while time.monotonic() < deadline and run.poll() is None:
-        if log.is_file() and " 8/60 frames" in log.read_text():
-            break
-        time.sleep(0.02)
-    assert run.poll() is None, "the run ended before the segment job could be killed"
+    assert wait_for_log_line(run, root, log, " 8/60 frames"), "the run ended before the segment job could be killed"
     kill_tree(run.pid)  # snakemake and all its jobs at once, as a power cut would
     run.wait()
     text = log.read_text()
