@@ -2,7 +2,8 @@
 # and `make test` (set up, then run the test suite). `make train-demo` retrains the
 # bundled demo model (models/shapes.h5) with the workflow's train rule; `make bench` prints
 # the benchmark table (docs/benchmarks.md), then the report's build time for 100 videos, then segmentation
-# frames/s at 1 and 2 cores without a GPU, then the time to draw one annotated 720p frame, then the
+# frames/s at 1 and 2 cores without a GPU, then seconds per frame under TensorFlow's CPU kernel sets with a job's
+# threads as intra-op threads or as model streams, then the time to draw one annotated 720p frame, then the
 # annotate stage at 720p against the one before it, and the libx264 presets, then the whole workflow on
 # 200 short clips, packed and one job each, against one long video (the slowest: most of an hour on 2 cores).
 # Setting up installs the Python dependencies into .venv and ffmpeg with apt when run as root.
@@ -54,6 +55,7 @@ bench: setup-test
 	$(VENV)/bin/python benchmarks/bench.py $(ARGS)
 	$(VENV)/bin/python benchmarks/report.py
 	$(VENV)/bin/python benchmarks/cores.py
+	$(VENV)/bin/python benchmarks/cpu_kernels.py
 	$(VENV)/bin/python benchmarks/draw.py
 	$(VENV)/bin/python benchmarks/annotate.py
 	$(VENV)/bin/python benchmarks/short_clips.py

@@ -3,8 +3,8 @@
 The model's input is a float32 [B, S, S, 3] array: 100 MB for a batch of 8 at
 1024 px. A fresh array per batch makes the kernel map and zero its pages on
 first write: 30-40 ms a 1280x720 frame on this project's 2-core CPU (more than
-decoding and molding it), ~2.5 ms on the H100 machine's. Two buffers, used in
-turn, avoid that. A batch's frames are read and molded by a pool of threads
+decoding and molding it), ~2.5 ms on the H100 machine's. Buffers used in turn
+(one per batch in the model, plus the one read ahead) avoid that. A batch's frames are read and molded by a pool of threads
 (OpenCV's decode and resize, and NumPy's whole-array arithmetic, release the GIL).
 A batch may hold frames of several videos (a pack's, vidseg.packs): each frame
 names its folder, and a frame that cannot be read names its video.
@@ -61,8 +61,9 @@ class Batch:
 class BatchReader:
     """`start` a batch, take its `result` (images, windows, moldings), `recycle` it once the model is done with it.
 
-    Use as a context manager; at most two buffers exist when each batch is
-    recycled before the one after next starts (vidseg.segment's pattern).
+    Use as a context manager. Buffers are made as needed and reused once
+    recycled: vidseg.segment holds one per batch in the model and one read
+    ahead, so a job of n streams makes n + 1.
     """
 
     def __init__(self, image_format: str, config, threads: int = 1):

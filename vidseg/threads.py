@@ -9,10 +9,10 @@ run on, so asking for more threads than there are cores changes nothing.
 it; without one, the run's cores shared out among its segment jobs, one job per
 core first. Measured on 2 cores (docs/benchmarks.md, "CPU cores"): two
 one-thread jobs segment 1.7x the frames/s of one, while one job with two
-threads gains 1.0-1.2x (TensorFlow's intra-op threads split each convolution,
-and the demo model's are small). Where there are fewer jobs than cores, the
-spare cores go to the jobs as threads: idle otherwise. How well one job scales
-with threads on more cores and bigger models is not measured here.
+intra-op threads gained 1.0-1.2x (the demo model's convolutions are small).
+Where there are fewer jobs than cores, the spare cores go to the jobs as
+threads: idle otherwise. `use_threads` makes a CPU job's threads model streams
+of one thread each (bit-equal tables at any thread count).
 """
 
 from __future__ import annotations
@@ -59,10 +59,9 @@ def use_threads(threads: int, gpu: bool = False) -> int:
     thread count: TensorFlow's kernels split a sum across the threads they are given
     in an order that depends on their number (on AVX2 CPUs this changed boxes, masks
     and track ids between a 1- and a 2-thread run; issue 33). Two one-thread streams
-    are also a little faster than one two-thread call (docs/benchmarks.md, "CPU
-    cores"). On a GPU, one stream, and the threads size TensorFlow's pools as before.
+    run ResNet-50 as fast as one two-thread call (docs/benchmarks.md, "CPU kernels
+    and threads"). On a GPU, one stream, and the threads size TensorFlow's pools.
     """
-    import vidseg.maskrcnn  # noqa: F401 - its TensorFlow settings (oneDNN kernels) before TensorFlow loads
     import tensorflow as tf
 
     n = max(1, min(int(threads), usable_cores()))
