@@ -106,9 +106,9 @@ def test_class_aware_tracks_do_not_take_other_classes():
 
 @pytest.fixture(scope="module")
 def doubled_scene() -> pd.DataFrame:
-    """Detections of a 60-frame demo scene as a trained model gives them: many scores saturated at float32's 1.0
-    or one unit in the last place (ulp) below it, and objects found twice (a copy one pixel off, as another class,
-    with the same score), in the model's order (by descending score)."""
+    """Detections of a 60-frame demo scene as a confident model gives them: many scores at float32's 1.0 or one
+    unit in the last place (ulp) below it, and objects found twice (a copy one pixel off, as another class, with
+    the same score), in the model's order (by descending score)."""
     rng = np.random.default_rng(7)
     rows = perturbed_detections(scene_truth(seed=103, frames=60), drop=0.1, jitter=1.0, rng=rng)
     below_one = np.nextafter(np.float32(1), np.float32(0))

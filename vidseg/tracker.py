@@ -41,9 +41,10 @@ CPU or chunking must get the same ids. Each frame's detections are taken in one
 canonical order (box, class, mask: exact values, not the score), which decides
 every tie (in the assignment, and which new track gets the lower id); for step 0,
 scores equal to `SCORE_DECIMALS` decimals count as tied and that order decides
-which detection is the original (a trained model gives many scores of 1.0 and
-0.99999994, which differ by one unit in the last place). What stays sensitive is
-a score on a threshold itself (`new_track_score`, the table's `min_score`).
+which detection is the original (a confident model's scores crowd at 1.0, where
+float32 steps are 6e-8: 1.0 and 0.99999994 are one step apart). What stays
+sensitive is a score exactly on a threshold (`new_track_score`, the table's
+`min_score`) or, for a duplicate, exactly half-way between two 4-decimal values.
 """
 
 from __future__ import annotations
