@@ -241,6 +241,7 @@ def segment_frames(model: MaskRCNN, frames: Sequence[Frame], image_format: str, 
     done: dict[str, tuple[list[int], list]] = {}
     dropped: set[str] = set()
     batch = batch or model.config.IMAGES_PER_GPU
+    streams = max(1, int(streams))
     pending: deque[tuple[tuple[Frame, ...], Future]] = deque()
     began, ran = time.perf_counter(), 0
 
@@ -281,7 +282,7 @@ def segment_frames(model: MaskRCNN, frames: Sequence[Frame], image_format: str, 
 
     with BatchReader(image_format, model.config, io_threads) as reader, \
             ThreadPoolExecutor(max(1, int(io_threads)), thread_name_prefix="post") as post, \
-            ThreadPoolExecutor(max(1, int(streams)), thread_name_prefix="model") as models:
+            ThreadPoolExecutor(streams, thread_name_prefix="model") as models:
         position, ahead, unreadable = 0, None, None
         while position < len(todo) or running:
             # fill the streams; a frame that cannot be read waits until the batches before it are done
