@@ -1,4 +1,4 @@
-"""Tiny synthetic videos for tests, made with ffmpeg's test sources."""
+"""Tiny synthetic videos for tests, made with ffmpeg's test sources, or as frame folders of test images."""
 
 from __future__ import annotations
 
@@ -32,3 +32,23 @@ def frame_times(path: Path) -> list[float]:
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time",
                           "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True).stdout
     return [float(line.strip().strip(",")) for line in out.splitlines() if line.strip()]
+
+
+def short_videos(lengths: dict[str, int], folder: Path) -> tuple[list[Path], list[Path]]:
+    """Frame folders (PNG) and frame indexes of videos of `lengths` frames, cut from make_frames() * 3 in turn."""
+    import cv2
+
+    from conftest import make_frames
+    from vidseg.frames import write_index
+
+    images = make_frames() * 3
+    folders, indexes, taken = [], [], 0
+    for video, n in lengths.items():
+        folders.append(folder / "frames" / video)
+        folders[-1].mkdir(parents=True)
+        for i, image in enumerate(images[taken:taken + n]):
+            cv2.imwrite(str(folders[-1] / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        taken += n
+        indexes.append(folder / f"{video}.tsv")
+        write_index([i / 10 for i in range(n)], indexes[-1])
+    return folders, indexes

@@ -53,25 +53,19 @@ KERNELS = {"tensorflow": {"TF_ENABLE_ONEDNN_OPTS": "0"},
 def test_the_same_tables_bit_for_bit_at_1_and_3_threads(tmp_path, kernels):
     """A segment job's tables do not depend on its thread count: on AVX2 CPUs they did (issue 33). The kernels
     such a CPU runs are chosen here on any CPU."""
-    import cv2
-
-    from conftest import make_frames, seeded_model
+    from conftest import seeded_model
     from flow import MODEL
-    from vidseg.frames import write_index
+    from media import short_videos
 
     seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(tmp_path / "weights.h5")
-    (tmp_path / "frames").mkdir()
-    images = make_frames() * 3  # 9 frames: batches of 2, the last one padded
-    for i, image in enumerate(images):
-        cv2.imwrite(str(tmp_path / "frames" / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    write_index([i / 10 for i in range(len(images))], tmp_path / "index.tsv")
+    (frames,), (index,) = short_videos({"v": 9}, tmp_path)  # 9 frames: batches of 2, the last one padded
     env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")}
     env.update(KERNELS[kernels])
     tables = {}
     for threads in (1, 3):
         out = [tmp_path / f"{threads}.{kind}.parquet" for kind in ("detections", "frames")]
         proc = subprocess.run([sys.executable, str(Path(__file__).with_name("segment_run.py")), str(threads),
-                               str(tmp_path / "weights.h5"), str(tmp_path / "frames"), str(tmp_path / "index.tsv"),
+                               str(tmp_path / "weights.h5"), str(frames), str(index),
                                *map(str, out)], env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         tables[threads] = [pq.read_table(path) for path in out]

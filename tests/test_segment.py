@@ -1,8 +1,8 @@
 import threading
-from pathlib import Path
 
 import pytest
 
+from media import short_videos
 from vidseg.errors import VidsegError
 from vidseg.maskrcnn import COCO_CLASS_NAMES
 from vidseg.segment import chunk_range
@@ -124,26 +124,6 @@ def test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape(tmp_path):
     # the last three frames get what they get in a batch of four real frames
     model.predict = real
     assert frames.n_detections.tolist()[4:] == [len(r) for r in model.detect(images[3:], batch=4)][1:]
-
-
-def short_videos(lengths: dict[str, int], folder: Path) -> tuple[list[Path], list[Path]]:
-    """Frame folders (PNG) and frame indexes of videos of `lengths` frames, cut from make_frames() * 3 in turn."""
-    import cv2
-
-    from conftest import make_frames
-    from vidseg.frames import write_index
-
-    images = make_frames() * 3
-    folders, indexes, taken = [], [], 0
-    for video, n in lengths.items():
-        folders.append(folder / "frames" / video)
-        folders[-1].mkdir(parents=True)
-        for i, image in enumerate(images[taken:taken + n]):
-            cv2.imwrite(str(folders[-1] / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        taken += n
-        indexes.append(folder / f"{video}.tsv")
-        write_index([i / 10 for i in range(n)], indexes[-1])
-    return folders, indexes
 
 
 def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_itself(tmp_path):
