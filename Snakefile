@@ -29,6 +29,7 @@ include: "rules/common.smk"
 localrules:
     all,
     probe,
+    plan,
     summary,
     sample_video,
     download_weights,

@@ -9,7 +9,7 @@ in priority order:
 - pure forward frames/s (molded input in, numpy out; `MaskRCNN.predict`), after a
   warm-up pass that compiles every shape the timed pass meets, and the split of
   that time between the dense part, the detection part and the mask head;
-- the segment stage end to end (`segment_chunk`: JPEG read, mold, model,
+- the segment stage end to end (`segment_unit`: JPEG read, mold, model,
   unmold, RLE, Parquet) and its overhead ratio (end to end / pure forward);
 - for variants other than the first, how their detections agree with the first's.
 
@@ -159,8 +159,10 @@ def score_demo(demo_dir: Path, precisions: list[str], work: Path) -> list[dict]:
     """COCOeval of the demo model per precision over the demo videos in `demo_dir` (as the evaluate rule scores)."""
     from vidseg.evaluate import evaluate
     from vidseg.frames import read_index
-    from vidseg.segment import load_model, segment_chunk
+    from vidseg.errors import VidsegError
+    from vidseg.segment import load_model, segment_unit
     from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
+    from vidseg.units import TABLES, member_path, whole
 
     weights = Path(__file__).resolve().parent.parent / "models" / "shapes.h5"
     videos = sorted(p for p in demo_dir.iterdir() if (p / "truth.json").is_file())
@@ -169,11 +171,14 @@ def score_demo(demo_dir: Path, precisions: list[str], work: Path) -> list[dict]:
         model, names = load_model({}, weights, min_confidence=0.0, precision=precision)
         for video in videos:
             n = len(read_index(video / "index.tsv"))
-            out = work / f"demo-{precision}-{video.name}.parquet"
+            folder = work / f"demo-{precision}-{video.name}"
             start = time.perf_counter()
-            segment_chunk(model, names, video.name, video / "frames", video / "index.tsv", "jpg", 0, n, 1, out,
-                          work / "frames-table.parquet")
+            outcome = segment_unit(model, names, whole(video.name), {video.name: video / "frames"},
+                                   {video.name: video / "index.tsv"}, "jpg", folder)
             seconds = time.perf_counter() - start
+            if isinstance(outcome[video.name], str):
+                raise VidsegError(f"{video}: the segment stage failed it: {outcome[video.name]}")
+            out = member_path(folder, video.name, TABLES["detections"])
             report = evaluate(read_parts([out], CHUNK_DETECTIONS_SCHEMA).to_pandas(), video / "truth.json")
             rows.append({"precision": precision, "video": video.name, "fps": n / seconds,
                          **{f"{kind}_{name}": report[kind][name] for kind in ("bbox", "segm")

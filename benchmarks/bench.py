@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import read_frames, seeded_model, segment_seconds
+from common import read_frames, seeded_model, segment_seconds, segment_table
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -105,7 +105,7 @@ def stage_forward(work: Path, spec: str, frames: int, min_confidence: float, var
 
 
 def stage_segment(work: Path, spec: str, frames: int, min_confidence: float, variant: str) -> dict:
-    """The segment stage as a job runs it (segment_chunk), at batch 4, model load excluded."""
+    """The segment stage as a job runs it (segment_unit), at batch 4, model load excluded."""
     from vidseg.frames import write_index
 
     model = seeded_model(spec, 4, min_confidence, **VARIANTS[variant][0])
@@ -134,7 +134,7 @@ def stage_annotate(work: Path, spec: str, n: int) -> dict:
 
     record = probe(work / "video.mp4")
     start = time.perf_counter()
-    annotate_video(work / "frames", [i / 10 for i in range(n)], frame_groups(work / f"{spec}.detections.parquet"),
+    annotate_video(work / "frames", [i / 10 for i in range(n)], frame_groups(segment_table(work, spec, "detections")),
                    "jpg", record, work / "video.mp4", work / "out.mp4", threads=2)
     return {"s_per_frame": (time.perf_counter() - start) / n}
 

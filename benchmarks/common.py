@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 CALIBRATION_SIZE = (480, 640)  # frames the seeded weights' batch-norm statistics are calibrated on, HxW
+BENCH_VIDEO = "bench"  # the video id `segment_seconds` runs work/frames as
 
 
 def make_config(spec: str, batch: int, min_confidence: float):
@@ -59,16 +60,30 @@ def read_frames(frames_dir: Path, count: int) -> list[np.ndarray]:
     return [read_rgb(frames_dir, i, "jpg") for i in range(count)]
 
 
+def segment_table(work: Path, tag: str, kind: str) -> Path:
+    """The table of `kind` ("detections", "frames") that `segment_seconds` wrote for `tag`: in the unit's folder
+    work/<tag>, as a segment job writes it (`vidseg.units.TABLES`)."""
+    from vidseg.units import TABLES, member_path
+
+    return Path(member_path(work / tag, BENCH_VIDEO, TABLES[kind]))
+
+
 def segment_seconds(model, work: Path, index: Path, count: int, tag: str, io_threads: int = 1,
                     batch: int | None = None) -> float:
-    """Seconds a frame of the segment stage as a job runs it (`segment_chunk`: JPEG read, mold, model,
-    post-processing, RLE, Parquet) on the first `count` frames of work/frames, as one chunk; its tables
-    are written to work/<tag>.detections.parquet and work/<tag>.frames.parquet. `batch`: frames per
-    model call (default the model's IMAGES_PER_GPU)."""
+    """Seconds a frame of the segment stage as a job runs it (`segment_unit`: JPEG read, mold, model,
+    post-processing, RLE, Parquet) on the first `count` frames of work/frames, as one chunk of the video
+    "bench"; its tables are written into the unit's folder work/<tag> (`segment_table` gives their paths).
+    `batch`: frames per model call (default the model's IMAGES_PER_GPU)."""
+    from vidseg.errors import VidsegError
     from vidseg.maskrcnn import COCO_CLASS_NAMES
-    from vidseg.segment import segment_chunk
+    from vidseg.segment import segment_unit
+    from vidseg.units import Member, Unit, unit_name
 
+    unit = Unit(unit_name(BENCH_VIDEO, 0), (Member(BENCH_VIDEO, 0, count),))
     start = time.perf_counter()
-    segment_chunk(model, list(COCO_CLASS_NAMES), "bench", work / "frames", index, "jpg", 0, count, 1,
-                  work / f"{tag}.detections.parquet", work / f"{tag}.frames.parquet", io_threads, batch=batch)
-    return (time.perf_counter() - start) / count
+    outcome = segment_unit(model, list(COCO_CLASS_NAMES), unit, {BENCH_VIDEO: work / "frames"}, {BENCH_VIDEO: index},
+                           "jpg", work / tag, io_threads, batch=batch)
+    seconds = (time.perf_counter() - start) / count
+    if isinstance(outcome[BENCH_VIDEO], str):
+        raise VidsegError(f"the segment stage failed the benchmark's frames: {outcome[BENCH_VIDEO]}")
+    return seconds

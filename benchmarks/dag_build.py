@@ -1,8 +1,9 @@
 """Time Snakemake's dry run (DAG build) for many videos (not a test).
 
 Creates N placeholder video files (never decoded in a dry run) and times
-`snakemake --dry-run` twice: before any probe ran, and with every probe
-checkpoint done (placeholder probe results), when the chunk fan-out is known.
+`snakemake --dry-run` twice: before any probe ran, and with every video probed
+(placeholder probe results) and the plan job (the checkpoint that writes the
+units of work, vidseg.units) run on them, when every job is known.
 
     python benchmarks/dag_build.py [--videos 1000] [--frames-per-video 900]
 """
@@ -22,10 +23,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def dry_run(workdir: Path) -> tuple[float, str]:
-    """Seconds and output of `snakemake --dry-run` on `workdir` (fails loudly on a non-zero exit)."""
+def dry_run(workdir: Path, *args: str) -> tuple[float, str]:
+    """Seconds and output of `snakemake --dry-run` on `workdir` (fails loudly on a non-zero exit); `args`
+    instead of `--dry-run --quiet rules` runs that instead."""
     args = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), "--cores", "2", "--dry-run", "--quiet", "rules"]
+            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *(args or ("--dry-run", "--quiet", "rules"))]
     start = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -59,11 +61,13 @@ def placeholder_workflow(work: Path, videos: int) -> list[str]:
 
 
 def placeholder_probes(work: Path, ids: list[str], frames_per_video: int) -> None:
-    """Probe records, as if every video had been probed with `frames_per_video` frames."""
+    """Probe records, as if every video had been probed with `frames_per_video` frames, then the plan job run on
+    them (for real: it only reads the probe records)."""
     probes = work / "results" / "probe"
     probes.mkdir(parents=True, exist_ok=True)
     for video in ids:
         (probes / f"{video}.json").write_text(json.dumps({"ok": True, "n_frames": frames_per_video}))
+    dry_run(work, "--until", "plan")
 
 
 def dag_build_seconds(videos: int, frames_per_video: int) -> tuple[float, float]:

@@ -1,6 +1,6 @@
 """The segment stage's host side alone: what it sustains when the model costs nothing.
 
-`segment_chunk` (JPEG read, mold, post-processing, RLE, Parquet) runs with a
+`segment_unit` (JPEG read, mold, post-processing, RLE, Parquet) runs with a
 stand-in model whose `predict` returns fixed outputs at once (`--detections`
 boxes a frame, 28x28 mask probabilities), so the frames/s printed is the ceiling
 the host side puts on any accelerator, per `io_threads`. Also the single-thread
@@ -26,7 +26,7 @@ from common import read_frames, segment_seconds, write_frames  # noqa: E402
 
 
 class InstantModel:
-    """Stands in for `MaskRCNN` in `segment_chunk`: fixed outputs, no compute."""
+    """Stands in for `MaskRCNN` in `segment_unit`: fixed outputs, no compute."""
 
     def __init__(self, config, detections: int, seed: int = 0):
         from vidseg.maskrcnn.model import mask_slots
@@ -91,7 +91,7 @@ def main() -> None:
                 reader.recycle(batch)
             reused = (time.perf_counter() - start) / n
         start = time.perf_counter()
-        for x in molded:  # what segment_chunk's post-processing threads do with a batch
+        for x in molded:  # what segment_unit's post-processing threads do with a batch
             for found in model.unmold_batch(model.predict(*x[:2]), x[2]):
                 found.rle()
                 found.mask_areas  # computed on first use, as the detection table reads it

@@ -5,8 +5,9 @@
         them dropped and each shifted by Gaussian jitter (pixels), tracked with mask and with box
         association, scored with TrackEval (HOTA, AssA, IDF1, ID switches per 100 frames).
     python benchmarks/tracking.py runs RUN_DIR [RUN_DIR ...] [--set key=value ...]
-        Real detections: the chunk files of finished workflow runs on demo videos (results/chunks,
-        resources/demo ground truths), tracked as the track stage does, under given `track:` settings.
+        Real detections: the segment tables of finished workflow runs on demo videos (each video's in the
+        folders of its units, results/units/<unit>/<video>.detections.parquet, as results/units.json lists
+        them; resources/demo ground truths), tracked as the track stage does, under given `track:` settings.
     python benchmarks/tracking.py speed [--detections 20] [--frames 2000]
         Tracker frames/s on one core with that many detections per frame (make bench prints it too).
 """
@@ -116,6 +117,8 @@ def runs(args) -> None:
     from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
     from vidseg.track import assign_track_ids
     from vidseg.tracker import TrackSettings
+    from vidseg.plan import PATHS
+    from vidseg.units import read_plan, tables_of
 
     overrides = {}
     for item in args.set:
@@ -125,15 +128,18 @@ def runs(args) -> None:
     settings = TrackSettings(**overrides)
     results = []
     for run in map(Path, args.run_dirs):
-        for chunk_dir in sorted((run / "results/chunks").iterdir()):
-            parts = sorted(chunk_dir.glob("*.detections.parquet"))
+        plan = read_plan(run / PATHS["units"])
+        for video in sorted(plan.videos):
+            # the video's tables in frame order (a unit that failed it: an error with the reason noted)
+            folders = [run / PATHS["segment"].format(unit=unit) for unit in plan.units_of(video)]
+            parts = tables_of(folders, video, "detections")
             rows = read_parts(parts, CHUNK_DETECTIONS_SCHEMA).to_pandas()
             rows = rows[rows.score >= np.float32(args.min_confidence)].reset_index(drop=True)
             rows["track_id"] = assign_track_ids(parts, args.min_confidence, settings)
-            report = evaluate_tracking(rows, run / "resources/demo" / f"{chunk_dir.name}.json")
+            report = evaluate_tracking(rows, run / "resources/demo" / f"{video}.json")
             results.append(report)
             if args.each:
-                print(_line(f"{run.name}/{chunk_dir.name}", [report]))
+                print(_line(f"{run.name}/{video}", [report]))
     print(_line(f"mean of {len(results)} ({settings})", results))
 
 

@@ -1,9 +1,9 @@
 rule summary:
     input:
-        detections=good_tables("detections"),
-        frames=good_tables("frames"),
-        tracks=good_tables("tracks"),
-        evaluations=evaluations,
+        detections=per_good_video(PATHS["detections"]),
+        frames=per_good_video(PATHS["frames_table"]),
+        tracks=per_good_video(PATHS["tracks"]),
+        evaluations=evaluated(PATHS["evaluation"]),
     output:
         PATHS["summary"],
     log:
@@ -12,8 +12,5 @@ rule summary:
         "../environment.yml"
     params:
         code=CODE["summary"],
-        detections=good_table_files("detections"),
-        frames=good_table_files("frames"),
-        tracks=good_table_files("tracks"),
     script:
         "../scripts/summary.py"

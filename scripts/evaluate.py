@@ -4,18 +4,17 @@ from vidseg.logs import log_to
 log = log_to(snakemake.log[0])
 
 from vidseg.evaluate import evaluate_video  # noqa: E402
-from vidseg.packs import checked_tables  # noqa: E402
+from vidseg.units import tables_of  # noqa: E402
 
-report = evaluate_video(snakemake.wildcards.video, checked_tables(snakemake.params.detections),
-                        snakemake.input.ground_truth,
-                        snakemake.params.min_confidence, snakemake.params.table_min_confidence, snakemake.output[0],
-                        tracked=checked_tables([snakemake.params.tracked])[0])
-log.info("%s: %s", snakemake.wildcards.video, report["note"])
+video, inputs, params = snakemake.wildcards.video, snakemake.input, snakemake.params
+report = evaluate_video(video, tables_of(inputs.units, video, "detections"), inputs.ground_truth,
+                        params.min_confidence, params.table_min_confidence, snakemake.output[0],
+                        tracked=inputs.tracked)
+log.info("%s: %s", video, report["note"])
 for kind in ("bbox", "segm"):
-    log.info("%s %s: AP %.3f, AP50 %.3f, AP75 %.3f", snakemake.wildcards.video, kind, report[kind]["AP"],
-             report[kind]["AP50"], report[kind]["AP75"])
+    log.info("%s %s: AP %.3f, AP50 %.3f, AP75 %.3f", video, kind, report[kind]["AP"], report[kind]["AP50"],
+             report[kind]["AP75"])
 if report["tracking"] is not None:
     t = report["tracking"]
-    log.info("%s tracking: HOTA %.3f, IDF1 %.3f, MOTA %.3f, %d ID switches (%.2f per 100 frames)",
-             snakemake.wildcards.video, t["HOTA"], t["IDF1"], t["MOTA"], t["id_switches"],
-             t["id_switches_per_100_frames"])
+    log.info("%s tracking: HOTA %.3f, IDF1 %.3f, MOTA %.3f, %d ID switches (%.2f per 100 frames)", video, t["HOTA"],
+             t["IDF1"], t["MOTA"], t["id_switches"], t["id_switches_per_100_frames"])

@@ -69,7 +69,7 @@ def output_times(workdir: Path) -> dict[str, int]:
     every run rewrites them)."""
     results = workdir / "results"
     return {str(p.relative_to(workdir)): p.stat().st_mtime_ns for p in results.rglob("*")
-            if p.is_file() and not {"frames_tmp", "frame_packs"} & set(p.parts) and p.name != "status.tsv" and p != workdir / PATHS["report"]}
+            if p.is_file() and not {"frames_tmp"} & set(p.parts) and p.name != "status.tsv" and p != workdir / PATHS["report"]}
 
 
 STALL_S = 900  # a run whose folder has not changed for this long hangs: no job on any machine is that slow

@@ -20,6 +20,20 @@ def make_video(path: Path, seconds: float = 1.0, size: str = "96x64", fps: str =
     return path
 
 
+CLIPS = {"clip_a": 1.0, "clip_b": 0.8, "clip_c": 1.2, "clip_d": 0.5}  # seconds at 10 fps: 10, 8, 12, 5 frames
+LONG_S = 4.0  # the long video: 40 frames
+
+
+def make_clips(folder: Path, long: bool = True) -> dict[str, int]:
+    """The short clips of CLIPS (clip_a with audio) and, with `long`, a 40-frame video `long`, as mp4 files in
+    `folder`; their frame counts."""
+    for name, seconds in CLIPS.items():
+        make_video(folder / f"{name}.mp4", seconds=seconds, audio=name == "clip_a")
+    if long:
+        make_video(folder / "long.mp4", seconds=LONG_S)
+    return {**{name: round(s * 10) for name, s in CLIPS.items()}, **({"long": round(LONG_S * 10)} if long else {})}
+
+
 def stream_info(path: Path) -> list[dict]:
     import json
 

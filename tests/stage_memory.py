@@ -3,10 +3,11 @@
     python stage_memory.py segment|annotate|track|report WORKDIR
 
 WORKDIR holds frames/, index.tsv, video.mp4, weights.h5 (+ model.json) and, for
-annotate, detections.parquet; for track, chunks/*.detections.parquet and
-chunks/*.frames.parquet; for report, the track stage's out/. Printed: this process's peak resident memory (VmHWM:
-getrusage's ru_maxrss would include the peak of the process that forked it) and
-the largest of its children's (ffmpeg).
+annotate, unit/v.detections.parquet (segment writes the folder unit/, the tables of
+the unit of the whole video "v": vidseg.units); for track, chunks/*.detections.parquet
+and chunks/*.frames.parquet; for report, the track stage's out/. Printed: this
+process's peak resident memory (VmHWM: getrusage's ru_maxrss would include the peak
+of the process that forked it) and the largest of its children's (ffmpeg).
 """
 
 import json
@@ -16,19 +17,24 @@ from pathlib import Path
 
 stage, work = sys.argv[1], Path(sys.argv[2])
 if stage == "segment":
-    from vidseg.segment import load_model, segment_chunk
+    from vidseg.segment import load_model, segment_unit
+    from vidseg.units import whole
 
     model, names = load_model(json.loads((work / "model.json").read_text()), work / "weights.h5")
-    segment_chunk(model, names, "v", work / "frames", work / "index.tsv", "jpg", 0, 10**6, 1,
-                  work / "detections.parquet", work / "frames.parquet")
+    outcome = segment_unit(model, names, whole("v"), {"v": work / "frames"}, {"v": work / "index.tsv"}, "jpg",
+                           work / "unit")
+    if isinstance(outcome["v"], str):
+        raise SystemExit(f"v failed: {outcome['v']}")
 elif stage == "annotate":
     from vidseg.annotate import annotate_video
     from vidseg.encoders import EncodeSettings
     from vidseg.frames import read_index
     from vidseg.probe import probe
     from vidseg.tables import frame_groups
+    from vidseg.units import TABLES, member_path
 
-    annotate_video(work / "frames", read_index(work / "index.tsv"), frame_groups(work / "detections.parquet"), "jpg",
+    detections = member_path(work / "unit", "v", TABLES["detections"])
+    annotate_video(work / "frames", read_index(work / "index.tsv"), frame_groups(detections), "jpg",
                    probe(work / "video.mp4"), work / "video.mp4", work / "out.mp4", EncodeSettings(preset="ultrafast"))
 elif stage == "track":
     from vidseg.track import track_video

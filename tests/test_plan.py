@@ -122,7 +122,7 @@ def test_each_path_template_is_written_once():
     templates = [t for t in [*PATHS.values(), *LOGS.values()] if "{" in t or t.endswith((".csv", ".h5"))]
     for template in templates:
         assert [str(p) for p, text in texts.items() if template in text] == [], template
-    for fragment in ("results/chunks", "results/detections/video_id", "logs/segment", "results/eval/"):
+    for fragment in ("results/units", "results/detections/video_id", "logs/segment", "results/eval/"):
         assert [str(p) for p, text in texts.items() if fragment in text] == [], fragment
     status = (WORKFLOW_DIR / "vidseg" / "status.py").read_text()
     assert "from vidseg.plan import" in status

@@ -202,7 +202,7 @@ def test_two_full_runs_give_identical_tables(reference, tmp_path):
     proc = run_raw(again, "--resources", "gpu=1", cores=1)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for root, threads in ((reference, "2 threads"), (again, "1 thread ")):
-        assert f"TensorFlow uses {threads}" in (root / "logs/segment/clip/0000.log").read_text()
+        assert f"TensorFlow uses {threads}" in (root / "logs/segment/clip.0000.log").read_text()
     first, second = tables(reference), tables(again)
     assert len(first["detections"]) > 0
     for kind in first:
@@ -214,14 +214,14 @@ def test_kill_9_mid_chunk_then_rerun_gives_the_same_tables(reference, tmp_path):
     args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile",
             str(root / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
     run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = root / "logs/segment/clip/0000.log"
+    log = root / "logs/segment/clip.0000.log"
     # wait until the segment job has done some batches of its chunk, but not all
     assert wait_for_log_line(run, root, log, " 8/60 frames"), "the run ended before the segment job could be killed"
     kill_tree(run.pid)  # snakemake and all its jobs at once, as a power cut would
     run.wait()
     text = log.read_text()
     assert " 8/60 frames" in text and "60/60 frames" not in text  # killed mid-chunk
-    assert not (root / "results/chunks/clip/0000.detections.parquet").exists()
+    assert not (root / "results/units/clip.0000").exists()  # a unit's folder appears whole or not at all
     for path in (root / "results").rglob("*.parquet"):
         pq.read_table(path)  # whatever exists is complete
     # as Snakemake directs after it was killed: release its lock, then rerun what was incomplete

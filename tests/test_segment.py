@@ -3,16 +3,25 @@ import threading
 import pytest
 
 from media import short_videos
-from vidseg.errors import VidsegError
 from vidseg.maskrcnn import COCO_CLASS_NAMES
-from vidseg.segment import chunk_range
+from vidseg.segment import member_range
+from vidseg.units import FAILURE_SUFFIX, TABLES, Member, Unit, chunks, failure_note, member_path, whole
+
+
+def read_tables(folder, video):
+    """A unit folder's detections and frames tables of `video`."""
+    import pandas as pd
+
+    return [pd.read_parquet(member_path(folder, video, TABLES[kind])) for kind in ("detections", "frames")]
 
 
 def test_chunks_cover_every_frame_once_whatever_the_probe_said():
     # probe said 10 frames (chunk 4 -> 3 chunks); the video really has 13: the last chunk takes the rest
-    assert [chunk_range(c, 4, 3, 13) for c in range(3)] == [(0, 4), (4, 8), (8, 13)]
+    assert [member_range(unit.members[0], 13) for unit in chunks("v", 10, 4)] == [(0, 4), (4, 8), (8, 13)]
     # probe said 12 (3 chunks); the video really has 6: later chunks are empty, none overlaps
-    assert [chunk_range(c, 4, 3, 6) for c in range(3)] == [(0, 4), (4, 6), (6, 6)]
+    assert [member_range(unit.members[0], 6) for unit in chunks("v", 12, 4)] == [(0, 4), (4, 6), (6, 6)]
+    # a whole video (a pack's member) runs all it decoded
+    assert member_range(whole("v").members[0], 13) == (0, 13) and member_range(Member("v", 0, None), 0) == (0, 0)
 
 
 def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
@@ -24,7 +33,7 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
 
     from conftest import make_frames, seeded_model
     from vidseg.frames import write_index
-    from vidseg.segment import segment_chunk
+    from vidseg.segment import segment_unit
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
     frames_dir = tmp_path / "frames"
@@ -34,10 +43,14 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
         cv2.imwrite(str(frames_dir / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     write_index([i / 10 for i in range(len(images))], tmp_path / "index.tsv")
 
+    def unit(name, io_threads=1, batch=1):
+        return segment_unit(model, list(COCO_CLASS_NAMES), whole("v"), {"v": frames_dir}, {"v": tmp_path / "index.tsv"},
+                            "png", tmp_path / name, io_threads, batch=batch)
+
     def run(name, io_threads=1, batch=1):
-        segment_chunk(model, list(COCO_CLASS_NAMES), "v", frames_dir, tmp_path / "index.tsv", "png", 0, 6, 1,
-                      tmp_path / f"{name}.det.parquet", tmp_path / f"{name}.frames.parquet", io_threads, batch=batch)
-        return pd.read_parquet(tmp_path / f"{name}.det.parquet"), pd.read_parquet(tmp_path / f"{name}.frames.parquet")
+        outcome = unit(name, io_threads, batch)
+        assert isinstance(outcome["v"], int), outcome
+        return read_tables(tmp_path / name, "v")
 
     # The retried chunk runs at batch 1; a chunk run at batch 1 from the start is its reference
     # (batch size can flip near-ties among proposals, so batch 4 is not an exact reference).
@@ -62,8 +75,8 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
         retried = run("retried", batch=4)
     assert sizes == [4, 2, 1, 1, 1, 1, 1, 1]  # halved twice, then batch 1 kept for the rest of the chunk
     assert [r.getMessage() for r in caplog.records if r.name == "vidseg.segment"] == [
-        "v chunk 0: out of memory on a batch of 4 frames; retrying at batch 2",
-        "v chunk 0: out of memory on a batch of 2 frames; retrying at batch 1",
+        "unit v.0000: out of memory on a batch of 4 frames; retrying at batch 2",
+        "unit v.0000: out of memory on a batch of 2 frames; retrying at batch 1",
     ]
     assert len(plain[0]) > 0
     pd.testing.assert_frame_equal(plain[1], retried[1])
@@ -84,23 +97,29 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
     assert sizes == [4, 4, 2]
     assert at_the_end[1].frame.tolist() == list(range(6))
 
+    # out of memory on a single frame fails the video: the reason, in its failure note, and no tables
     model.predict = lambda *batch: (_ for _ in ()).throw(tf.errors.ResourceExhaustedError(None, None, "OOM"))
-    with pytest.raises(VidsegError, match=r"v chunk 0: out of memory on a single frame \(0\)"):
-        run("never", batch=4)
+    outcome = unit("never", batch=4)
+    assert outcome["v"].startswith("unit v.0000: out of memory on a single frame (v frame 0)"), outcome
+    assert failure_note(tmp_path / "never", "v") == outcome["v"]
+    assert sorted(p.name for p in (tmp_path / "never").iterdir()) == [f"v{FAILURE_SUFFIX}"]
+    # any other error stops the job, and leaves no folder
     model.predict = lambda *batch: (_ for _ in ()).throw(ValueError("a bug, not memory"))
     with pytest.raises(ValueError, match="a bug"):
-        run("bug", batch=4)
+        unit("bug", batch=4)
+    assert not (tmp_path / "bug").exists() and not list(tmp_path.glob(".bug.*"))
 
 
 def test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape(tmp_path):
     """7 frames at batch 4: two model calls of 4 frames (the second with one blank frame), and tables of the
-    7 real frames only, each with what a batch of 4 real frames gives it."""
+    7 real frames only, each with what a batch of 4 real frames gives it. Its chunks of 4 (units of their own)
+    run the same two batches: together, the same tables."""
     import cv2
     import pandas as pd
 
     from conftest import make_frames, seeded_model
     from vidseg.frames import write_index
-    from vidseg.segment import segment_chunk
+    from vidseg.segment import segment_unit
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
     frames_dir = tmp_path / "frames"
@@ -115,48 +134,63 @@ def test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape(tmp_path):
         sizes.append(len(batch_images))
         return real(batch_images, windows)
 
+    def run(unit, name):
+        return segment_unit(model, list(COCO_CLASS_NAMES), unit, {"v": frames_dir}, {"v": tmp_path / "index.tsv"},
+                            "png", tmp_path / name, batch=4)
+
     model.predict = counted
-    segment_chunk(model, list(COCO_CLASS_NAMES), "v", frames_dir, tmp_path / "index.tsv", "png", 0, 7, 1,
-                  tmp_path / "d.parquet", tmp_path / "f.parquet", batch=4)
+    outcome = run(whole("v"), "whole")
     assert sizes == [4, 4]
-    frames = pd.read_parquet(tmp_path / "f.parquet")
-    assert frames.frame.tolist() == list(range(7))
+    detections, frames = read_tables(tmp_path / "whole", "v")
+    assert frames.frame.tolist() == list(range(7)) and outcome == {"v": len(detections)}
     # the last three frames get what they get in a batch of four real frames
     model.predict = real
     assert frames.n_detections.tolist()[4:] == [len(r) for r in model.detect(images[3:], batch=4)][1:]
 
+    # the video in chunks of 4 frames (the probe said 6: the last, open-ended chunk takes frames 4..6)
+    model.predict = counted
+    sizes.clear()
+    parts = [(run(unit, unit.name), read_tables(tmp_path / unit.name, "v")) for unit in chunks("v", 6, 4)]
+    assert sizes == [4, 4] and [part[1][1].frame.tolist() for part in parts] == [[0, 1, 2, 3], [4, 5, 6]]
+    assert sum(part[0]["v"] for part in parts) == len(detections)
+    for kind, want in enumerate((detections, frames)):
+        got = pd.concat([part[1][kind] for part in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(got, want)
+
 
 def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_itself(tmp_path):
     """Four short videos (3 + 2 + 3 + 1 frames) at batch 4: three model calls, not one a video, and per video
-    the tables a job of its own gives; an unreadable frame, or out of memory on one frame, fails only its
-    video (a note in the pack's folder), whose frames leave the batches."""
+    the tables a job of its own gives; an unreadable frame, a video its frames job could not decode, or out of
+    memory on one frame, fails only its video (a note in the unit's folder), whose frames leave the batches."""
     import pandas as pd
     import tensorflow as tf
 
     from conftest import seeded_model
-    from vidseg.packs import FAILURE_SUFFIX, PACKED, member_path
-    from vidseg.segment import segment_chunk, segment_pack
+    from vidseg.frames import write_failed_index
+    from vidseg.segment import segment_unit
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
     lengths = {"a": 3, "b": 2, "c": 3, "d": 1}
     folders, indexes = short_videos(lengths, tmp_path)
+    frames_dirs, indexes = dict(zip(lengths, folders)), dict(zip(lengths, indexes))
     names = list(COCO_CLASS_NAMES)
     alone = {}
-    for video, folder, index in zip(lengths, folders, indexes):
-        segment_chunk(model, names, video, folder, index, "png", 0, 10, 1, tmp_path / f"{video}.d.parquet",
-                      tmp_path / f"{video}.f.parquet")
-        alone[video] = [pd.read_parquet(tmp_path / f"{video}.{kind}.parquet") for kind in "df"]
+    for video in lengths:
+        outcome = segment_unit(model, names, whole(video), frames_dirs, indexes, "png", tmp_path / "alone" / video)
+        assert list(outcome) == [video]
+        alone[video] = read_tables(tmp_path / "alone" / video, video)
     real, sizes = model.predict, []
+    unit = Unit("a.0000", tuple(Member(video, 0, None) for video in lengths))
 
     def counted(batch_images, windows):
         sizes.append(len(batch_images))
         return real(batch_images, windows)
 
-    def pack(name):
+    def pack(name, indexes=indexes):
         sizes.clear()
-        outcome = segment_pack(model, names, list(lengths), folders, indexes, "png", tmp_path / name)
-        return outcome, {video: [pd.read_parquet(member_path(tmp_path / name, video, PACKED[kind]))
-                                 for kind in ("detections", "frames")]
+        outcome = segment_unit(model, names, unit, frames_dirs, indexes, "png", tmp_path / name)
+        assert list(outcome) == list(lengths)
+        return outcome, {video: read_tables(tmp_path / name, video)
                          for video in lengths if not isinstance(outcome[video], str)}
 
     model.predict = counted
@@ -177,14 +211,23 @@ def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_
         for got, want in zip(tables[video], alone[video]):
             pd.testing.assert_frame_equal(got, want)
 
+    # d's frames job could not decode it: its frame index says why, which becomes d's failure
+    write_failed_index("ffmpeg: moov atom not found", tmp_path / "d.failed.tsv")
+    outcome, tables = pack("undecoded", {**indexes, "d": tmp_path / "d.failed.tsv"})
+    assert outcome["d"] == "ffmpeg: moov atom not found" == failure_note(tmp_path / "undecoded", "d")
+    assert sorted(tables) == ["a", "c"] and sizes == [4, 4]  # b still broken: a and c, 6 frames
+    for video in tables:
+        for got, want in zip(tables[video], alone[video]):
+            pd.testing.assert_frame_equal(got, want)
+
     def no_memory(*batch):
         sizes.append(len(batch[0]))
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
 
     model.predict = no_memory
     outcome, tables = pack("no_memory")
-    assert tables == {} and outcome["a"].startswith("pack no_memory: out of memory on a single frame (a frame 0)")
-    assert outcome["c"].startswith("pack no_memory: out of memory on a single frame (c frame 0)")
+    assert tables == {} and outcome["a"].startswith("unit a.0000: out of memory on a single frame (a frame 0)")
+    assert outcome["c"].startswith("unit a.0000: out of memory on a single frame (c frame 0)")
     assert sizes == [4, 2, 1, 1, 1, 1]  # halved down to one frame, then each of the 4 fails on its first frame
 
 
@@ -197,14 +240,15 @@ def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path
     import tensorflow as tf
 
     from conftest import seeded_model
-    from vidseg.packs import PACKED, member_path
-    from vidseg.segment import segment_chunk, segment_pack
+    from vidseg.segment import segment_unit
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=2, detection_min_confidence=0.5)
     lengths = {"a": 3, "b": 2, "c": 3, "d": 1}
     folders, indexes = short_videos(lengths, tmp_path)
+    frames_dirs, indexes = dict(zip(lengths, folders)), dict(zip(lengths, indexes))
     names = list(COCO_CLASS_NAMES)
     real, overlap, calls = model.predict, threading.Barrier(2, timeout=120), []
+    unit = Unit("a.0000", tuple(Member(video, 0, None) for video in lengths))
 
     def concurrent(batch_images, windows):
         calls.append(len(batch_images))
@@ -213,9 +257,8 @@ def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path
         return real(batch_images, windows)
 
     def pack(name, streams):
-        outcome = segment_pack(model, names, list(lengths), folders, indexes, "png", tmp_path / name, streams=streams)
-        return outcome, {video: [pd.read_parquet(member_path(tmp_path / name, video, PACKED[kind]))
-                                 for kind in ("detections", "frames")]
+        outcome = segment_unit(model, names, unit, frames_dirs, indexes, "png", tmp_path / name, streams=streams)
+        return outcome, {video: read_tables(tmp_path / name, video)
                          for video in lengths if not isinstance(outcome[video], str)}
 
     one = pack("one", 1)
@@ -236,9 +279,10 @@ def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path
             pd.testing.assert_frame_equal(got, want)
 
     def chunk(name, batch, streams):
-        segment_chunk(model, names, "a", folders[0], indexes[0], "png", 0, 3, 1, tmp_path / f"{name}.d.parquet",
-                      tmp_path / f"{name}.f.parquet", batch=batch, streams=streams)
-        return [pd.read_parquet(tmp_path / f"{name}.{kind}.parquet") for kind in "df"]
+        outcome = segment_unit(model, names, whole("a"), frames_dirs, indexes, "png", tmp_path / name, batch=batch,
+                               streams=streams)
+        assert isinstance(outcome["a"], int), outcome
+        return read_tables(tmp_path / name, "a")
 
     plain = chunk("plain", 1, 1)
 
@@ -251,6 +295,6 @@ def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path
     with caplog.at_level(logging.WARNING, logger="vidseg.segment"):
         retried = chunk("retried", 2, 3)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
-        "a chunk 0: out of memory on a batch of 2 frames; retrying at batch 1"]
+        "unit a.0000: out of memory on a batch of 2 frames; retrying at batch 1"]
     for got, want in zip(retried, plain):
         pd.testing.assert_frame_equal(got, want)

@@ -47,8 +47,8 @@ def runs(tmp_path_factory):
 
 def test_chunk_size_does_not_change_the_tracks(runs):
     chunked, whole = runs
-    assert len(list((chunked / "results/chunks/demo_0").glob("*.detections.parquet"))) == 5
-    assert len(list((whole / "results/packs").glob("*/demo_0.detections.parquet"))) == 1  # shorter than a chunk
+    assert len(list((chunked / "results/units").glob("demo_0.*/demo_0.detections.parquet"))) == 5  # 5 chunks
+    assert len(list((whole / "results/units").glob("*/demo_0.detections.parquet"))) == 1  # shorter than a chunk
     a = pd.read_parquet(chunked / "results/tracks")
     b = pd.read_parquet(whole / "results/tracks")
     assert list(a.columns) == TRACKS_SCHEMA.names and len(a) >= 2

@@ -65,9 +65,10 @@ def test_every_job_logged_and_segment_reports_progress(workdir):
     logs = workdir / "logs"
     for rule in ["probe", "frames", "track", "annotate"]:
         assert (logs / rule / "street_clip.log").is_file()
-    segment_log = (logs / "segment/street_clip/0001.log").read_text()
+    segment_log = (logs / "segment/street_clip.0001.log").read_text()  # a unit: chunk 1 of the video
     assert re.search(r"\d+/\d+ frames, [\d.]+ frames/s", segment_log)
-    assert (workdir / "results/benchmarks/segment/street_clip/0000.tsv").is_file()
+    assert (workdir / "results/benchmarks/segment/street_clip.0000.tsv").is_file()
+    assert (logs / "plan.log").is_file()
 
 
 def test_reruns_redo_only_what_changed(workdir):
@@ -92,13 +93,14 @@ def test_reruns_redo_only_what_changed(workdir):
     make_video(workdir / "videos" / "plain.mp4", seconds=1.0, size="80x60", fps="12", source="testsrc")
     snakemake(workdir)
     changed = {p for p, t in output_times(workdir).items() if before.get(p) != t}
-    assert changed == {p for p in before if "plain" in p} | {"results/summary.csv"}
+    dataset = {"results/summary.csv", "results/units.json"}  # the dataset's jobs: the summary, the plan of units
+    assert changed == {p for p in before if "plain" in p} | dataset
     # a new video: only its jobs, and the summary
     before = output_times(workdir)
     shutil.copy(workdir / "videos" / "plain.mp4", workdir / "videos" / "third.mp4")
     snakemake(workdir)
     after = output_times(workdir)
-    assert {p for p in after if before.get(p) != after[p]} == {p for p in after if "third" in p} | {"results/summary.csv"}
+    assert {p for p in after if before.get(p) != after[p]} == {p for p in after if "third" in p} | dataset
     assert len([p for p in after if "third" in p]) == len([p for p in after if "plain" in p]) > 8
 
 
@@ -124,13 +126,13 @@ def test_config_errors_stop_before_any_job(tmp_path, config, message):
 
 
 def test_dry_run_plans_every_probe_at_once(tmp_path):
-    """The DAG waits on all probes in one checkpoint round: a fresh dry run plans every video's probe
-    (it used to plan one probe per round, which made the DAG build quadratic in the number of videos)."""
+    """The DAG waits on one checkpoint, the plan job after every probe: a fresh dry run plans every video's probe
+    and the plan; once the plan is written, every job (3 segment units of each video here)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     from dag_build import placeholder_probes, placeholder_workflow
 
     ids = placeholder_workflow(tmp_path, 5)
-    assert planned_jobs(tmp_path) == {"all": 1, "probe": 5}
+    assert planned_jobs(tmp_path) == {"all": 1, "probe": 5, "plan": 1}
     chunk = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["segment"]["chunk_size"]
     placeholder_probes(tmp_path, ids, frames_per_video=2 * chunk + 1)  # 3 segment chunks each
     assert planned_jobs(tmp_path) == {"all": 1, "frames": 5, "segment": 15, "track": 5, "annotate": 5,
@@ -159,10 +161,10 @@ def test_without_a_gpu_segmentation_plans_every_core(tmp_path, frames_per_video,
     from dag_build import placeholder_probes, placeholder_workflow
 
     ids = placeholder_workflow(tmp_path, 5)
-    placeholder_probes(tmp_path, ids, frames_per_video)
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["segment"] = {"chunk_size": 10, "device": "cpu"}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    placeholder_probes(tmp_path, ids, frames_per_video)  # and the plan of units, at this chunk size
     plan = segment_plan(tmp_path, cores=16)
     assert sorted(t for t, _ in plan) == sorted(threads) and len(plan) == jobs
     assert {gpu for _, gpu in plan} == {0}
@@ -181,12 +183,12 @@ def test_runs_from_another_folder_with_its_own_config(tmp_path):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         return job_counts(proc.stdout)
 
-    assert dry_run() == {"all": 1, "demo_video": 1, "probe": 1}
+    assert dry_run() == {"all": 1, "demo_video": 1, "probe": 1, "plan": 1}
     (tmp_path / "videos").mkdir()
     (tmp_path / "videos" / "mine.mp4").write_bytes(b"")
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"videos": "videos"}))
-    assert dry_run() == {"all": 1, "probe": 1}
+    assert dry_run() == {"all": 1, "probe": 1, "plan": 1}
     assert not (tmp_path / "results").exists()
 
 
@@ -219,7 +221,7 @@ def test_tables_record_how_they_were_made(workdir):
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     sha = subprocess.run(["sha256sum", config["weights"]], capture_output=True, text=True, check=True).stdout.split()[0]
     tables = sorted((workdir / "results").glob("**/*.parquet"))
-    assert len(tables) >= 12  # chunks and per-video tables of both videos
+    assert len(tables) >= 14  # the units' tables and the per-video tables of both videos
     for path in tables:
         record = json.loads(pq.read_schema(path).metadata[b"vidseg"])
         assert record["weights_sha256"] == sha and record["weights"] == config["weights"], path
@@ -227,19 +229,19 @@ def test_tables_record_how_they_were_made(workdir):
         assert record["detection_min_confidence"] == 0.5 and record["detected_down_to"] == 0.5
         assert len(record["class_names"]) == 81 and record["class_names"][1] == "person"
         assert record["vidseg_version"]
-        # the run's config digest: on the per-video tables, not on the chunks (segmentation ignores most keys)
-        assert ("config_digest" in record) == ("chunks" not in path.parts), path
+        # the run's config digest: on the per-video tables, not on the units' (segmentation ignores most keys)
+        assert ("config_digest" in record) == ("units" not in path.parts), path
         assert len(record.get("config_digest", "0" * 16)) == 16
 
 
-STAGE_RULES = ("probe", "frames", "segment", "track", "annotate", "export_coco", "export_mots", "evaluate", "summary")
+STAGE_RULES = ("probe", "plan", "frames", "segment", "track", "annotate", "export_coco", "export_mots", "evaluate", "summary")
 
 
 def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
     """In a scratch copy of the workflow and of a finished run: each package module edited in turn plans the
     stages whose job scripts import it (directly or not) and not the stages before them; a module no job imports
-    plans nothing. (A module the probe imports plans the probe only: it is a checkpoint, and the DAG after it is
-    planned once it has run.)"""
+    plans nothing. (A module the probe or the plan job imports plans those and the plan only: the plan is a
+    checkpoint, and the DAG after it is planned once it has run.)"""
     import os
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
@@ -310,8 +312,8 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
             unused.append(module)
             assert planned == {}, (module, planned)
             continue
-        if "probe" in direct:  # a checkpoint: the jobs after it are planned once it has run again
-            assert set(planned) == {"probe", "all"}, (module, planned)
+        if direct & {"probe", "plan"}:  # the plan of units is a checkpoint: the jobs after it are planned once it
+            assert set(planned) == direct & {"probe"} | {"plan", "all"}, (module, planned)  # has run again
             continue
         assert direct <= set(planned), (module, direct, planned)
         for upstream in ("probe", "frames"):  # stages before the edited code do not rerun
@@ -333,7 +335,7 @@ def test_81_class_weights_without_model_keys_segment_with_the_coco_config(tmp_pa
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"videos": "videos", "weights": "coco81.h5",
                                                           "encode": {"preset": "ultrafast"}}))
     snakemake(tmp_path)
-    log = (tmp_path / "logs/segment_pack/clip.log").read_text()  # 2 frames: segmented in a pack
+    log = (tmp_path / "logs/segment/clip.0000.log").read_text()
     assert "model coco: resnet50, 81 classes, float32" in log and "loaded" in log
     record = json.loads(pq.read_schema(tmp_path / "results/detections/video_id=clip/part-0.parquet").metadata[b"vidseg"])
     assert record["model_name"] == "coco" and record["class_names"] == list(COCO_CLASS_NAMES)

@@ -19,7 +19,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from vidseg.atomic import atomic_path
-from vidseg.packs import checked_tables
 
 BATCH_ROWS = 16384
 COLUMNS = ["frame", "class_id", "class_name", "score", "x_min", "y_min", "x_max", "y_max", "mask_rle", "width",
@@ -55,12 +54,12 @@ def write_coco_results(parts: Sequence[str | Path], out: str | Path,
 
 
 def export_coco(detections: Sequence[str | Path], ground_truth: str | Path | None, out: str | Path) -> int:
-    """The COCO results file of a video's segment tables (checked: a pack's failure is raised with its reason),
-    with its ground truth's category ids where it has one; returns the number of detections."""
+    """The COCO results file of a video's segment tables (`vidseg.units.tables_of`), with its ground truth's
+    category ids where it has one; returns the number of detections."""
     from vidseg.evaluate import category_ids, read_ground_truth  # here: vidseg.evaluate imports this module
 
     categories = category_ids(read_ground_truth(ground_truth)) if ground_truth else None
-    return write_coco_results(checked_tables(detections), out, categories)
+    return write_coco_results(detections, out, categories)
 
 
 def describe_coco(video_id: str, count: int, ground_truth: str | Path | None) -> str:

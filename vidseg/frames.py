@@ -22,6 +22,7 @@ from vidseg.errors import VidsegError
 from vidseg.ffmpeg import run
 
 IMAGE_FORMATS = ("jpg", "png")
+FAILED_INDEX = "# failed: "
 _SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[0-9.eE+-]+)")
 
 
@@ -68,8 +69,29 @@ def write_index(times: list[float], path: str | Path) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
+def write_failed_index(reason: str, path: str | Path) -> None:
+    """The frame index of a video that could not be decoded: one line saying why, which `read_index` raises.
+
+    The frames job ends well with it, so the unit the video shares with others
+    runs them (a failed job would hold back its whole unit) and notes this one's
+    failure; the status table names the frames stage (vidseg.status reads the line).
+    """
+    Path(path).write_text(FAILED_INDEX + " ".join(reason.split()) + "\n")
+
+
+def index_failure(path: str | Path) -> str | None:
+    """Why the video of the frame index at `path` could not be decoded, or None."""
+    with open(path) as f:
+        first = f.readline()
+    return first[len(FAILED_INDEX):].strip() if first.startswith(FAILED_INDEX) else None
+
+
 def read_index(path: str | Path) -> np.ndarray:
-    """Frame times in seconds (float64), indexed by frame number."""
+    """Frame times in seconds (float64), indexed by frame number; the index of a video that could not be
+    decoded raises the reason."""
+    failure = index_failure(path)
+    if failure is not None:
+        raise VidsegError(failure)
     data = np.loadtxt(path, delimiter="\t", skiprows=1, ndmin=2)
     if data.size and not np.array_equal(data[:, 0], np.arange(len(data))):
         raise VidsegError(f"frame index {path} is not numbered 0..n-1")

@@ -36,14 +36,9 @@ PATHS = {
     "probe": "results/probe/{video}.json",
     "frames": "results/frames_tmp/{video}",
     "frame_index": "results/frame_index/{video}.tsv",
-    "chunk_detections": "results/chunks/{video}/{chunk}.detections.parquet",
-    "chunk_frames": "results/chunks/{video}/{chunk}.frames.parquet",
-    # A pack job's folder: per video its files <id><suffix> (vidseg.packs.PACKED), or <id>.failed saying why not
-    "frames_pack": "results/frame_packs/{pack}",
-    "segment_pack": "results/packs/{pack}",
-    "track_pack": "results/track_packs/{pack}",
-    "export_pack": "results/export_packs/{pack}",
-    "annotate_pack": "results/annotate_packs/{pack}",
+    "units": "results/units.json",  # the plan job's units of work (vidseg.units)
+    # A unit's segment folder: per video of the unit its tables <id><suffix> (vidseg.units.TABLES), or <id>.failed
+    "segment": "results/units/{unit}",
     "detections": "results/detections/video_id={video}/part-0.parquet",
     "frames_table": "results/frames/video_id={video}/part-0.parquet",
     "tracks": "results/tracks/video_id={video}/part-0.parquet",
@@ -56,8 +51,7 @@ PATHS = {
     "report": "results/report/index.html",
     "report_video": "results/report/videos/{video}.html",
     "report_assets": "results/report/videos/{video}",
-    "segment_benchmark": "results/benchmarks/segment/{video}/{chunk}.tsv",
-    "pack_benchmark": "results/benchmarks/segment_pack/{pack}.tsv",
+    "segment_benchmark": "results/benchmarks/segment/{unit}.tsv",
     "train_benchmark": "results/benchmarks/train/{name}.tsv",
     "sample_video": "resources/sample/sample.mp4",
     "coco_weights": "resources/weights/mask_rcnn_coco.h5",
@@ -72,12 +66,8 @@ PATHS = {
 LOGS = {
     "probe": "logs/probe/{video}.log",
     "frames": "logs/frames/{video}.log",
-    "segment": "logs/segment/{video}/{chunk}.log",
-    "frames_pack": "logs/frames_pack/{pack}.log",
-    "segment_pack": "logs/segment_pack/{pack}.log",
-    "track_pack": "logs/track_pack/{pack}.log",
-    "export_pack": "logs/export_pack/{pack}.log",
-    "annotate_pack": "logs/annotate_pack/{pack}.log",
+    "plan": "logs/plan.log",
+    "segment": "logs/segment/{unit}.log",
     "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
@@ -95,26 +85,25 @@ LOGS = {
 
 @dataclass(frozen=True)
 class Stage:
-    """A per-video stage as the status table sees it: its rule, what its jobs write, what proves the video past it."""
+    """A stage as the status table sees it: its rule, and what one of its jobs writes ({video}, or {unit} for the
+    segment stage, whose jobs run units of work: vidseg.units)."""
 
     name: str  # as results/status.tsv names it
     rule: str
-    output: str  # one job's output ({video}, and {chunk} for chunked stages)
-    proof: str  # present once the video is past this stage (later outputs prove earlier stages)
-    pack: tuple[str, str] | None = None  # for a packed video: the pack job's rule, the kind of file it writes for it
+    output: str
 
 
 VIDEO_STAGES = (
-    Stage("frames", "frames", PATHS["frame_index"], PATHS["frame_index"], ("frames_pack", "index")),
-    Stage("segment", "segment", PATHS["chunk_detections"], PATHS["detections"], ("segment_pack", "detections")),
-    Stage("track", "track", PATHS["tracks"], PATHS["tracks"], ("track_pack", "tracks")),
-    Stage("annotate", "annotate", PATHS["annotated"], PATHS["annotated"], ("annotate_pack", "annotated")),
+    Stage("frames", "frames", PATHS["frame_index"]),
+    Stage("segment", "segment", PATHS["segment"]),
+    Stage("track", "track", PATHS["tracks"]),
+    Stage("annotate", "annotate", PATHS["annotated"]),
 )
 EXPORT_STAGES = {  # config `export.<format>` -> its stage
-    "coco": Stage("export", "export_coco", PATHS["coco_export"], PATHS["coco_export"], ("export_pack", "coco")),
-    "mots": Stage("export", "export_mots", PATHS["mots_export"], PATHS["mots_export"], ("export_pack", "mots")),
+    "coco": Stage("export", "export_coco", PATHS["coco_export"]),
+    "mots": Stage("export", "export_mots", PATHS["mots_export"]),
 }
-EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"], PATHS["evaluation"])
+EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"])
 
 
 def exports(config: Mapping[str, Any]) -> list[str]:
@@ -175,6 +164,14 @@ class Plan:
         if video in self.ground_truth:
             return min(self.table_min_confidence, self.evaluate_min_confidence)
         return self.table_min_confidence
+
+    @property
+    def pack_groups(self) -> dict[str, str]:
+        """Per video the key of its model run, which packs never mix: "evaluated" where evaluation lowers its
+        detection threshold, else "". A key, not the threshold itself: changing a threshold then changes no pack
+        (and leaves the plan job alone) unless it changes which videos may share one."""
+        return {video: "evaluated" if self.detect_min_confidence(video) != self.table_min_confidence else ""
+                for video in self.videos}
 
     def segment_settings(self, video: str) -> dict[str, Any]:
         """The `model:` keys of `video`'s segment jobs (over the model file), threshold included."""

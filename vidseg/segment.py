@@ -1,4 +1,4 @@
-"""The segment stage: one contiguous range of a video's frames, or a pack of short videos, through the model.
+"""The segment stage: one unit of work (vidseg.units: a chunk of a video, or a pack of short videos) through the model.
 
 The model loads once per job; frames are read as RGB and run in batches of
 IMAGES_PER_GPU, a pack's batches spanning its videos (a last partial batch
@@ -25,8 +25,8 @@ from vidseg.cpu import precision_warning
 from vidseg.frames import read_index
 from vidseg.maskrcnn import MaskRCNN
 from vidseg.modelfile import class_names_for, model_file_for, resolve_model
-from vidseg.packs import PACKED, checked_tables, member_path, note_failure
 from vidseg.tables import detection_table, frame_table, with_provenance, write_atomic
+from vidseg.units import TABLES, Member, Unit, member_path, note_failure
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,6 @@ def out_of_memory(err: BaseException) -> bool:
     return isinstance(err, tf.errors.ResourceExhaustedError)
 
 
-def chunk_range(chunk: int, chunk_size: int, n_chunks: int, n_frames: int) -> tuple[int, int]:
-    """Frames `[start, end)` of `chunk`; the last chunk runs to the real end of the video."""
-    start = chunk * chunk_size
-    end = n_frames if chunk == n_chunks - 1 else min(n_frames, start + chunk_size)
-    return min(start, n_frames), end
-
-
 def full_batch(images: np.ndarray, windows: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
     """A partial batch (a chunk's or a packed video's last) padded with blank frames to `batch` frames.
 
@@ -125,59 +118,32 @@ def io_threads_for(threads: int) -> int:
     return max(1, min(int(threads), usable_cores()) // 2)
 
 
-def segment_chunk(
-    model: MaskRCNN,
-    class_names: Sequence[str],
-    video_id: str,
-    frames_dir: str | Path,
-    index_path: str | Path,
-    image_format: str,
-    chunk: int,
-    chunk_size: int,
-    n_chunks: int,
-    detections_out: str | Path,
-    frames_out: str | Path,
-    io_threads: int = 1,
-    provenance: Mapping[str, Any] | None = None,
-    batch: int | None = None,
-    streams: int = 1,
-) -> int:
-    """Run one chunk; writes the detections and frame tables; returns the number of detections.
-
-    `provenance` goes into both tables' Parquet metadata
-    (`vidseg.tables.with_provenance`). Frames run as `segment_frames` runs them.
-    """
-    times = read_index(index_path)
-    start, end = chunk_range(chunk, chunk_size, n_chunks, len(times))
-    log.info("%s chunk %d: frames %d..%d of %d", video_id, chunk, start, end - 1, len(times))
-    found: list[int] = []
-
-    def finished(video: str, frames: list[int], results: list) -> None:
-        found.append(write_tables(class_names, video, frames, times, results, detections_out, frames_out, provenance))
-
-    segment_frames(model, frames_of(video_id, frames_dir, start, end), image_format, f"{video_id} chunk {chunk}",
-                   finished, io_threads=io_threads, batch=batch, streams=streams)
-    if not found:  # no frames in the chunk: empty tables
-        finished(video_id, [], [])
-    return found[0]
+def member_range(member: Member, n_frames: int) -> tuple[int, int]:
+    """Frames `[start, end)` of a unit's `member` in a video that decoded `n_frames`: a chunk's range, the last
+    (open-ended) one running to the real end of the video, whatever its container listed."""
+    end = n_frames if member.end is None else min(n_frames, member.end)
+    return min(member.start, end), end
 
 
-def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[str], frames_dirs: Sequence[str | Path],
-                 indexes: Sequence[str | Path], image_format: str, out_dir: str | Path,
-                 io_threads: int = 1, provenance: Mapping[str, Any] | None = None,
+def segment_unit(model: MaskRCNN, class_names: Sequence[str], unit: Unit, frames_dirs: Mapping[str, str | Path],
+                 indexes: Mapping[str, str | Path], image_format: str, out_dir: str | Path,
+                 io_threads: int = 1, provenance: Mapping[str, Any] | None = None, batch: int | None = None,
                  streams: int = 1) -> dict[str, int | str]:
-    """Run a pack's `videos` (vidseg.packs), whole and in order, on one loaded model, in shared batches.
+    """Run a unit (vidseg.units: a chunk of a video, or a pack of short videos) on one loaded model.
 
-    One stream of frames runs across the videos, so the pipeline never drains
-    between them and only the pack's last batch is padded. Each video's detections
-    and frames tables go into `out_dir` (`vidseg.packs.PACKED`) as soon as its
-    last frame is done, the folder appearing whole when the job ends (run_each's
-    rule). A video that fails (its frames job could not decode it, an unreadable
-    frame, out of memory on one frame) costs only itself: a failure note, and its
-    frames leave the stream. Returns per video its detection count, or its
-    failure's reason.
+    One stream of frames runs across the unit's videos in shared batches, so the
+    pipeline never drains between them and only the unit's last batch is padded.
+    Each video's detections and frames tables (`vidseg.units.TABLES`) go into
+    `out_dir` as soon as its last frame is done; the folder appears whole when the
+    job ends (`vidseg.atomic.atomic_folder`: a killed job leaves none, so its rerun
+    starts over). A video that fails (its frames job could not decode it, an
+    unreadable frame, out of memory on one frame) costs only itself: a failure
+    note, and its frames leave the stream. `frames_dirs` and `indexes`: per video,
+    its frames folder and frame index (`vidseg.frames`). Returns per video its
+    detection count, or its failure's reason. Frames run as `segment_frames` runs
+    them.
     """
-    label = f"pack {Path(out_dir).name}"
+    label = f"unit {unit.name}"
     outcome: dict[str, int | str] = {}
     with atomic_folder(out_dir) as into:
         def failed(video: str, reason: str) -> None:
@@ -185,24 +151,27 @@ def segment_pack(model: MaskRCNN, class_names: Sequence[str], videos: Sequence[s
 
         def finished(video: str, frames: list[int], results: list) -> None:
             outcome[video] = write_tables(class_names, video, frames, times[video], results,
-                                          member_path(into, video, PACKED["detections"]),
-                                          member_path(into, video, PACKED["frames"]), provenance)
+                                          member_path(into, video, TABLES["detections"]),
+                                          member_path(into, video, TABLES["frames"]), provenance)
             log.info("%s: %s done, %d frames, %d detections", label, video, len(frames), outcome[video])
 
         stream, times = [], {}
-        for video, frames_dir, index in zip(videos, frames_dirs, indexes):
+        for member in unit.members:
+            video = member.video
             try:
-                checked_tables([index])  # a video its frames pack job could not decode: the reason it noted
-                times[video] = read_index(index)
+                times[video] = read_index(indexes[video])  # a video its frames job could not decode: why
             except VidsegError as err:
                 failed(video, str(err))
                 continue
-            stream += frames_of(video, frames_dir, 0, len(times[video]))
-        segment_frames(model, stream, image_format, label, finished, failed, io_threads=io_threads, streams=streams)
+            start, end = member_range(member, len(times[video]))
+            log.info("%s: %s frames %d..%d of %d", label, video, start, end - 1, len(times[video]))
+            stream += frames_of(video, frames_dirs[video], start, end)
+        segment_frames(model, stream, image_format, label, finished, failed, io_threads=io_threads, batch=batch,
+                       streams=streams)
         for video in times:
             if video not in outcome:  # no frames: empty tables
                 finished(video, [], [])
-    return {video: outcome[video] for video in videos}
+    return {video: outcome[video] for video in unit.videos}
 
 
 def write_tables(class_names: Sequence[str], video: str, frames: list[int], times: Sequence[float], results: list,

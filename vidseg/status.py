@@ -13,71 +13,131 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import pandas as pd
 
 from vidseg.atomic import atomic_path
 from vidseg.errors import FAILED_MARK
-from vidseg.packs import FAILURE_SUFFIX, PACKED, member_path
+from vidseg.frames import FAILED_INDEX
 from vidseg.plan import LOGS, PATHS, stages
+from vidseg.units import FAILURE_SUFFIX, TABLES, UnitPlan, member_path, read_plan
 
 COLUMNS = ["video", "stage", "status", "reason", "note"]
 
 
-def failure_in(log: Path) -> str | None:
-    """The reason on the last `FAILED: ` line of a log, if any."""
-    failed = [line.split(FAILED_MARK, 1)[1] for line in log.read_text(errors="replace").splitlines() if FAILED_MARK in line]
+class RunFiles(Protocol):
+    """The files of a run as the status table reads them, by their paths in the run (PATHS, LOGS)."""
+
+    def exists(self, path: str) -> bool: ...
+
+    def text(self, path: str) -> str | None:
+        """The file's text, or None where there is no such file."""
+
+
+class LocalFiles:
+    """A run's files in the folder `root` (its working directory)."""
+
+    def __init__(self, root: str | Path = "."):
+        self.root = Path(root)
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).exists()
+
+    def text(self, path: str) -> str | None:
+        file = self.root / path
+        return file.read_text(errors="replace") if file.is_file() else None
+
+
+class StoredFiles:
+    """A run's files in remote storage: a Snakemake storage provider (`--default-storage-provider`) and the run's
+    prefix there (`--default-storage-prefix`). A file read is fetched to a temporary folder, not to Snakemake's
+    local copies (in Snakemake 9.27 a stale local copy of an output stops the next run that remakes it)."""
+
+    def __init__(self, provider, prefix: str):
+        self.provider = provider
+        self.prefix = prefix.rstrip("/")
+
+    def object(self, path: str):
+        return self.provider.object(f"{self.prefix}/{path}")
+
+    def exists(self, path: str) -> bool:
+        return self.object(path).exists()
+
+    def text(self, path: str) -> str | None:
+        import tempfile
+
+        stored = self.object(path)
+        if not stored.exists():
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            stored.set_local_path(Path(tmp) / "file")
+            stored.retrieve_object()
+            return (Path(tmp) / "file").read_text(errors="replace")
+
+    def store(self, path: str) -> None:
+        """The file at `path` here stored at `path` under the prefix."""
+        stored = self.object(path)
+        stored.set_local_path(Path(path))
+        stored.store_object()
+
+
+def failed_line(text: str) -> str | None:
+    """The reason on the last `FAILED: ` line of a log's text, if any."""
+    failed = [line.split(FAILED_MARK, 1)[1] for line in text.splitlines() if FAILED_MARK in line]
     return failed[-1] if failed else None
 
 
-def video_status(root: Path, video: str, evaluated: bool, note: str = "", exported: Sequence[str] = (),
-                 pack: str | None = None) -> dict[str, str]:
-    """`video`'s row; `pack`: the pack it is segmented in (vidseg.packs), if any."""
+def failure_in(log: Path) -> str | None:
+    """The reason on the last `FAILED: ` line of a log, if any."""
+    return failed_line(log.read_text(errors="replace"))
+
+
+def video_status(files: RunFiles, video: str, evaluated: bool, note: str = "", exported: Sequence[str] = (),
+                 plan: UnitPlan | None = None) -> dict[str, str]:
+    """`video`'s row; `plan`: the run's units (the plan job's file), None before the plan job wrote them."""
     def row(stage: str, status: str, reason: str = "") -> dict[str, str]:
         return {"video": video, "stage": stage, "status": status, "reason": reason, "note": note}
 
-    probe_json = root / PATHS["probe"].format(video=video)
-    if not probe_json.is_file():
+    probe = files.text(PATHS["probe"].format(video=video))
+    if probe is None:
         return row("probe", "not run")
-    record = json.loads(probe_json.read_text())
+    record = json.loads(probe)
     if not record.get("ok", True):
         return row("probe", "failed", record.get("reason", ""))
     for stage in stages(evaluated, exported):
-        if (root / stage.proof.format(video=video)).exists():
-            continue
-        if stage.pack is not None and pack is not None:
-            failed = packed_failure(root, video, pack, *stage.pack)
-            if failed is not None:
+        if stage.rule == "segment":
+            if plan is None:  # the plan job did not run, or failed
+                return row(stage.name, *(job_failure(files, None, LOGS["plan"]) or ("not run",)))
+            for unit in plan.units_of(video):
+                folder = stage.output.format(unit=unit)
+                if files.exists(member_path(folder, video, TABLES["detections"])):
+                    continue
+                noted = files.text(member_path(folder, video, FAILURE_SUFFIX))  # the unit's job gave up on it
+                failed = ("failed", f"{noted.strip()} (log: {LOGS['segment'].format(unit=unit)})") if noted else \
+                    job_failure(files, None, LOGS["segment"].format(unit=unit))
                 return row(stage.name, *failed)
-            if stage.rule == "segment":  # its tables stay in the pack's folder; later pack jobs put theirs at the
-                continue  # videos' own paths (the proofs)
-        logs = sorted(root.glob(LOGS[stage.rule].format(video=video, chunk="*")))
-        for log in logs:
-            reason = failure_in(log)
-            if reason is not None:
-                return row(stage.name, "failed", f"{reason} (log: {log.relative_to(root)})")
-        for log in logs:
-            if not (root / stage.output.format(video=video, chunk=log.stem)).exists():
-                return row(stage.name, "failed", f"the job stopped without an error message (killed?); log: {log.relative_to(root)}")
-        if not logs:
-            return row(stage.name, "not run")
+            continue
+        output, log = stage.output.format(video=video), LOGS[stage.rule].format(video=video)
+        if stage.rule == "frames":  # the frame index of a video that could not be decoded says why
+            index = files.text(output)
+            if index is not None and index.startswith(FAILED_INDEX):
+                return row(stage.name, "failed", f"{index[len(FAILED_INDEX):].strip()} (log: {log})")
+        failed = job_failure(files, output, log)
+        if failed is not None:
+            return row(stage.name, *failed)
     return row("done", "ok")
 
 
-def packed_failure(root: Path, video: str, pack: str, rule: str, kind: str) -> tuple[str, str] | None:
-    """(status, reason) of a video whose pack job (`rule`, vidseg.packs) has not written its file of `kind`;
-    None where it has."""
-    log = LOGS[rule].format(pack=pack)
-    folder = PATHS[rule].format(pack=pack)
-    failure = root / member_path(folder, video, FAILURE_SUFFIX)
-    if failure.is_file():
-        return "failed", f"{failure.read_text().strip()} (log: {log})"
-    if (root / member_path(folder, video, PACKED[kind])).is_file():
+def job_failure(files: RunFiles, output: str | None, log: str) -> tuple[str, ...] | None:
+    """None where the job that writes `output` (logging to `log`) is done; else (status, reason): the last
+    `FAILED: ` line of its log, or that it stopped without one (killed), or ("not run",)."""
+    if output is not None and files.exists(output):
         return None
-    if not (root / log).is_file():
-        return "not run", ""
-    reason = failure_in(root / log)
+    text = files.text(log)
+    if text is None:
+        return ("not run",)
+    reason = failed_line(text)
     if reason is not None:
         return "failed", f"{reason} (log: {log})"
     return "failed", f"the job stopped without an error message (killed?); log: {log}"
@@ -85,18 +145,21 @@ def packed_failure(root: Path, video: str, pack: str, rule: str, kind: str) -> t
 
 def write_status(videos: Iterable[str], evaluated: Iterable[str], path: str | Path = PATHS["status"],
                  root: str | Path = ".", notes: Mapping[str, str] | None = None, exported: Sequence[str] = (),
-                 packs: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Write the status table for `videos` (those in `evaluated` also need their evaluation; every video needs its
-    exports in the formats `exported`, vidseg.plan.exports); returns it.
+                 units: str | Path | None = None, files: RunFiles | None = None) -> pd.DataFrame:
+    """Write the status table for `videos` to `path` under `root` (those in `evaluated` also need their evaluation;
+    every video needs its exports in the formats `exported`, vidseg.plan.exports); returns it.
 
-    `notes` are warnings per video for the `note` column (e.g. a model that does not fit the videos); `packs`
-    names the pack each packed video is segmented in.
+    `notes` are warnings per video for the `note` column (e.g. a model that does not fit the videos). The run's
+    files are read under `root`, or from `files` (a run in remote storage). Which units each video's segment jobs
+    ran comes from the plan job's file (`units`; default: under `root`).
     """
     root = Path(root)
     evaluated = set(evaluated)
     notes = notes or {}
-    packs = packs or {}
-    table = pd.DataFrame([video_status(root, v, v in evaluated, notes.get(v, ""), exported, packs.get(v))
+    units = Path(units) if units is not None else root / PATHS["units"]
+    plan = read_plan(units) if units.is_file() else None
+    files = files or LocalFiles(root)
+    table = pd.DataFrame([video_status(files, v, v in evaluated, notes.get(v, ""), exported, plan)
                           for v in videos], columns=COLUMNS)
     with atomic_path(root / path, suffix=".tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False)

@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidseg.atomic import atomic_path
-from vidseg.packs import checked_tables
 from vidseg.tables import (CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA, FRAMES_SCHEMA, ROW_GROUP_ROWS, TRACKS_SCHEMA,
                            chunks_provenance, read_parts, with_provenance, write_atomic)
 from vidseg.tracker import UNTRACKED, Tracker, TrackSettings
@@ -188,9 +187,8 @@ def track_video(video_id: str, detection_parts: Sequence[str | Path], frame_part
 def track_segmented(video_id: str, detections: Sequence[str | Path], frames: Sequence[str | Path], min_score: float,
                     settings: TrackSettings | Mapping[str, Any], outputs: Mapping[str, str | Path],
                     config_digest: str) -> dict[str, int]:
-    """`track_video` on a video's segment tables (a table its pack job did not write: an error with the job's
-    reason), recording their provenance and the config's digest; `outputs`: detections, frames, tracks."""
-    detections, frames = checked_tables(detections), checked_tables(frames)
+    """`track_video` on a video's segment tables (`vidseg.units.tables_of`), recording their provenance and the
+    config's digest; `outputs`: detections, frames, tracks."""
     provenance = {**(chunks_provenance(detections + frames) or {}), "config_digest": config_digest}
     return track_video(video_id, detections, frames, min_score, settings, outputs["detections"], outputs["frames"],
                        outputs["tracks"], provenance=provenance)
