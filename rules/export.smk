@@ -1,30 +1,19 @@
-rule export_coco:
-    input:
-        units=video_units,
-        ground_truth=ground_truth_if_any,
-    output:
-        PATHS["coco_export"],
-    log:
-        LOGS["export_coco"],
-    conda:
-        "../environment.yml"
-    params:
-        code=CODE["export_coco"],
-    script:
-        "../scripts/export_coco.py"
+# The exports the config switches on (export.coco, export.mots), written by one job per video.
+if exports(config):
 
-
-rule export_mots:
-    input:
-        rules.track.output.detections,
-    output:
-        PATHS["mots_export"],
-    log:
-        LOGS["export_mots"],
-    conda:
-        "../environment.yml"
-    params:
-        code=CODE["export_mots"],
-        classes=config["export"]["mots_classes"],
-    script:
-        "../scripts/export_mots.py"
+    rule export:
+        input:
+            units=video_units,
+            tracked=rules.track.output.detections,
+            ground_truth=ground_truth_if_any,
+        output:
+            **{name: EXPORT_PATHS[name] for name in exports(config)},
+        log:
+            LOGS["export"],
+        conda:
+            "../environment.yml"
+        params:
+            code=CODE["export"],
+            classes=config["export"]["mots_classes"],
+        script:
+            "../scripts/export.py"

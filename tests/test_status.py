@@ -38,7 +38,7 @@ def test_status_rows_of_videos_in_units(tmp_path):
     for vid in ("e", "f"):
         touch(tmp_path, f"results/units/e.0000/{vid}.detections.parquet")
     touch(tmp_path, "logs/track/e.log", "INFO tracking\nERROR FAILED: tracker ran out of ids\n")
-    for path in ("results/tracks/video_id=f/part-0.parquet", "results/videos/f.mp4", "logs/export_mots/f.log"):
+    for path in ("results/tracks/video_id=f/part-0.parquet", "results/videos/f.mp4", "logs/export/f.log"):
         touch(tmp_path, path)  # f: tracked and annotated; its export job died
     touch(tmp_path, "results/frame_index/g.tsv", "# failed: videos/g.mp4: ffmpeg cannot decode it\n")
     touch(tmp_path, "logs/frames/g.log", "ERROR g: FAILED at frames: videos/g.mp4: ffmpeg cannot decode it\n")
@@ -52,7 +52,7 @@ def test_status_rows_of_videos_in_units(tmp_path):
     assert rows["c"][:2] == ("segment", "failed") and "killed?); log: logs/segment/c.0000.log" in rows["c"][2]
     assert rows["d"] == ("segment", "not run", "")
     assert rows["e"] == ("track", "failed", "tracker ran out of ids (log: logs/track/e.log)")
-    assert rows["f"][:2] == ("export", "failed") and "killed?); log: logs/export_mots/f.log" in rows["f"][2]
+    assert rows["f"][:2] == ("export", "failed") and "killed?); log: logs/export/f.log" in rows["f"][2]
     assert rows["g"] == ("frames", "failed", "videos/g.mp4: ffmpeg cannot decode it (log: logs/frames/g.log)")
     assert rows["h"] == ("segment", "failed", "out of memory (log: logs/segment/h.0001.log)")
 

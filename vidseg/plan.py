@@ -71,8 +71,7 @@ LOGS = {
     "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
-    "export_coco": "logs/export_coco/{video}.log",
-    "export_mots": "logs/export_mots/{video}.log",
+    "export": "logs/export/{video}.log",
     "summary": "logs/summary.log",
     "report": "logs/report.log",
     "sample_video": "logs/sample_video.log",
@@ -100,8 +99,8 @@ VIDEO_STAGES = (
     Stage("annotate", "annotate", PATHS["annotated"]),
 )
 EXPORT_STAGES = {  # config `export.<format>` -> its stage
-    "coco": Stage("export", "export_coco", PATHS["coco_export"]),
-    "mots": Stage("export", "export_mots", PATHS["mots_export"]),
+    "coco": Stage("export", "export", PATHS["coco_export"]),
+    "mots": Stage("export", "export", PATHS["mots_export"]),
 }
 EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"])
 
