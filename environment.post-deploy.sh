@@ -1,5 +1,5 @@
 #!/usr/bin/env sh
-# TrackEval (the tracking evaluator, vidseg/track_eval.py), which no conda channel carries, installed
+# TrackEval (the tracking evaluator, vidseg/evaluation/track_eval.py), which no conda channel carries, installed
 # with pip without its declared dependencies: its opencv-python would overwrite the environment's
 # OpenCV, and the metrics vidseg uses need only NumPy and SciPy. Snakemake runs this file in the
 # environment it creates from environment.yml; `make setup` runs it with the .venv's python first

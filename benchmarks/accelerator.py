@@ -142,8 +142,8 @@ def prepare_demo(out_dir: Path, videos: int) -> None:
     """The first `videos` demo videos of config/config.yaml as the workflow makes them: frames, index, ground truth."""
     import yaml
 
-    from vidseg.frames import extract, write_index
-    from vidseg.synthetic import write_video
+    from vidseg.media.frames import extract, write_index
+    from vidseg.media.synthetic import write_video
 
     demo = yaml.safe_load((Path(__file__).resolve().parent.parent / "config" / "config.yaml").read_text())["demo"]
     for i in range(videos):
@@ -157,12 +157,12 @@ def prepare_demo(out_dir: Path, videos: int) -> None:
 
 def score_demo(demo_dir: Path, precisions: list[str], work: Path) -> list[dict]:
     """COCOeval of the demo model per precision over the demo videos in `demo_dir` (as the evaluate rule scores)."""
-    from vidseg.evaluate import evaluate
-    from vidseg.frames import read_index
-    from vidseg.errors import VidsegError
-    from vidseg.segment import load_model, segment_unit
-    from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
-    from vidseg.units import TABLES, member_path, whole
+    from vidseg.core.errors import VidsegError
+    from vidseg.evaluation.evaluate import evaluate
+    from vidseg.formats.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
+    from vidseg.inference.segment import load_model, segment_unit
+    from vidseg.inference.unit import TABLES, member_path, whole
+    from vidseg.media.frames import read_index
 
     weights = Path(__file__).resolve().parent.parent / "models" / "shapes.h5"
     videos = sorted(p for p in demo_dir.iterdir() if (p / "truth.json").is_file())

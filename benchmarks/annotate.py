@@ -33,13 +33,13 @@ from annotate_before import annotate_before  # noqa: E402
 from draw import grid_objects  # noqa: E402
 from draw_before import draw_before  # noqa: E402
 
-from vidseg.annotate import annotate_video  # noqa: E402
-from vidseg.encode import encode  # noqa: E402
-from vidseg.encoders import ENCODERS, EncodeSettings  # noqa: E402
-from vidseg.ffmpeg import run  # noqa: E402
-from vidseg.frames import extract, read_bgr  # noqa: E402
-from vidseg.probe import probe  # noqa: E402
-from vidseg.render import draw  # noqa: E402
+from vidseg.media.annotate import annotate_video  # noqa: E402
+from vidseg.media.encode import encode  # noqa: E402
+from vidseg.media.encoders import ENCODERS, EncodeSettings  # noqa: E402
+from vidseg.media.ffmpeg import run  # noqa: E402
+from vidseg.media.frames import extract, read_bgr  # noqa: E402
+from vidseg.media.probe import probe  # noqa: E402
+from vidseg.media.render import draw  # noqa: E402
 
 
 def synthetic_footage(path: Path, frames: int, size: str = "1280x720", fps: int = 25) -> Path:

@@ -1,5 +1,5 @@
 """The annotate stage as it ran before issue 22, kept as the reference that benchmarks/annotate.py measures
-the streaming stage (vidseg.annotate) against in the same run: every frame drawn over the full frame
+the streaming stage (vidseg.media.annotate) against in the same run: every frame drawn over the full frame
 (draw_before), written as a JPEG (quality 95) into a folder, read back by ffmpeg at the nominal frame rate and
 encoded with libx264 `medium`."""
 
@@ -13,9 +13,9 @@ import cv2
 import pandas as pd
 from draw_before import draw_before
 
-from vidseg.encode import MP4_AUDIO
-from vidseg.ffmpeg import run
-from vidseg.frames import frame_name
+from vidseg.media.encode import MP4_AUDIO
+from vidseg.media.ffmpeg import run
+from vidseg.media.frames import frame_name
 
 
 def annotate_before(frames_dir: Path, times: Sequence[float], detections: Iterable[tuple[int, pd.DataFrame]],

@@ -106,7 +106,7 @@ def stage_forward(work: Path, spec: str, frames: int, min_confidence: float, var
 
 def stage_segment(work: Path, spec: str, frames: int, min_confidence: float, variant: str) -> dict:
     """The segment stage as a job runs it (segment_unit), at batch 4, model load excluded."""
-    from vidseg.frames import write_index
+    from vidseg.media.frames import write_index
 
     model = seeded_model(spec, 4, min_confidence, **VARIANTS[variant][0])
     suffix = "" if variant == "default" else f".{variant}"
@@ -116,7 +116,7 @@ def stage_segment(work: Path, spec: str, frames: int, min_confidence: float, var
 
 
 def stage_extract(work: Path) -> dict:
-    from vidseg.frames import extract, write_index
+    from vidseg.media.frames import extract, write_index
 
     start = time.perf_counter()
     times = extract(work / "video.mp4", work / "frames", "jpg", 2)
@@ -128,9 +128,9 @@ def stage_extract(work: Path) -> dict:
 def stage_annotate(work: Path, spec: str, n: int) -> dict:
     """The annotate stage on the first `n` frames (the ones the segment stage ran on) with their detections:
     read, draw, encode with the workflow's default settings at the video's 10 fps, audio copied."""
-    from vidseg.annotate import annotate_video
-    from vidseg.probe import probe
-    from vidseg.tables import frame_groups
+    from vidseg.formats.tables import frame_groups
+    from vidseg.media.annotate import annotate_video
+    from vidseg.media.probe import probe
 
     record = probe(work / "video.mp4")
     start = time.perf_counter()
@@ -196,7 +196,7 @@ def nominal_peak_gflops(cores: int) -> tuple[float, str]:
     clock, so the real peak can be higher). bfloat16 dot products (AVX512-BF16)
     do twice the multiply-adds of float32 per instruction.
     """
-    from vidseg.cpu import cpu_flags, has_bf16
+    from vidseg.inference.cpu import cpu_flags, has_bf16
 
     try:
         info = open("/proc/cpuinfo").read()
@@ -239,9 +239,9 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from vidseg.cpu import has_bf16
-    from vidseg.synthetic import write_video
-    from vidseg.threads import usable_cores
+    from vidseg.inference.cpu import has_bf16
+    from vidseg.inference.threads import usable_cores
+    from vidseg.media.synthetic import write_video
 
     cores = usable_cores()
     peak, cpu_detail = nominal_peak_gflops(cores)

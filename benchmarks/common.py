@@ -39,8 +39,8 @@ def write_frames(work: Path, count: int, size: tuple[int, int], seed: int = 3) -
     work/frames, and their index work/index.tsv (30 fps); returns the frames folder."""
     import cv2
 
-    from vidseg.frames import frame_name, write_index
-    from vidseg.synthetic import Scene
+    from vidseg.media.frames import frame_name, write_index
+    from vidseg.media.synthetic import Scene
 
     frames_dir = work / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
@@ -55,15 +55,15 @@ def write_frames(work: Path, count: int, size: tuple[int, int], seed: int = 3) -
 
 def read_frames(frames_dir: Path, count: int) -> list[np.ndarray]:
     """The first `count` JPEG frames of `frames_dir` as RGB uint8 arrays [H, W, 3]."""
-    from vidseg.frames import read_rgb
+    from vidseg.media.frames import read_rgb
 
     return [read_rgb(frames_dir, i, "jpg") for i in range(count)]
 
 
 def segment_table(work: Path, tag: str, kind: str) -> Path:
     """The table of `kind` ("detections", "frames") that `segment_seconds` wrote for `tag`: in the unit's folder
-    work/<tag>, as a segment job writes it (`vidseg.units.TABLES`)."""
-    from vidseg.units import TABLES, member_path
+    work/<tag>, as a segment job writes it (`vidseg.inference.unit.TABLES`)."""
+    from vidseg.inference.unit import TABLES, member_path
 
     return Path(member_path(work / tag, BENCH_VIDEO, TABLES[kind]))
 
@@ -74,10 +74,10 @@ def segment_seconds(model, work: Path, index: Path, count: int, tag: str, io_thr
     post-processing, RLE, Parquet) on the first `count` frames of work/frames, as one chunk of the video
     "bench"; its tables are written into the unit's folder work/<tag> (`segment_table` gives their paths).
     `batch`: frames per model call (default the model's IMAGES_PER_GPU)."""
-    from vidseg.errors import VidsegError
+    from vidseg.core.errors import VidsegError
+    from vidseg.inference.segment import segment_unit
+    from vidseg.inference.unit import Member, Unit, unit_name
     from vidseg.maskrcnn import COCO_CLASS_NAMES
-    from vidseg.segment import segment_unit
-    from vidseg.units import Member, Unit, unit_name
 
     unit = Unit(unit_name(BENCH_VIDEO, 0), (Member(BENCH_VIDEO, 0, count),))
     start = time.perf_counter()

@@ -6,7 +6,7 @@ Demo videos (the bundled demo model, 256x192) are generated and decoded once by 
 for each --cores value, only the segment jobs are run again (`--forcerun segment --until segment`,
 segment.device cpu): the wall time covers Snakemake's start, every job's model load and the
 frames. Prints frames/s per core count, the ratio to the first, and whether the detection tables
-equal the first run's. vidseg.threads decides the threads per job (--cores shared among the jobs).
+equal the first run's. vidseg.inference.threads decides the threads per job (--cores shared among the jobs).
 """
 
 from __future__ import annotations

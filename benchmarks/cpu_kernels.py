@@ -14,7 +14,7 @@ one warm-up batch, then --frames frames timed.
   CPU would run with oneDNN on); `onednn` is oneDNN at this CPU's best (TensorFlow's default where
   the CPU has those features). On an AVX2-only CPU the last two are the same thing.
 - layouts: `threads` is one model call at a time on --threads intra-op threads (segment jobs before
-  issue 33); `streams` is --threads calls at once, each op on one thread (vidseg.threads now).
+  issue 33); `streams` is --threads calls at once, each op on one thread (vidseg.inference.threads now).
 """
 
 from __future__ import annotations

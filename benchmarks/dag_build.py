@@ -3,7 +3,7 @@
 Creates N placeholder video files (never decoded in a dry run) and times
 `snakemake --dry-run` twice: before any probe ran, and with every video probed
 (placeholder probe results) and the plan job (the checkpoint that writes the
-units of work, vidseg.units) run on them, when every job is known.
+units of work, vidseg.workflow.units) run on them, when every job is known.
 
     python benchmarks/dag_build.py [--videos 1000] [--frames-per-video 900]
 """

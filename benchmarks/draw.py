@@ -1,4 +1,4 @@
-"""Drawing one annotated frame: in the masks' boxes (vidseg.render.draw) against the full-frame drawing it
+"""Drawing one annotated frame: in the masks' boxes (vidseg.media.render.draw) against the full-frame drawing it
 replaced (benchmarks/draw_before.py), side by side in one run.
 
     python benchmarks/draw.py [--size 1280x720] [--detections 20] [--repeats 20]
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from draw_before import draw_before  # noqa: E402
-from vidseg.render import draw  # noqa: E402
+from vidseg.media.render import draw  # noqa: E402
 
 
 def row(i: int, mask: np.ndarray, box: tuple[int, int, int, int], score: float) -> dict:

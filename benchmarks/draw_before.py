@@ -1,5 +1,5 @@
 """The annotated frame as vidseg drew it before issue 22 (full-frame mask decode and blend), kept as the
-reference that the in-box drawing (vidseg.render.draw) is measured and checked against
+reference that the in-box drawing (vidseg.media.render.draw) is measured and checked against
 (benchmarks/draw.py, tests/test_encode_render.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
-from vidseg.render import MASK_ALPHA, label_style, style
+from vidseg.media.render import MASK_ALPHA, label_style, style
 
 
 def draw_before(image_bgr: np.ndarray, rows: pd.DataFrame) -> np.ndarray:

@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--io-threads", type=int, nargs="+", default=[1, 2, 4, 8])
     args = parser.parse_args()
 
-    from vidseg.batches import BatchReader, frames_of
+    from vidseg.inference.batches import BatchReader, frames_of
     from vidseg.maskrcnn import CocoConfig
     from vidseg.maskrcnn.preprocess import mold_batch
 

@@ -25,9 +25,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidseg.plan import PATHS  # noqa: E402
-from vidseg.report import FILES  # noqa: E402
-from vidseg.status import COLUMNS  # noqa: E402
+from vidseg.report.build import FILES  # noqa: E402
+from vidseg.workflow.plan import PATHS  # noqa: E402
+from vidseg.workflow.status import COLUMNS  # noqa: E402
 
 
 def make_dataset(source: Path, video: str, count: int, root: Path) -> None:

@@ -34,7 +34,7 @@ def scene_truth(seed: int, frames: int = 100, size: tuple[int, int] = (192, 256)
     """{frame: (object ids, RLEs, categories)} of a demo scene (what `demo_video` draws for that seed)."""
     from pycocotools import mask as mask_utils
 
-    from vidseg.synthetic import Scene
+    from vidseg.media.synthetic import Scene
 
     scene = Scene(np.random.default_rng(seed), size)
     truth = {}
@@ -71,8 +71,8 @@ def perturbed_detections(truth: dict, drop: float, jitter: float, rng: np.random
 
 
 def track_rows(rows: pd.DataFrame, settings) -> np.ndarray:
-    """Track ids for detection rows (in frame order) with `vidseg.tracker`."""
-    from vidseg.tracker import Tracker
+    """Track ids for detection rows (in frame order) with `vidseg.tracking.tracker`."""
+    from vidseg.tracking.tracker import Tracker
 
     tracker = Tracker(settings)
     for frame, group in rows.groupby("frame", sort=True):
@@ -96,8 +96,8 @@ def seeds(text: str) -> list[int]:
 
 
 def isolate(args) -> None:
-    from vidseg.track_eval import sequence_data, tracking_figures
-    from vidseg.tracker import TrackSettings
+    from vidseg.evaluation.track_eval import sequence_data, tracking_figures
+    from vidseg.tracking.tracker import TrackSettings
 
     truths = {seed: scene_truth(seed) for seed in seeds(args.seeds)}
     for drop in args.drops:
@@ -113,12 +113,13 @@ def isolate(args) -> None:
 
 
 def runs(args) -> None:
-    from vidseg.track_eval import evaluate_tracking
-    from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
-    from vidseg.track import assign_track_ids
-    from vidseg.tracker import TrackSettings
-    from vidseg.plan import PATHS
-    from vidseg.units import read_plan, tables_of
+    from vidseg.evaluation.track_eval import evaluate_tracking
+    from vidseg.formats.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
+    from vidseg.inference.unit import tables_of
+    from vidseg.tracking.track import assign_track_ids
+    from vidseg.tracking.tracker import TrackSettings
+    from vidseg.workflow.plan import PATHS
+    from vidseg.workflow.units import read_plan
 
     overrides = {}
     for item in args.set:
@@ -144,11 +145,11 @@ def runs(args) -> None:
 
 
 def tracker_seconds_per_frame(detections: int = 20, frames: int = 2000, association: str = "mask") -> float:
-    """Seconds per frame of `vidseg.tracker` on one core: `detections` squares of 50 px per 640x480 frame,
+    """Seconds per frame of `vidseg.tracking.tracker` on one core: `detections` squares of 50 px per 640x480 frame,
     drifting (their RLEs made beforehand, as the track stage reads them from the table)."""
     from pycocotools import mask as mask_utils
 
-    from vidseg.tracker import Tracker, TrackSettings
+    from vidseg.tracking.tracker import Tracker, TrackSettings
 
     one_core()
     rng = np.random.default_rng(0)

@@ -4,17 +4,17 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from vidseg.errors import VidsegError
-from vidseg.gpu import segment_on_gpu
-from vidseg.inputs import ID_PATTERN
-from vidseg.plan import DEMO_MODEL, LOGS, PATHS, WORKFLOW_DIR, build_plan, exports, trained_paths
-from vidseg.threads import segment_threads as threads_for_segment
-from vidseg.units import read_plan
+from vidseg.core.errors import VidsegError
+from vidseg.inference.gpu import segment_on_gpu
+from vidseg.inference.threads import segment_threads as threads_for_segment
+from vidseg.workflow.inputs import ID_PATTERN
+from vidseg.workflow.plan import DEMO_MODEL, LOGS, PATHS, WORKFLOW_DIR, build_plan, exports, trained_paths
+from vidseg.workflow.units import read_plan
 
 
 validate(config, schema="../config/schema.yaml")
 
-# The run plan (vidseg/plan.py): videos, ground truths, model, thresholds, paths, code digests.
+# The run plan (vidseg/workflow/plan.py): videos, ground truths, model, thresholds, paths, code digests.
 try:
     PLAN = build_plan(config)
 except VidsegError as err:
@@ -34,14 +34,14 @@ wildcard_constraints:
     unit=ID_PATTERN,
 
 
-# The units of work (vidseg.units), written by the plan job once every video is probed: the one barrier of the
+# The units of work (vidseg.workflow.units), written by the plan job once every video is probed: the one barrier of the
 # DAG. Input functions that need them wait on it (checkpoints.plan.get); the file is read once per version.
 _UNITS = {}
 
 
 def units():
-    """The run's UnitPlan (vidseg.units). The plan file stays on this machine (`local`) under remote storage too:
-    only the Snakefile reads it (the segment jobs get their units as params)."""
+    """The run's UnitPlan (vidseg.workflow.units). The plan file stays on this machine (`local`) under remote storage
+    too: only the Snakefile reads it (the segment jobs get their units as params)."""
     path = checkpoints.plan.get().output[0]
     key = (str(path), os.stat(path).st_mtime_ns)
     if key not in _UNITS:
@@ -148,7 +148,8 @@ def run_cores():
 
 
 def segment_threads(wildcards):
-    """One GPU job's threads, or without a GPU the run's cores shared among its segment jobs (vidseg.threads)."""
+    """One GPU job's threads, or without a GPU the run's cores shared among its segment jobs
+    (vidseg.inference.threads)."""
     names = list(units().units)
     index = names.index(wildcards.unit) if wildcards.unit in names else 0
     return threads_for_segment(run_cores(), len(names), ON_GPU, index)
@@ -173,7 +174,7 @@ def finish_run():
     beside them; the report, which reads every table and video, is not built (`python -m vidseg.report --root`
     builds it from a copy of the results)."""
     from snakemake.logging import logger
-    from vidseg.status import StoredFiles
+    from vidseg.workflow.status import StoredFiles
 
     if workflow.storage_settings.default_storage_provider is None:
         report_status(Path("."))
@@ -193,7 +194,7 @@ def build_report(root):
     import subprocess
     import sys
     from snakemake.logging import logger
-    from vidseg.status import failure_in
+    from vidseg.workflow.status import failure_in
 
     jobs = run_cores() or 1
     log = root / LOGS["report"]
@@ -208,10 +209,10 @@ def build_report(root):
 
 
 def report_status(root, files=None):
-    """Write results/status.tsv under `root` (from the run's files there, or in `files`: vidseg.status.StoredFiles) and say in
-    one line per failure how the run went."""
+    """Write results/status.tsv under `root` (from the run's files there, or in `files`:
+    vidseg.workflow.status.StoredFiles) and say in one line per failure how the run went."""
     from snakemake.logging import logger
-    from vidseg.status import describe, write_status
+    from vidseg.workflow.status import describe, write_status
 
     notes = {video: PLAN.note(video) for video in VIDEOS}
     status = write_status(VIDEOS, GROUND_TRUTH, root=root, notes=notes, exported=exports(config),

@@ -13,7 +13,7 @@ rule probe:
         "../scripts/probe.py"
 
 
-# The units of work (vidseg.units) from every video's probe: the one point where the DAG waits for jobs to run.
+# The units of work (vidseg.workflow.units) from every video's probe: the one point where the DAG waits for jobs to run.
 checkpoint plan:
     input:
         probes=expand(PATHS["probe"], video=VIDEOS),

@@ -1,4 +1,4 @@
-# One job per unit (vidseg.units): a chunk of a long video, or a pack of short videos; one model load each.
+# One job per unit (vidseg.inference.unit): a chunk of a long video, or a pack of short videos; one model load each.
 rule segment:
     input:
         frames=unit_videos(PATHS["frames"]),

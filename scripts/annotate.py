@@ -1,14 +1,14 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 
-from vidseg.annotate import annotate_video  # noqa: E402
-from vidseg.encoders import EncodeSettings  # noqa: E402
-from vidseg.frames import read_index  # noqa: E402
-from vidseg.tables import frame_groups  # noqa: E402
+from vidseg.formats.tables import frame_groups  # noqa: E402
+from vidseg.media.annotate import annotate_video  # noqa: E402
+from vidseg.media.encoders import EncodeSettings  # noqa: E402
+from vidseg.media.frames import read_index  # noqa: E402
 
 inputs, params = snakemake.input, snakemake.params
 settings = EncodeSettings(**params.encode)

@@ -1,9 +1,9 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.synthetic import write_video  # noqa: E402
+from vidseg.media.synthetic import write_video  # noqa: E402
 
 s = snakemake.params.settings
 data = write_video(snakemake.output.video, snakemake.output.ground_truth, frames=s["frames"],

@@ -1,10 +1,10 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.evaluate import evaluate_video  # noqa: E402
-from vidseg.units import tables_of  # noqa: E402
+from vidseg.evaluation.evaluate import evaluate_video  # noqa: E402
+from vidseg.inference.unit import tables_of  # noqa: E402
 
 video, inputs, params = snakemake.wildcards.video, snakemake.input, snakemake.params
 report = evaluate_video(video, tables_of(inputs.units, video, "detections"), inputs.ground_truth,

@@ -1,11 +1,11 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.export import describe_coco, export_coco  # noqa: E402
-from vidseg.mots import describe, write_mots  # noqa: E402
-from vidseg.units import tables_of  # noqa: E402
+from vidseg.formats.coco import describe_coco, export_coco  # noqa: E402
+from vidseg.formats.mots import describe, write_mots  # noqa: E402
+from vidseg.inference.unit import tables_of  # noqa: E402
 
 # One video's exports, those the config switches on (the rule's outputs): COCO results of its segment tables (with
 # its ground truth's category ids where it has one), MOTS of its tracked detections

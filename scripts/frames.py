@@ -1,13 +1,13 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from vidseg.errors import VidsegError  # noqa: E402
-from vidseg.frames import extract, write_failed_index, write_index  # noqa: E402
+from vidseg.core.errors import VidsegError  # noqa: E402
+from vidseg.media.frames import extract, write_failed_index, write_index  # noqa: E402
 
 params, video = snakemake.params, snakemake.wildcards.video
 with open(snakemake.input.probe) as f:

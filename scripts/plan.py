@@ -1,13 +1,13 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 
-from vidseg.units import write_plan  # noqa: E402
+from vidseg.workflow.units import write_plan  # noqa: E402
 
-# The run's units of work (vidseg.units), from every video's probe record
+# The run's units of work (vidseg.workflow.units), from every video's probe record
 params = snakemake.params
 probes = {}
 for video, path in zip(params.videos, snakemake.input.probes):

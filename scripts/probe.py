@@ -1,11 +1,11 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 
-from vidseg.probe import probe_record  # noqa: E402
+from vidseg.media.probe import probe_record  # noqa: E402
 
 # A video that cannot be probed is recorded as failed (the run goes on without it), not raised.
 record = probe_record(snakemake.wildcards.video, snakemake.input.video)

@@ -1,15 +1,15 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.gpu import bind_gpu  # noqa: E402
-from vidseg.provenance import file_sha256  # noqa: E402
-from vidseg.segment import io_threads_for, load_model, segment_unit  # noqa: E402
-from vidseg.threads import use_threads  # noqa: E402
-from vidseg.units import Member, Unit, failed_in  # noqa: E402
+from vidseg.core.provenance import file_sha256  # noqa: E402
+from vidseg.inference.gpu import bind_gpu  # noqa: E402
+from vidseg.inference.segment import io_threads_for, load_model, segment_unit  # noqa: E402
+from vidseg.inference.threads import use_threads  # noqa: E402
+from vidseg.inference.unit import Member, Unit, failed_in  # noqa: E402
 
-# One unit (vidseg.units): a chunk of a long video, or a pack of short videos, each whole
+# One unit (vidseg.inference.unit): a chunk of a long video, or a pack of short videos, each whole
 params = snakemake.params
 unit = Unit(snakemake.wildcards.unit, tuple(Member(*member) for member in params.members))
 gpu = bind_gpu(device=params.device)  # one free GPU per job (lock files), or none with segment.device cpu

@@ -1,12 +1,12 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 
-from vidseg.evaluate import summary_columns  # noqa: E402
-from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, read_parts, summary  # noqa: E402
+from vidseg.evaluation.evaluate import summary_columns  # noqa: E402
+from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, read_parts, summary  # noqa: E402
 
 # The tables of every video that passed the probe (none when every video failed there: an empty summary)
 inputs = snakemake.input

@@ -1,10 +1,10 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
-from vidseg.track import describe, track_segmented  # noqa: E402
-from vidseg.units import tables_of  # noqa: E402
+from vidseg.inference.unit import tables_of  # noqa: E402
+from vidseg.tracking.track import describe, track_segmented  # noqa: E402
 
 # One video, from its tables in the folders of its units (a unit that failed it: the reason, as this job's error)
 params, video, units = snakemake.params, snakemake.wildcards.video, snakemake.input.units

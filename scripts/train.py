@@ -1,12 +1,12 @@
 import _workflow_package  # noqa: F401 - this workflow's vidseg first on sys.path
-from vidseg.logs import log_to
+from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
 from pathlib import Path  # noqa: E402
 
-from vidseg.gpu import bind_gpu  # noqa: E402
-from vidseg.train import train_model  # noqa: E402
+from vidseg.inference.gpu import bind_gpu  # noqa: E402
+from vidseg.inference.train import train_model  # noqa: E402
 
 bind_gpu()
 

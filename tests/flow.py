@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from vidseg.plan import PATHS
+from vidseg.workflow.plan import PATHS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

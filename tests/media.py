@@ -53,7 +53,7 @@ def short_videos(lengths: dict[str, int], folder: Path) -> tuple[list[Path], lis
     import cv2
 
     from conftest import make_frames
-    from vidseg.frames import write_index
+    from vidseg.media.frames import write_index
 
     images = make_frames() * 3
     folders, indexes, taken = [], [], 0

@@ -1,4 +1,4 @@
-"""segment_unit on one whole video in a new process whose TensorFlow is sized by vidseg.threads.use_threads
+"""segment_unit on one whole video in a new process whose TensorFlow is sized by vidseg.inference.threads.use_threads
 (argv: threads, weights, frames folder, index, detections out, frames out).
 
 Its own process: TensorFlow's thread pools are sized once per process. The thread count is taken as asked
@@ -12,17 +12,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import vidseg.threads  # noqa: E402
+import vidseg.inference.threads  # noqa: E402
 
 threads = int(sys.argv[1])
-vidseg.threads.usable_cores = lambda: threads
-streams = vidseg.threads.use_threads(threads)
+vidseg.inference.threads.usable_cores = lambda: threads
+streams = vidseg.inference.threads.use_threads(threads)
 
 from conftest import small_config  # noqa: E402
 from flow import MODEL  # noqa: E402
+from vidseg.inference.segment import segment_unit  # noqa: E402
+from vidseg.inference.unit import TABLES, member_path, whole  # noqa: E402
 from vidseg.maskrcnn import COCO_CLASS_NAMES, MaskRCNN  # noqa: E402
-from vidseg.segment import segment_unit  # noqa: E402
-from vidseg.units import TABLES, member_path, whole  # noqa: E402
 
 model = MaskRCNN(small_config(**{k: v for k, v in MODEL.items() if k != "name"}))
 model.load_weights(sys.argv[2], strict=True)

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from vidseg.atomic import atomic_path
+from vidseg.core.atomic import atomic_path
 
 
 def test_complete_file_with_normal_permissions(tmp_path):
@@ -38,7 +38,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_and_the_next_write_cleans
     target.write_bytes(b"old")
     code = (
         "import os, signal\n"
-        "from vidseg.atomic import atomic_path\n"
+        "from vidseg.core.atomic import atomic_path\n"
         f"with atomic_path({str(target)!r}) as tmp:\n"
         "    open(tmp, 'wb').write(b'half')\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"

@@ -1,14 +1,14 @@
-"""Frames read and molded ahead of the model into reused buffers (vidseg.batches)."""
+"""Frames read and molded ahead of the model into reused buffers (vidseg.inference.batches)."""
 
 import cv2
 import numpy as np
 import pytest
 
-from vidseg.batches import BatchReader, Frame, UnreadableFrame, frames_of
-from vidseg.errors import VidsegError
-from vidseg.frames import frame_name
+from vidseg.core.errors import VidsegError
+from vidseg.inference.batches import BatchReader, Frame, UnreadableFrame, frames_of
 from vidseg.maskrcnn import Config
 from vidseg.maskrcnn.preprocess import mold_batch
+from vidseg.media.frames import frame_name
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
-from vidseg.errors import ConfigError, ConfigWarning
+from vidseg.core.errors import ConfigError, ConfigWarning
 from vidseg.maskrcnn import COCO_CLASS_NAMES, CocoConfig, Config
 from vidseg.maskrcnn.config import FIELDS, IGNORED
 

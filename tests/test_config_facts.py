@@ -9,10 +9,10 @@ import re
 import pytest
 import yaml
 
-from vidseg.encoders import EncodeSettings
-from vidseg.errors import ConfigError
-from vidseg.plan import WORKFLOW_DIR
-from vidseg.tracker import TrackSettings
+from vidseg.media.encoders import EncodeSettings
+from vidseg.core.errors import ConfigError
+from vidseg.workflow.plan import WORKFLOW_DIR
+from vidseg.tracking.tracker import TrackSettings
 
 SCHEMA = yaml.safe_load((WORKFLOW_DIR / "config" / "schema.yaml").read_text())
 CONFIG = yaml.safe_load((WORKFLOW_DIR / "config" / "config.yaml").read_text())

@@ -1,4 +1,4 @@
-"""CPU feature detection behind the precision warning (vidseg/cpu.py), and a segment job's tables: the same
+"""CPU feature detection behind the precision warning (vidseg/inference/cpu.py), and a segment job's tables: the same
 whatever its thread count, under either of TensorFlow's CPU kernel sets."""
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from vidseg.cpu import cpu_flags, has_bf16, precision_warning
+from vidseg.inference.cpu import cpu_flags, has_bf16, precision_warning
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD

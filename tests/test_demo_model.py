@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidseg.segment import load_model
-from vidseg.synthetic import CATEGORIES, Scene
+from vidseg.inference.segment import load_model
+from vidseg.media.synthetic import CATEGORIES, Scene
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -62,7 +62,7 @@ def test_16_bit_precision_finds_the_same_shapes_as_float32():
 def test_unknown_precision_is_a_clear_error():
     import pytest
 
-    from vidseg.errors import VidsegError
+    from vidseg.core.errors import VidsegError
     from vidseg.maskrcnn import Config, MaskRCNN
 
     with pytest.raises(VidsegError, match="precision must be one of float32, mixed_float16, mixed_bfloat16"):
@@ -73,7 +73,7 @@ def test_segment_log_names_the_precision_and_warns_where_it_is_emulated(caplog):
     """No GPU here, and no CPU has fast float16: the job's log says so next to the model line."""
     import logging
 
-    with caplog.at_level(logging.INFO, logger="vidseg.segment"):
+    with caplog.at_level(logging.INFO, logger="vidseg.inference.segment"):
         load_model({}, MODELS / "shapes.h5", precision="mixed_float16")
     assert "model shapes: resnet50, 4 classes, mixed_float16" in caplog.text
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

@@ -6,8 +6,8 @@ from functools import partial
 import pytest
 
 from matterport_layout import matterport_layers, write_keras2_h5
-from vidseg.download import download_weights
-from vidseg.errors import VidsegError
+from vidseg.core.download import download_weights
+from vidseg.core.errors import VidsegError
 
 
 @pytest.fixture()

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from media import frame_times, make_video, stream_info
-from vidseg.encode import encode, frame_clock
-from vidseg.encoders import EncodeSettings
-from vidseg.errors import ConfigError, EncoderError, VidsegError
-from vidseg.frames import extract, read_frames
-from vidseg.probe import probe
+from vidseg.core.errors import ConfigError, EncoderError, VidsegError
+from vidseg.media.encode import encode, frame_clock
+from vidseg.media.encoders import EncodeSettings
+from vidseg.media.frames import extract, read_frames
+from vidseg.media.probe import probe
 
 FAST = EncodeSettings(preset="ultrafast")
 

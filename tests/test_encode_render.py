@@ -8,8 +8,8 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from media import make_video, stream_info
-from vidseg.frames import extract
-from vidseg.render import class_colour, draw, place_labels
+from vidseg.media.frames import extract
+from vidseg.media.render import class_colour, draw, place_labels
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,10 +35,10 @@ def test_annotate_draws_and_encodes_without_an_image_folder(tmp_path):
     import cv2
     import pytest
 
-    from vidseg.annotate import annotate_video
-    from vidseg.encoders import EncodeSettings
-    from vidseg.errors import VidsegError
-    from vidseg.probe import probe
+    from vidseg.core.errors import VidsegError
+    from vidseg.media.annotate import annotate_video
+    from vidseg.media.encoders import EncodeSettings
+    from vidseg.media.probe import probe
 
     video = make_video(tmp_path / "in.mp4", seconds=1.0, size="80x60", fps="10", audio=True)
     times = extract(video, tmp_path / "frames")
@@ -69,9 +69,9 @@ def test_annotate_draws_and_encodes_without_an_image_folder(tmp_path):
 def test_annotate_falls_back_to_libx264_where_the_hardware_encoder_cannot_run(tmp_path, caplog):
     """No NVIDIA GPU here: with encode.encoder h264_nvenc the video is still made (by libx264), and the log
     says why; the detections are read again for the second encoding."""
-    from vidseg.annotate import annotate_video
-    from vidseg.encoders import EncodeSettings
-    from vidseg.probe import probe
+    from vidseg.media.annotate import annotate_video
+    from vidseg.media.encoders import EncodeSettings
+    from vidseg.media.probe import probe
 
     video = make_video(tmp_path / "in.mp4", seconds=0.5, size="80x60", fps="10")
     times = extract(video, tmp_path / "frames")
@@ -85,7 +85,7 @@ def test_annotate_falls_back_to_libx264_where_the_hardware_encoder_cannot_run(tm
 
 
 def test_drawing_in_the_boxes_gives_the_full_frame_picture_where_labels_do_not_collide():
-    """vidseg.render.draw (masks blended in their own boxes) against the full-frame drawing it replaced."""
+    """vidseg.media.render.draw (masks blended in their own boxes) against the full-frame drawing it replaced."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     from draw import grid_objects
     from draw_before import draw_before

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from vidseg import export
-from vidseg.export import write_coco_results
-from vidseg.tables import CHUNK_DETECTIONS_SCHEMA
+from vidseg.formats import coco
+from vidseg.formats.coco import write_coco_results
+from vidseg.formats.tables import CHUNK_DETECTIONS_SCHEMA
 
 
 def chunk(path, rows):
@@ -33,7 +33,7 @@ ROWS = [(0, 1, "cat", 0.9, (2, 3, 12, 13)), (0, 2, "dog", 0.8, (20, 5, 40, 25)),
 
 
 def test_detections_become_coco_results_with_the_models_class_ids(tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "BATCH_ROWS", 1)  # streamed a row at a time: the same file
+    monkeypatch.setattr(coco, "BATCH_ROWS", 1)  # streamed a row at a time: the same file
     parts = [chunk(tmp_path / "0.parquet", ROWS[:2]), chunk(tmp_path / "1.parquet", ROWS[2:])]
     assert write_coco_results(parts, tmp_path / "out.json") == 3
     results = json.loads((tmp_path / "out.json").read_text())

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from media import make_video
-from vidseg.errors import VidsegError
-from vidseg.frames import extract, read_index, read_rgb, write_index
+from vidseg.core.errors import VidsegError
+from vidseg.media.frames import extract, read_index, read_rgb, write_index
 
 
 def test_every_frame_with_its_time(tmp_path):

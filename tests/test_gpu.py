@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from vidseg.gpu import bind_gpu, claim_slot, host_has_gpu, segment_on_gpu, visible_ids
+from vidseg.inference.gpu import bind_gpu, claim_slot, host_has_gpu, segment_on_gpu, visible_ids
 
 
 def _claim_and_hold(ids, lock_dir, hold_s, out):

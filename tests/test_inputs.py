@@ -1,7 +1,7 @@
 import pytest
 
-from vidseg.errors import VidsegError
-from vidseg.inputs import resolve_videos, video_id
+from vidseg.core.errors import VidsegError
+from vidseg.workflow.inputs import resolve_videos, video_id
 
 
 def test_ids_from_stems_are_sanitized():
@@ -40,7 +40,7 @@ def test_duplicate_ids_and_bad_input_are_clear_errors(tmp_path):
 
 
 def test_ground_truths_pair_videos_with_json_files(tmp_path):
-    from vidseg.inputs import ground_truths
+    from vidseg.workflow.inputs import ground_truths
 
     (tmp_path / "gt").mkdir()
     (tmp_path / "gt" / "a.json").write_text("{}")

@@ -1,4 +1,4 @@
-"""One frame of the detections table as supervision's Detections (vidseg.interop), drawn by its annotators."""
+"""One frame of the detections table as supervision's Detections (vidseg.formats.interop), drawn by its annotators."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +6,8 @@ import pytest
 import supervision as sv
 
 from test_mots import H, W, detections, objects
-from vidseg.errors import VidsegError
-from vidseg.interop import supervision_detections
+from vidseg.core.errors import VidsegError
+from vidseg.formats.interop import supervision_detections
 
 
 def test_a_frame_becomes_supervision_detections_that_its_annotators_draw(tmp_path):

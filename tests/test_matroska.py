@@ -1,11 +1,11 @@
-"""The Matroska stream of raw frames (vidseg.matroska), read back by ffprobe: every frame's time and duration."""
+"""The Matroska stream of raw frames (vidseg.media.matroska), read back by ffprobe: every frame's time and duration."""
 
 import subprocess
 
 import numpy as np
 import pytest
 
-from vidseg import matroska
+from vidseg.media import matroska
 
 
 def test_sizes_take_the_shortest_form_and_skip_the_reserved_all_ones():

@@ -10,7 +10,7 @@ import pytest
 from conftest import seeded_model
 from flow import MODEL
 from media import make_video
-from vidseg.frames import extract, write_index
+from vidseg.media.frames import extract, write_index
 
 HERE = Path(__file__).parent
 
@@ -58,7 +58,7 @@ def write_track_chunks(folder: Path, frames: int, per_frame: int = 20, chunk_siz
     import pyarrow as pa
     from pycocotools import mask as mask_utils
 
-    from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, frame_table, write_atomic
+    from vidseg.formats.tables import CHUNK_DETECTIONS_SCHEMA, frame_table, write_atomic
 
     rng = np.random.default_rng(0)
     start = rng.uniform(0, 100, (per_frame, 2))

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_model, matched, seeded_model, small_config, twin
-from vidseg.errors import VidsegError
+from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn import MaskRCNN
 
 
@@ -92,8 +92,8 @@ def test_empty_input_and_bad_frames():
 
 def test_min_confidence_filters_detections_exactly_as_filtering_afterwards(small_model, frames, tmp_path):
     """What evaluation relies on: detect at 0 and keep scores >= t (the track stage) gives what detecting at t gives."""
-    from vidseg.tables import detection_table, frame_table, write_atomic
-    from vidseg.track import track_video
+    from vidseg.formats.tables import detection_table, frame_table, write_atomic
+    from vidseg.tracking.track import track_video
 
     loose = small_model.detect(frames)
     scores = np.concatenate([r.scores for r in loose])

@@ -1,8 +1,8 @@
 import pytest
 
-from vidseg.errors import ConfigError, VidsegError
+from vidseg.core.errors import ConfigError, VidsegError
+from vidseg.inference.modelfile import class_names_for, model_file_for, read_model_file, resolve_model, write_model_file
 from vidseg.maskrcnn import COCO_CLASS_NAMES, Config
-from vidseg.modelfile import class_names_for, model_file_for, read_model_file, resolve_model, write_model_file
 
 
 def test_model_file_round_trip_and_overrides(tmp_path):

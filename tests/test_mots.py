@@ -1,4 +1,4 @@
-"""MOTS export (vidseg.mots): masks made disjoint, and TrackEval's own MOTS readers score the file."""
+"""MOTS export (vidseg.formats.mots): masks made disjoint, and TrackEval's own MOTS readers score the file."""
 
 import contextlib
 import io
@@ -10,10 +10,10 @@ import pytest
 import trackeval
 from pycocotools import mask as mask_utils
 
-from vidseg import mots
-from vidseg.errors import VidsegError
-from vidseg.mots import KITTI_MOTS_CLASSES, disjoint_masks, write_mots
-from vidseg.tables import CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA
+from vidseg.core.errors import VidsegError
+from vidseg.formats import mots
+from vidseg.formats.mots import KITTI_MOTS_CLASSES, disjoint_masks, write_mots
+from vidseg.formats.tables import CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA
 
 
 H, W = 40, 60
@@ -42,7 +42,7 @@ def objects(frame: int) -> list[tuple[int, int, str, float, np.ndarray]]:
 
 
 def detections(path, ids=lambda frame, track_id: track_id):
-    """A tracked detections table (vidseg.tables.DETECTIONS_SCHEMA) of `objects`, track ids through `ids`."""
+    """A tracked detections table (vidseg.formats.tables.DETECTIONS_SCHEMA) of `objects`, track ids through `ids`."""
     columns = {name: [] for name in DETECTIONS_SCHEMA.names}
     for frame in range(FRAMES):
         for i, (track_id, class_id, name, score, mask) in enumerate(objects(frame)):
@@ -142,7 +142,8 @@ def test_trackeval_scores_the_file_one_and_less_for_swapped_ids(tmp_path, datase
     write_mots(swapped, tmp_path / tracker.format(tracker="swapped"), KITTI_MOTS_CLASSES, frame_base)
     hota = trackeval_hota(tmp_path, dataset_name, {"same": None, "swapped": None})
     assert hota["same"] == pytest.approx(1.0, abs=1e-9)
-    # detection all found (DetA 1), each id right for half of each object's frames: AssA 1/3 (vidseg.track_eval)
+    # detection all found (DetA 1), each id right for half of each object's frames: AssA 1/3
+    # (vidseg.evaluation.track_eval)
     assert hota["swapped"] == pytest.approx((1 / 3) ** 0.5)
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 from conftest import seeded_model
 from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw, snakemake, wait_for_log_line, write_config
 from media import CLIPS, make_clips, make_video
-from vidseg.plan import PATHS
-from vidseg.units import plan_units
+from vidseg.workflow.plan import PATHS
+from vidseg.workflow.units import plan_units
 
 CHUNK = 32  # the 40-frame video splits into two chunks; the clips go in packs of up to 32 frames
 

@@ -1,8 +1,8 @@
-"""Packing short videos into segment jobs (vidseg.packs)."""
+"""Packing short videos into segment jobs (vidseg.workflow.packs)."""
 
 import random
 
-from vidseg.packs import plan_packs
+from vidseg.workflow.packs import plan_packs
 
 
 def clips(n, seed=0, low=20, high=200):

@@ -7,9 +7,9 @@ import yaml
 from snakemake.utils import validate
 
 from matterport_layout import matterport_layers, write_keras2_h5
-from vidseg.errors import ConfigError
+from vidseg.core.errors import ConfigError
 from vidseg.maskrcnn import COCO_CLASS_NAMES
-from vidseg.plan import LOGS, PATHS, WORKFLOW_DIR, build_plan
+from vidseg.workflow.plan import LOGS, PATHS, WORKFLOW_DIR, build_plan
 
 DEFAULT = yaml.safe_load((WORKFLOW_DIR / "config" / "config.yaml").read_text())
 
@@ -115,7 +115,7 @@ def test_the_demo_model_on_other_videos_is_noted(videos):
 
 
 def test_each_path_template_is_written_once():
-    """Rules, scripts and the package spell no output or log path: they come from vidseg/plan.py."""
+    """Rules, scripts and the package spell no output or log path: they come from vidseg/workflow/plan.py."""
     sources = [p for p in [*WORKFLOW_DIR.glob("rules/*.smk"), WORKFLOW_DIR / "Snakefile", *WORKFLOW_DIR.glob("scripts/*.py"),
                            *WORKFLOW_DIR.glob("vidseg/**/*.py")] if p.name != "plan.py"]
     texts = {p: p.read_text() for p in sources}
@@ -124,8 +124,8 @@ def test_each_path_template_is_written_once():
         assert [str(p) for p, text in texts.items() if template in text] == [], template
     for fragment in ("results/units", "results/detections/video_id", "logs/segment", "results/eval/"):
         assert [str(p) for p, text in texts.items() if fragment in text] == [], fragment
-    status = (WORKFLOW_DIR / "vidseg" / "status.py").read_text()
-    assert "from vidseg.plan import" in status
+    status = (WORKFLOW_DIR / "vidseg" / "workflow" / "status.py").read_text()
+    assert "from vidseg.workflow.plan import" in status
 
 
 def test_a_model_file_key_overridden_against_the_weights_is_named():

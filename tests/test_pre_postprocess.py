@@ -111,7 +111,7 @@ def test_normalized_window():
 
 
 def test_too_elongated_frame_is_a_clear_error():
-    from vidseg.errors import VidsegError
+    from vidseg.core.errors import VidsegError
 
     with pytest.raises(VidsegError, match="5000x2 frame is too elongated"):
         mold_frame(np.zeros((2, 5000, 3), np.uint8), Config(image_min_dim=0, image_max_dim=128))

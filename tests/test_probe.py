@@ -4,8 +4,8 @@ from fractions import Fraction
 import pytest
 
 from media import make_video
-from vidseg.errors import VidsegError
-from vidseg.probe import normalize, parse_rate, probe
+from vidseg.core.errors import VidsegError
+from vidseg.media.probe import normalize, parse_rate, probe
 
 
 def raw(video=None, audio=False, fmt=None):
@@ -76,7 +76,7 @@ def test_the_video_end_is_when_its_last_frame_stops_showing(tmp_path):
 
 
 def test_probe_records_say_why_a_file_is_unusable(tmp_path):
-    from vidseg.probe import probe_record
+    from vidseg.media.probe import probe_record
 
     good = probe_record("a", make_video(tmp_path / "a.mp4", seconds=0.5))
     assert good["ok"] and good["video_id"] == "a" and good["n_frames"] == 5

@@ -8,17 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from vidseg.plan import JOB_SCRIPTS, SCRIPTS_DIR
-from vidseg.provenance import code_digest, file_sha256, import_closure, imported_modules
+from vidseg.core.provenance import code_digest, file_sha256, import_closure, imported_modules
+from vidseg.workflow.plan import JOB_SCRIPTS, SCRIPTS_DIR
 
 SCRIPTS = JOB_SCRIPTS
 
 
 def test_closures_hold_what_the_hand_written_lists_missed():
     segment = set(import_closure(SCRIPTS_DIR / "segment.py"))
-    assert {"vidseg.batches", "vidseg.modelfile", "vidseg.cpu", "vidseg.gpu", "vidseg.atomic", "vidseg.segment",
-            "vidseg.maskrcnn.model", "vidseg.maskrcnn.kernels", "vidseg.provenance"} <= segment
-    assert "vidseg.tables" in import_closure(SCRIPTS_DIR / "annotate.py")
+    assert {"vidseg.inference.batches", "vidseg.inference.modelfile", "vidseg.inference.cpu", "vidseg.inference.gpu",
+            "vidseg.core.atomic", "vidseg.inference.segment", "vidseg.inference.unit", "vidseg.maskrcnn.model",
+            "vidseg.maskrcnn.kernels", "vidseg.core.provenance"} <= segment
+    assert not any(m.startswith("vidseg.workflow") for m in segment)  # library stages do not import planning
+    assert "vidseg.formats.tables" in import_closure(SCRIPTS_DIR / "annotate.py")
     # the model is reached through vidseg.maskrcnn's lazy names ("vidseg.maskrcnn.model" as a string)
     assert "vidseg.maskrcnn.model" in imported_modules(Path(sys.modules["vidseg"].__file__).parent / "maskrcnn/__init__.py",
                                                        "vidseg.maskrcnn")
@@ -44,7 +46,7 @@ def test_what_python_imports_is_in_the_closure(script):
 
 
 def test_digest_changes_with_any_module_of_the_closure(tmp_path, monkeypatch):
-    import vidseg.provenance as provenance
+    import vidseg.core.provenance as provenance
 
     package = tmp_path / "vidseg"
     (package / "sub").mkdir(parents=True)

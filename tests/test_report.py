@@ -16,13 +16,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vidseg import contact_sheet, report, report_data
-from vidseg.contact_sheet import pick_frames, thumb_size
-from vidseg.errors import VidsegError
-from vidseg.plan import PATHS
-from vidseg.report import build_report
-from vidseg.status import COLUMNS
-from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, with_provenance
+from vidseg.core.errors import VidsegError
+from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, with_provenance
+from vidseg.report import build as report
+from vidseg.report import contact_sheet
+from vidseg.report import data as report_data
+from vidseg.report.build import build_report
+from vidseg.report.contact_sheet import pick_frames, thumb_size
+from vidseg.workflow.plan import PATHS
+from vidseg.workflow.status import COLUMNS
 
 FPS = 10
 HOSTILE = "<script>alert(1)</script> is not a video"
@@ -178,10 +180,10 @@ def test_pages_are_rebuilt_only_when_their_inputs_change(run, monkeypatch):
 
 
 def test_the_code_digest_covers_the_modules_drawing_the_pages():
-    from vidseg.provenance import _closure_of_module
+    from vidseg.core.provenance import _closure_of_module
 
-    assert {"vidseg.report", "vidseg.report_data", "vidseg.report_plots", "vidseg.contact_sheet",
-            "vidseg.render"} <= _closure_of_module("vidseg.report")
+    assert {"vidseg.report", "vidseg.report.build", "vidseg.report.data", "vidseg.report.plots",
+            "vidseg.report.contact_sheet", "vidseg.media.render"} <= _closure_of_module("vidseg.report.build")
 
 
 def test_the_tables_are_streamed_without_masks(run, monkeypatch):

@@ -1,9 +1,9 @@
-"""vidseg.rle: compressed COCO RLE decoded inside a box equals pycocotools' full decode, cropped."""
+"""vidseg.media.rle: compressed COCO RLE decoded inside a box equals pycocotools' full decode, cropped."""
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from vidseg.rle import decode_box, run_lengths
+from vidseg.media.rle import decode_box, run_lengths
 
 
 def test_box_decoding_equals_pycocotools_on_random_masks():

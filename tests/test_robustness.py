@@ -20,7 +20,7 @@ import yaml
 from conftest import seeded_model
 from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw, wait_for_log_line
 from media import frame_times, make_video, stream_info
-from vidseg.plan import PATHS
+from vidseg.workflow.plan import PATHS
 
 SHELL_NAME = "a'; touch pwned; ' $(touch pwned2) `touch pwned3`"
 # file stem -> (video id, reason fragment of its probe failure)
@@ -197,7 +197,8 @@ def reference(tmp_path_factory):
 
 
 def test_two_full_runs_give_identical_tables(reference, tmp_path):
-    """The second on one core: without a GPU its segment job has 1 thread, the reference's 2 (vidseg.threads)."""
+    """The second on one core: without a GPU its segment job has 1 thread, the reference's 2
+    (vidseg.inference.threads)."""
     again = one_video_run(tmp_path)
     proc = run_raw(again, "--resources", "gpu=1", cores=1)
     assert proc.returncode == 0, proc.stderr[-3000:]

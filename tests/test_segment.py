@@ -3,9 +3,10 @@ import threading
 import pytest
 
 from media import short_videos
+from vidseg.inference.segment import member_range
+from vidseg.inference.unit import FAILURE_SUFFIX, TABLES, Member, Unit, failure_note, member_path, whole
 from vidseg.maskrcnn import COCO_CLASS_NAMES
-from vidseg.segment import member_range
-from vidseg.units import FAILURE_SUFFIX, TABLES, Member, Unit, chunks, failure_note, member_path, whole
+from vidseg.workflow.units import chunks
 
 
 def read_tables(folder, video):
@@ -32,8 +33,8 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
     import tensorflow as tf
 
     from conftest import make_frames, seeded_model
-    from vidseg.frames import write_index
-    from vidseg.segment import segment_unit
+    from vidseg.inference.segment import segment_unit
+    from vidseg.media.frames import write_index
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
     frames_dir = tmp_path / "frames"
@@ -71,10 +72,10 @@ def test_out_of_memory_retries_at_half_the_batch_down_to_one(tmp_path, caplog):
         return real(images, windows)
 
     model.predict = small_memory
-    with caplog.at_level(logging.WARNING, logger="vidseg.segment"):
+    with caplog.at_level(logging.WARNING, logger="vidseg.inference.segment"):
         retried = run("retried", batch=4)
     assert sizes == [4, 2, 1, 1, 1, 1, 1, 1]  # halved twice, then batch 1 kept for the rest of the chunk
-    assert [r.getMessage() for r in caplog.records if r.name == "vidseg.segment"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "vidseg.inference.segment"] == [
         "unit v.0000: out of memory on a batch of 4 frames; retrying at batch 2",
         "unit v.0000: out of memory on a batch of 2 frames; retrying at batch 1",
     ]
@@ -118,8 +119,8 @@ def test_a_partial_last_batch_is_padded_so_the_model_keeps_one_shape(tmp_path):
     import pandas as pd
 
     from conftest import make_frames, seeded_model
-    from vidseg.frames import write_index
-    from vidseg.segment import segment_unit
+    from vidseg.inference.segment import segment_unit
+    from vidseg.media.frames import write_index
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
     frames_dir = tmp_path / "frames"
@@ -166,8 +167,8 @@ def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_
     import tensorflow as tf
 
     from conftest import seeded_model
-    from vidseg.frames import write_failed_index
-    from vidseg.segment import segment_unit
+    from vidseg.inference.segment import segment_unit
+    from vidseg.media.frames import write_failed_index
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=4, detection_min_confidence=0.5)
     lengths = {"a": 3, "b": 2, "c": 3, "d": 1}
@@ -232,7 +233,7 @@ def test_a_pack_runs_its_videos_in_shared_batches_and_a_failed_video_costs_only_
 
 
 def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path, caplog):
-    """A CPU job runs one batch per thread at once (vidseg.threads): results in order, the same tables as one
+    """A CPU job runs one batch per thread at once (vidseg.inference.threads): results in order, the same tables as one
     stream, an unreadable frame failing only its video, out of memory halving the batch as with one stream."""
     import logging
 
@@ -240,7 +241,7 @@ def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path
     import tensorflow as tf
 
     from conftest import seeded_model
-    from vidseg.segment import segment_unit
+    from vidseg.inference.segment import segment_unit
 
     model = seeded_model(0, image_min_dim=64, image_max_dim=64, images_per_gpu=2, detection_min_confidence=0.5)
     lengths = {"a": 3, "b": 2, "c": 3, "d": 1}
@@ -292,7 +293,7 @@ def test_batches_in_several_streams_give_the_tables_and_failures_of_one(tmp_path
         return real(batch_images, windows)
 
     model.predict = small_memory
-    with caplog.at_level(logging.WARNING, logger="vidseg.segment"):
+    with caplog.at_level(logging.WARNING, logger="vidseg.inference.segment"):
         retried = chunk("retried", 2, 3)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         "unit a.0000: out of memory on a batch of 2 frames; retrying at batch 1"]

@@ -4,8 +4,9 @@ import json
 import subprocess
 import sys
 
-from vidseg.status import describe, write_status
-from vidseg.units import Member, Unit, UnitPlan
+from vidseg.inference.unit import Member, Unit
+from vidseg.workflow.status import describe, write_status
+from vidseg.workflow.units import UnitPlan
 
 
 def touch(root, path, text=""):
@@ -22,7 +23,7 @@ def plan(root, units, failed=None):
 
 
 def test_status_rows_of_videos_in_units(tmp_path):
-    """A unit (vidseg.units) that has a video's tables takes the video on to its next stage; one whose job gave
+    """A unit (vidseg.inference.unit) that has a video's tables takes the video on to its next stage; one whose job gave
     up on a video has its reason; one whose job died gets the job's log; one not run yet is not run. A long
     video needs every one of its units; a video its frames job could not decode fails at frames."""
     videos = ("a", "b", "c", "d", "e", "f", "g", "h")
@@ -104,13 +105,14 @@ def test_status_rows_for_each_way_a_video_ends(tmp_path):
 
 def _job(tmp_path, body):
     log = tmp_path / "job.log"
-    code = f"from vidseg.logs import log_to\nlog = log_to({str(log)!r})\nlog.info('working')\n{body}\n"
+    code = f"from vidseg.core.logs import log_to\nlog = log_to({str(log)!r})\nlog.info('working')\n{body}\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return proc.returncode, log.read_text()
 
 
 def test_a_job_stopped_by_bad_input_ends_its_log_with_one_failed_line(tmp_path):
-    code, text = _job(tmp_path, "from vidseg.errors import VidsegError\nraise VidsegError('videos/a.mp4: no video stream')")
+    code, text = _job(tmp_path,
+                      "from vidseg.core.errors import VidsegError\nraise VidsegError('videos/a.mp4: no video stream')")
     assert code == 1
     lines = text.splitlines()
     assert len(lines) == 2 and lines[-1].endswith("ERROR FAILED: videos/a.mp4: no video stream")

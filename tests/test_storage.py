@@ -17,8 +17,8 @@ import pytest
 from conftest import seeded_model
 from flow import MODEL, REPO, SNAKEMAKE, run_raw, run_watched, write_config
 from media import CLIPS, make_clips, make_video
-from vidseg.plan import LOGS, PATHS
-from vidseg.units import plan_units
+from vidseg.workflow.plan import LOGS, PATHS
+from vidseg.workflow.units import plan_units
 
 boto3 = pytest.importorskip("boto3")  # test extra: moto[server] (boto3 with it), snakemake-storage-plugin-s3
 from moto.server import ThreadedMotoServer  # noqa: E402

@@ -6,8 +6,8 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from media import stream_info
-from vidseg.evaluate import evaluate
-from vidseg.synthetic import CATEGORIES, Scene, write_coco_images, write_video
+from vidseg.evaluation.evaluate import evaluate
+from vidseg.media.synthetic import CATEGORIES, Scene, write_coco_images, write_video
 
 
 def test_scenes_are_deterministic_with_exact_disjoint_masks():

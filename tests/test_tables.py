@@ -4,9 +4,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pycocotools import mask as mask_utils
 
+from vidseg.formats.tables import (CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA,
+                                   detection_table, frame_table, read_parts, summary, write_atomic)
 from vidseg.maskrcnn.postprocess import Detections
-from vidseg.tables import (CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, detection_table,
-                           frame_table, read_parts, summary, write_atomic)
 
 NAMES = ["BG", "circle", "square"]
 
@@ -95,8 +95,8 @@ def test_frame_groups_streams_frames_in_order_across_batches(tmp_path, monkeypat
     import pyarrow as pa
     import pytest
 
-    import vidseg.tables as tables
-    from vidseg.errors import VidsegError
+    from vidseg.core.errors import VidsegError
+    import vidseg.formats.tables as tables
 
     monkeypatch.setattr(tables, "ROW_GROUP_ROWS", 4)  # several row groups
     per_frame = {0: 3, 2: 1, 3: 5, 7: 2}  # frames without detections have no rows
@@ -118,8 +118,8 @@ def test_frame_groups_streams_frames_in_order_across_batches(tmp_path, monkeypat
 def test_provenance_rides_in_the_schema_and_mixed_chunks_are_refused(tmp_path):
     import pytest
 
-    from vidseg.errors import VidsegError
-    from vidseg.tables import chunks_provenance, read_provenance, with_provenance
+    from vidseg.core.errors import VidsegError
+    from vidseg.formats.tables import chunks_provenance, read_provenance, with_provenance
 
     made = {"model_name": "shapes", "weights_sha256": "ab" * 32, "class_names": ["BG", "a"]}
     for name, record in [("0000", made), ("0001", made), ("0002", {**made, "weights_sha256": "cd" * 32})]:

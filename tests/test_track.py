@@ -1,4 +1,4 @@
-"""The track stage (vidseg.track): chunk files in, detections with track ids, frames and tracks tables out."""
+"""The track stage (vidseg.tracking.track): chunk files in, detections with track ids, frames and tracks tables out."""
 
 import sys
 from pathlib import Path
@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import vidseg.track
-from vidseg.tables import (CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, frame_table,
-                           read_provenance, write_atomic)
-from vidseg.track import track_video
-from vidseg.tracker import UNTRACKED
+from vidseg.formats.tables import (CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA,
+                                   frame_table, read_provenance, write_atomic)
+import vidseg.tracking.track
+from vidseg.tracking.track import track_video
+from vidseg.tracking.tracker import UNTRACKED
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from tracking import perturbed_detections, scene_truth  # noqa: E402
@@ -72,7 +72,7 @@ def run_stage(rows: pd.DataFrame, n_frames: int, chunk_size: int, folder: Path, 
 def test_tracks_run_on_across_chunks_and_batches(scene_rows, tmp_path, monkeypatch):
     """Chunks of 7 frames and one chunk of all 40 give the same tables, also read 5 rows at a time."""
     whole = run_stage(scene_rows, 40, 1800, tmp_path / "whole")
-    monkeypatch.setattr(vidseg.track, "BATCH_ROWS", 5)
+    monkeypatch.setattr(vidseg.tracking.track, "BATCH_ROWS", 5)
     chunked = run_stage(scene_rows, 40, 7, tmp_path / "chunked")
     for name in ("detections", "frames", "tracks"):
         assert chunked[name].equals(whole[name]), name

@@ -1,4 +1,4 @@
-"""Tracking evaluation (vidseg.track_eval): TrackEval's figures on hand-made sequences with known answers."""
+"""Tracking evaluation (vidseg.evaluation.track_eval): TrackEval's figures on hand-made sequences with known answers."""
 
 import json
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from pycocotools import mask as mask_utils
 
-from vidseg.synthetic import coco_annotation
-from vidseg.track_eval import evaluate_tracking
+from vidseg.evaluation.track_eval import evaluate_tracking
+from vidseg.media.synthetic import coco_annotation
 
 H, W = 60, 80
 FRAMES = 10
@@ -84,7 +84,7 @@ def test_ground_truth_without_object_ids_is_not_scored(truth):
 
 
 def test_summary_columns_leave_tracking_empty_where_it_was_not_scored():
-    from vidseg.evaluate import summary_columns
+    from vidseg.evaluation.evaluate import summary_columns
 
     coco = {name: 0.5 for name in ("AP", "AP50", "AP75")}
     scored = {"video_id": "a", "bbox": coco, "segm": coco, "tracking": {"HOTA": 0.8, "IDF1": 0.9, "MOTA": 0.95,

@@ -1,4 +1,4 @@
-"""The tracker (vidseg.tracker): ids that follow objects, confirmation, loss, duplicates, settings errors, and
+"""The tracker (vidseg.tracking.tracker): ids that follow objects, confirmation, loss, duplicates, settings errors, and
 ids that depend on the detections only (not their order within a frame, nor a score's last bit)."""
 
 import sys
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from pycocotools import mask as mask_utils
 
-from vidseg.errors import ConfigError
-from vidseg.tracker import UNTRACKED, Tracker, TrackSettings, box_iou
+from vidseg.core.errors import ConfigError
+from vidseg.tracking.tracker import UNTRACKED, Tracker, TrackSettings, box_iou
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from tracking import perturbed_detections, scene_truth, track_rows  # noqa: E402

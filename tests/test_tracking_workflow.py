@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from flow import REPO, SNAKEMAKE, snakemake
-from vidseg.plan import PATHS
-from vidseg.tables import TRACKS_SCHEMA
+from vidseg.formats.tables import TRACKS_SCHEMA
+from vidseg.workflow.plan import PATHS
 
 FRAMES = 30
 
@@ -93,8 +93,8 @@ def test_the_mots_export_is_read_and_scored_by_trackeval(runs, tmp_path):
     scores it against the ground truth written the same way, and gets the HOTA of the run's evaluation (vidseg's
     own TrackEval call on the tables, before overlaps were removed) to within 0.01."""
     from test_mots import LAYOUTS, read_mots, trackeval_hota
-    from vidseg.mots import disjoint_masks, mots_line
-    from vidseg.track_eval import ground_truth_tracks
+    from vidseg.evaluation.track_eval import ground_truth_tracks
+    from vidseg.formats.mots import disjoint_masks, mots_line
 
     _, whole = runs
     lines = read_mots(whole / "results/exports/mots/demo_0.txt")
@@ -160,7 +160,7 @@ def test_the_coco_export_scores_as_the_evaluation(runs):
 
 def test_annotated_frames_show_track_ids(runs):
     """Where a track is, the annotated frame carries its colour (the label's filled box) and not the source's."""
-    from vidseg.render import track_colour
+    from vidseg.media.render import track_colour
 
     chunked, _ = runs
     detections = pd.read_parquet(chunked / "results/detections")

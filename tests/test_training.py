@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from conftest import make_frames, seeded_model
-from vidseg.errors import VidsegError
+from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn.dataset import CocoDataset
 from vidseg.maskrcnn.training import LOSS_NAMES, Trainer
-from vidseg.synthetic import CATEGORIES, write_coco_images
+from vidseg.media.synthetic import CATEGORIES, write_coco_images
 
 TINY = dict(num_classes=4, image_min_dim=64, image_max_dim=64, images_per_gpu=2, rpn_train_anchors_per_image=64,
             train_rois_per_image=32, post_nms_rois_training=200, pre_nms_limit=1000, fpn_classif_fc_layers_size=128,
@@ -176,8 +176,8 @@ def test_fine_tuning_from_other_classes_skips_the_class_specific_heads(dataset, 
     """train_model from an 81-class file onto the 3 shape classes (the matterport fine-tuning path)."""
     import yaml
 
-    from vidseg.errors import ConfigError
-    from vidseg.train import train_model
+    from vidseg.core.errors import ConfigError
+    from vidseg.inference.train import train_model
 
     coco_like = seeded_model(0, **{**TINY, "num_classes": 81})
     coco_like.save_weights(tmp_path / "coco_like.h5")
@@ -238,8 +238,8 @@ def test_crop_sample_lands_anywhere_padding_included_and_keeps_what_it_cuts():
 def test_training_on_crops_writes_the_model_at_its_full_size(dataset, tmp_path):
     import yaml
 
-    from vidseg.errors import ConfigError
-    from vidseg.train import train_model
+    from vidseg.core.errors import ConfigError
+    from vidseg.inference.train import train_model
 
     narrow = {**TINY, "backbone": "resnet50", "backbone_width": 0.125, "rpn_conv_size": 32, "mask_head_conv_size": 16}
     settings = {"name": "crops", "model": {**narrow, "image_min_dim": 64, "image_max_dim": 128}, "crop_size": 64,

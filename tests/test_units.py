@@ -1,4 +1,4 @@
-"""Units of work: what each segment job runs, planned once after the probes (vidseg.units)."""
+"""Units of work: what each segment job runs, planned once after the probes (vidseg.workflow.units)."""
 
 import json
 import logging
@@ -7,11 +7,12 @@ import random
 
 import pytest
 
-from vidseg.errors import VidsegError
-from vidseg.packs import plan_packs
-from vidseg.segment import member_range
-from vidseg.units import (FAILURE_SUFFIX, TABLES, Member, Unit, UnitPlan, chunks, failed_in, failure_note, member_path,
-                          note_failure, plan_units, read_plan, tables_of, unit_name, whole, write_plan)
+from vidseg.core.errors import VidsegError
+from vidseg.inference.segment import member_range
+from vidseg.inference.unit import (FAILURE_SUFFIX, TABLES, Member, Unit, failed_in, failure_note, member_path,
+                                   note_failure, tables_of, unit_name, whole)
+from vidseg.workflow.packs import plan_packs
+from vidseg.workflow.units import UnitPlan, chunks, plan_units, read_plan, write_plan
 
 CHUNK = 1800
 

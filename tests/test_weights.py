@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from matterport_layout import matterport_layers, write_keras2_h5
-from vidseg.errors import WeightsError
+from vidseg.core.errors import WeightsError
 
 
 def variable(model, layer, role):

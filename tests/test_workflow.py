@@ -12,7 +12,7 @@ import yaml
 
 from flow import REPO, SNAKEMAKE, job_counts, output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
-from vidseg.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA
+from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA
 
 @pytest.fixture(scope="module")
 def workdir(two_video_run):
@@ -246,8 +246,8 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
-    from vidseg.synthetic import write_video
-    from vidseg.provenance import PACKAGE_DIR, import_closure
+    from vidseg.core.provenance import PACKAGE_DIR, import_closure
+    from vidseg.media.synthetic import write_video
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -319,8 +319,8 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
         for upstream in ("probe", "frames"):  # stages before the edited code do not rerun
             if upstream not in direct:
                 assert upstream not in planned, (module, planned)
-    assert "vidseg.batches" in closures["segment"] and "vidseg.tables" in closures["annotate"]
-    assert {"vidseg.plan", "vidseg.status", "vidseg.inputs"} <= set(unused)
+    assert "vidseg.inference.batches" in closures["segment"] and "vidseg.formats.tables" in closures["annotate"]
+    assert {"vidseg.workflow.plan", "vidseg.workflow.status", "vidseg.workflow.inputs"} <= set(unused)
 
 
 def test_81_class_weights_without_model_keys_segment_with_the_coco_config(tmp_path):

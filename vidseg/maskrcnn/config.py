@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from vidseg.errors import ConfigError, ConfigWarning
+from vidseg.core.errors import ConfigError, ConfigWarning
 
 RESIZE_MODES = ("square",)
 BACKBONES = ("resnet50", "resnet101")

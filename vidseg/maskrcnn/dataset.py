@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidseg.errors import VidsegError
+from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn.boxes import denorm_boxes, norm_boxes
 from vidseg.maskrcnn.preprocess import mold_frame, normalized_window
 

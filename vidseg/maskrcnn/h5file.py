@@ -9,7 +9,7 @@ from pathlib import Path
 
 import h5py
 
-from vidseg.errors import WeightsError
+from vidseg.core.errors import WeightsError
 
 CLASS_LOGITS = "mrcnn_class_logits"
 

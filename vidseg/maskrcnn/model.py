@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vidseg.errors import VidsegError
+from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn import kernels
 from vidseg.maskrcnn.anchors import normalized_anchors
 from vidseg.maskrcnn.backbone import ResNetFPN

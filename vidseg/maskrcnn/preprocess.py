@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidseg.errors import VidsegError
+from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn.boxes import norm_boxes
 from vidseg.maskrcnn.resize import resize_like_skimage
 

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from vidseg.errors import VidsegError
+from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn import losses
 from vidseg.maskrcnn.anchors import pyramid_anchors
 from vidseg.maskrcnn.boxes import denorm_boxes

@@ -20,8 +20,8 @@ import h5py
 import keras
 import numpy as np
 
-from vidseg.atomic import atomic_path
-from vidseg.errors import WeightsError
+from vidseg.core.atomic import atomic_path
+from vidseg.core.errors import WeightsError
 from vidseg.maskrcnn.h5file import read_names, weights_root
 
 log = logging.getLogger(__name__)

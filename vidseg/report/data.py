@@ -1,0 +1,105 @@
+"""What the HTML report shows of one video, read from the run's tables a batch at a time.
+
+Only the columns a figure needs are read (never `mask_rle`), and the detections
+table is streamed, so memory grows with frames x classes, not with detections.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from vidseg.formats.tables import read_provenance
+from vidseg.workflow.plan import PATHS
+
+SCORE_BINS = np.linspace(0.0, 1.0, 41)  # score histogram edges: 0.025 wide
+BATCH_ROWS = 16384  # the tables' row group size (vidseg.formats.tables.ROW_GROUP_ROWS)
+
+
+@dataclass
+class VideoData:
+    """One video's figures for the report: per-frame times, per-class counts, score histograms, tracks, evaluation."""
+
+    video: str
+    times: np.ndarray  # (frames,) presentation time of each processed frame, seconds
+    per_frame: dict[str, np.ndarray] = field(default_factory=dict)  # class -> (frames,) detections in each frame
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # class -> counts in SCORE_BINS
+    class_ids: dict[str, int] = field(default_factory=dict)  # class name -> class id
+    tracked: int = 0  # detections in a confirmed track
+    tracks: dict[str, np.ndarray] = field(default_factory=dict)  # column -> values, one per track
+    probe: dict | None = None
+    evaluation: dict | None = None
+    provenance: dict | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.times)
+
+    @property
+    def detections(self) -> dict[str, int]:
+        return {name: int(counts.sum()) for name, counts in self.per_frame.items()}
+
+    @property
+    def objects(self) -> dict[str, int]:
+        """Distinct objects (confirmed tracks) per class, by each track's main class."""
+        names, counts = np.unique(self.tracks.get("class_name", np.array([], dtype=object)), return_counts=True)
+        return {str(name): int(count) for name, count in zip(names, counts)}
+
+
+def has_tables(root: Path, video: str) -> bool:
+    return all((root / PATHS[kind].format(video=video)).is_file() for kind in ("detections", "frames_table"))
+
+
+def read_video(root: Path, video: str) -> VideoData:
+    """A video's report figures from its frames, detections and tracks tables, probe record and evaluation."""
+    frames = pq.read_table(root / PATHS["frames_table"].format(video=video), columns=["frame", "time_s"])
+    frame_numbers = frames.column("frame").to_numpy()
+    order = np.argsort(frame_numbers, kind="stable")
+    frame_numbers = frame_numbers[order]
+    data = VideoData(video, frames.column("time_s").to_numpy()[order])
+    detections = root / PATHS["detections"].format(video=video)
+    _count_detections(data, detections, frame_numbers)
+    data.provenance = read_provenance(detections)
+    tracks_path = root / PATHS["tracks"].format(video=video)
+    if tracks_path.is_file():
+        columns = ["track_id", "class_name", "first_time_s", "last_time_s", "frames_seen"]
+        table = pq.read_table(tracks_path, columns=columns)
+        data.tracks = {name: table.column(name).to_numpy(zero_copy_only=False) for name in columns}
+    data.probe = _json(root / PATHS["probe"].format(video=video))
+    data.evaluation = _json(root / PATHS["evaluation"].format(video=video))
+    return data
+
+
+def _count_detections(data: VideoData, path: Path, frame_numbers: np.ndarray) -> None:
+    """Per class (grouped by class id; class names read dictionary-encoded, never as one string per row): detections
+    per frame and score histograms; and the detections in a track."""
+    columns = ["frame", "class_id", "class_name", "score", "track_id"]
+    # buffered reads, one thread: the default read-ahead made the peak grow with the file's length
+    table = pq.ParquetFile(path, read_dictionary=["class_name"], pre_buffer=False, buffer_size=1 << 20)
+    for batch in table.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False):
+        position = np.searchsorted(frame_numbers, batch.column("frame").to_numpy())
+        position = np.minimum(position, max(len(frame_numbers) - 1, 0))
+        class_ids = batch.column("class_id").to_numpy()
+        names = batch.column("class_name")
+        scores = batch.column("score").to_numpy()
+        data.tracked += int((batch.column("track_id").to_numpy() >= 0).sum())
+        for class_id, first in zip(*np.unique(class_ids, return_index=True)):
+            rows = class_ids == class_id
+            name = names.dictionary[names.indices[int(first)].as_py()].as_py()
+            data.class_ids.setdefault(name, int(class_id))
+            counts = np.bincount(position[rows], minlength=len(frame_numbers))
+            hist = np.histogram(scores[rows], bins=SCORE_BINS)[0]
+            if name in data.per_frame:
+                data.per_frame[name] += counts
+                data.scores[name] += hist
+            else:
+                data.per_frame[name] = counts
+                data.scores[name] = hist
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
