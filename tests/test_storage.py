@@ -116,7 +116,7 @@ def results_of(frames, units, probes=True):
 
 
 def test_a_run_on_s3_reads_the_bucket_and_writes_every_result_there(s3, stored):
-    _, client = s3
+    endpoint, client = s3
     work, frames = stored
     units = plan_units(frames, CHUNK)
     assert any(len(u.videos) >= 3 for u in units) and {"long.0000", "long.0001"} <= {u.name for u in units}
@@ -132,6 +132,13 @@ def test_a_run_on_s3_reads_the_bucket_and_writes_every_result_there(s3, stored):
     status = pd.read_csv(work / "bucket" / PATHS["status"], sep="\t")
     assert set(status.stage) == {"done"} and len(status) == len(frames)
     assert (work / "bucket" / PATHS["status"]).read_text() == (work / PATHS["status"]).read_text()
+    # Snakemake itself sees every file of every job (all declared): its summary lists each one as up to date
+    listed = {line.split("\t")[0].removeprefix(f"s3://{BUCKET}/{PREFIX}/"): line.split("\t")
+              for line in s3_run(endpoint, work, "--summary").splitlines() if line.startswith("s3://")}
+    made = {p for p in results_of(frames, units) if not p.startswith(("logs/", "results/benchmarks/"))}
+    made = {p if "/units/" not in p else p.rsplit("/", 1)[0] for p in made} - {PATHS["status"]}  # a unit: one folder
+    assert made <= set(listed), sorted(made - set(listed))
+    assert {row[4] for path, row in listed.items() if path in made} == {"ok"}
 
 
 def test_tables_from_the_bucket_equal_a_local_run_with_a_job_per_video(s3, stored, local, tmp_path):
