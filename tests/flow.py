@@ -15,8 +15,12 @@ from vidseg.workflow.plan import PATHS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+# The workflow tests' model: COCO's 81 classes and ResNet-50 at 64 px, with narrower heads than matterport's (mask
+# head 64 channels, classifier 256): a quarter of the time per frame of full-width heads, which at this image size
+# are most of it. Full-width heads are in the model tests and test_workflow's 81-class COCO-config run.
 MODEL = dict(name="tiny", num_classes=81, backbone="resnet50", image_min_dim=64, image_max_dim=64, images_per_gpu=2,
-             detection_min_confidence=0.5, pre_nms_limit=1000, post_nms_rois_inference=200, detection_max_instances=20)
+             detection_min_confidence=0.5, pre_nms_limit=1000, post_nms_rois_inference=200, detection_max_instances=20,
+             mask_head_conv_size=64, fpn_classif_fc_layers_size=256)
 
 
 def snakemake(workdir: Path, *extra: str) -> str:

@@ -1,25 +1,20 @@
-"""Short videos packed into shared segment jobs (units of work, segment.pack): a broken video that costs only
-itself, and a unit killed midway. (A packed run's tables against one job per video, and the reruns of the units a
-changed and a new video are in: tests/test_storage.py, which runs them on S3.)"""
+"""Short videos packed into shared segment jobs (units of work, segment.pack): a pack with a broken video, killed
+midway and rerun. (A packed run's tables against one job per video, and the reruns of the units a changed and a
+new video are in: tests/test_storage.py, which runs them on S3.)"""
 
 import subprocess
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from conftest import seeded_model
-from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw, snakemake, wait_for_log_line, write_config
-from media import CLIPS, make_clips, make_video
+from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw, wait_for_log_line, write_config
+from media import make_video
 from vidseg.workflow.plan import PATHS
 from vidseg.workflow.units import plan_units
 
-CHUNK = 32  # the 40-frame video splits into two chunks; the clips go in packs of up to 32 frames
-
-
-def make_root(root, pack: bool, long: bool = True):
-    make_clips(root / "videos", long)
-    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
-    write_config(root, {"segment": {"chunk_size": CHUNK, "pack": pack}})
-    return root
+CLIP_FRAMES = {"clip_a": 20, "clip_b": 20, "clip_c": 20}  # 2 s each at 10 fps: one pack
+BROKEN = "clip_b"
 
 
 def tables(root, kind, keys):
@@ -28,56 +23,53 @@ def tables(root, kind, keys):
     return table.sort_values(keys).reset_index(drop=True)
 
 
-def test_a_broken_video_in_a_pack_costs_only_itself(tmp_path):
-    root = make_root(tmp_path, True, long=False)  # the clips alone: the packs are what is tested
-    write_config(root, {"segment": {"chunk_size": CHUNK}, "frames": {"keep": True}})
-    broken = "clip_b"
-    frames = PATHS["frames"].format(video=broken)
+def test_a_pack_with_a_broken_video_killed_midway_then_rerun(tmp_path):
+    """One pack of three clips; the second has a frame that does not decode. The run is killed (kill -9 on the
+    whole process tree, as a power cut would) once the pack's job has finished the first clip: the pack's folder
+    is not there (a partial one would be taken for done: Snakemake checks for incomplete outputs before it knows
+    the jobs after the probes), and whatever table exists is whole. The rerun that Snakemake directs (--unlock,
+    then --rerun-incomplete) runs the pack again: the first clip gets the tables the killed job had made for it,
+    the third completes, and the broken clip costs only itself: its later jobs fail, and results/status.tsv
+    names the segment stage, the frame and the pack's log."""
+    root = tmp_path
+    for name, frames in CLIP_FRAMES.items():
+        make_video(root / "videos" / f"{name}.mp4", seconds=frames / 10, audio=name == "clip_a")
+    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
+    write_config(root, {"segment": {"chunk_size": 1800}, "frames": {"keep": True}})
+    (unit,) = plan_units(CLIP_FRAMES, 1800)
+    assert unit.videos == tuple(CLIP_FRAMES) and unit.name == "clip_a.0000"
+    frames = PATHS["frames"].format(video=BROKEN)
     assert run_raw(root, frames, cores=2).returncode == 0  # its frames, kept
     (root / frames / "000003.jpg").write_bytes(b"not a picture")
-    proc = run_raw(root, "--resources", "gpu=1", "--keep-going", cores=2)
-    assert proc.returncode != 0  # the broken video's later jobs fail, as with any failed video
-    unit = next(u for u in plan_units({name: round(s * 10) for name, s in CLIPS.items()}, CHUNK) if broken in u.videos)
-    assert len(unit.videos) > 1
-    status = pd.read_csv(root / "results/status.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("video")
-    assert status.loc[broken, "stage"] == "segment" and status.loc[broken, "status"] == "failed"
-    assert "000003.jpg" in status.loc[broken, "reason"]
-    assert f"logs/segment/{unit.name}.log" in status.loc[broken, "reason"]
-    assert (status.drop(index=broken).stage == "done").all()
-    detections = tables(root, "detections", ["video_id", "frame"])
-    assert set(detections.video_id) == set(CLIPS) - {broken}
-    assert (root / "results/videos/clip_a.mp4").is_file() and not (root / f"results/videos/{broken}.mp4").exists()
-    assert "000003.jpg" in (root / f"logs/track/{broken}.log").read_text()  # its track job fails with the reason
 
-
-def test_kill_9_inside_a_pack_job_then_rerun_finishes_the_pack(tmp_path):
-    """Killed while the second video of a pack runs: the pack's folder is not there (a partial one would be
-    taken for done: Snakemake checks for incomplete outputs before it knows the jobs after the probes), so the
-    rerun runs the pack again, and the first video gets the tables the killed job had made for it."""
-    for name in ("clip_a", "clip_b"):
-        make_video(tmp_path / "videos" / f"{name}.mp4", seconds=3.0)  # 30 frames each
-    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(tmp_path / "weights.h5")
-    write_config(tmp_path, {"segment": {"chunk_size": 1800}})
-    assert [u.videos for u in plan_units({"clip_a": 30, "clip_b": 30}, 1800)] == [("clip_a", "clip_b")]
-    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
-            str(tmp_path / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
+    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile",
+            str(root / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
     run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = tmp_path / "logs/segment/clip_a.0000.log"
-    # the first video's tables are written
-    assert wait_for_log_line(run, tmp_path, log, "unit clip_a.0000: clip_a done"), "the run ended before the kill"
+    log = root / f"logs/segment/{unit.name}.log"
+    assert wait_for_log_line(run, root, log, f"unit {unit.name}: clip_a done"), "the run ended before the kill"
     kill_tree(run.pid)
     run.wait()
-    assert "unit clip_a.0000: 60/60 frames" not in log.read_text()  # killed inside the pack
-    pack = tmp_path / "results/units/clip_a.0000"
+    assert f"unit {unit.name}: clip_c done" not in log.read_text()  # killed inside the pack
+    pack = root / "results/units" / unit.name
     assert not pack.exists()  # the folder appears whole or not at all: a partial one would pass for done
-    partial, = (tmp_path / "results/units").glob(".clip_a.0000.*.partial")
-    assert not (partial / "clip_b.detections.parquet").exists()
+    partial, = (root / "results/units").glob(f".{unit.name}.*.partial")
+    assert not (partial / "clip_c.detections.parquet").exists()
+    for path in (root / "results").rglob("*.parquet"):
+        pq.read_table(path)  # whatever exists is complete
     before = pd.read_parquet(partial / "clip_a.detections.parquet")  # what the killed job had done
-    assert run_raw(tmp_path, "--unlock").returncode == 0
-    snakemake(tmp_path, "--rerun-incomplete")
+
+    assert run_raw(root, "--unlock").returncode == 0
+    proc = run_raw(root, "--resources", "gpu=1", "--rerun-incomplete", "--keep-going", cores=2)
+    assert proc.returncode != 0  # the broken video's later jobs fail, as with any failed video
     pd.testing.assert_frame_equal(pd.read_parquet(pack / "clip_a.detections.parquet"), before)
-    assert not partial.exists()
-    frames = tables(tmp_path, "frames", ["video_id", "frame"])
-    assert frames.groupby("video_id").size().to_dict() == {"clip_a": 30, "clip_b": 30}
-    status = pd.read_csv(tmp_path / "results/status.tsv", sep="\t")
-    assert set(status.stage) == {"done"}
+    assert not partial.exists() and not list((root / "results").rglob(".*.tmp"))  # nothing left behind
+    status = pd.read_csv(root / "results/status.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("video")
+    assert status.loc[BROKEN, "stage"] == "segment" and status.loc[BROKEN, "status"] == "failed"
+    assert "000003.jpg" in status.loc[BROKEN, "reason"]
+    assert f"logs/segment/{unit.name}.log" in status.loc[BROKEN, "reason"]
+    assert (status.drop(index=BROKEN).stage == "done").all()
+    assert "000003.jpg" in (root / f"logs/track/{BROKEN}.log").read_text()  # its track job fails with the reason
+    frames = tables(root, "frames", ["video_id", "frame"])
+    assert frames.groupby("video_id").size().to_dict() == {"clip_a": 20, "clip_c": 20}
+    assert set(tables(root, "detections", ["video_id", "frame"]).video_id) == {"clip_a", "clip_c"}
+    assert (root / "results/videos/clip_a.mp4").is_file() and not (root / f"results/videos/{BROKEN}.mp4").exists()

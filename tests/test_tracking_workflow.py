@@ -1,4 +1,4 @@
-"""Tracking end to end: the bundled demo model on a demo video, segmented in chunks of 7 frames and of 1800."""
+"""Tracking end to end: the bundled demo model on a demo video, segmented in chunks of 11 frames and of 1800."""
 
 import json
 import re
@@ -26,10 +26,10 @@ def demo_config(chunk_size: int) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same demo video run with chunks of 7 frames (5 segment jobs), then redone as a user's video in a pack (it
+    """The same demo video run with chunks of 11 frames (3 segment jobs), then redone as a user's video in a pack (it
     is shorter than a chunk), beside a broken one (its report is opened in a browser)."""
     chunked = tmp_path_factory.mktemp("chunked")
-    (chunked / "config.yaml").write_text(yaml.safe_dump(demo_config(7)))
+    (chunked / "config.yaml").write_text(yaml.safe_dump(demo_config(11)))
     snakemake(chunked)
     whole = tmp_path_factory.mktemp("whole")
     (whole / "videos").mkdir()
@@ -47,7 +47,7 @@ def runs(tmp_path_factory):
 
 def test_chunk_size_does_not_change_the_tracks(runs):
     chunked, whole = runs
-    assert len(list((chunked / "results/units").glob("demo_0.*/demo_0.detections.parquet"))) == 5  # 5 chunks
+    assert len(list((chunked / "results/units").glob("demo_0.*/demo_0.detections.parquet"))) == 3  # 3 chunks
     assert len(list((whole / "results/units").glob("*/demo_0.detections.parquet"))) == 1  # shorter than a chunk
     a = pd.read_parquet(chunked / "results/tracks")
     b = pd.read_parquet(whole / "results/tracks")

@@ -88,19 +88,15 @@ def test_reruns_redo_only_what_changed(workdir):
     assert "segment" not in planned_jobs(workdir) and planned_jobs(workdir)["annotate"] == 2
     write_config(workdir)
     assert planned_jobs(workdir) == {}
-    # a video replaced by a new version: only that video's jobs, and the dataset summary
+    # a video replaced by a new version, and a new video: only their jobs, and the dataset's
     before = output_times(workdir)
     make_video(workdir / "videos" / "plain.mp4", seconds=1.0, size="80x60", fps="12", source="testsrc")
-    snakemake(workdir)
-    changed = {p for p, t in output_times(workdir).items() if before.get(p) != t}
-    dataset = {"results/summary.csv", "results/units.json"}  # the dataset's jobs: the summary, the plan of units
-    assert changed == {p for p in before if "plain" in p} | dataset
-    # a new video: only its jobs, and the summary
-    before = output_times(workdir)
     shutil.copy(workdir / "videos" / "plain.mp4", workdir / "videos" / "third.mp4")
     snakemake(workdir)
     after = output_times(workdir)
-    assert {p for p in after if before.get(p) != after[p]} == {p for p in after if "third" in p} | dataset
+    changed = {p for p in after if before.get(p) != after[p]}
+    dataset = {"results/summary.csv", "results/units.json"}  # the dataset's jobs: the summary, the plan of units
+    assert changed == {p for p in before if "plain" in p} | {p for p in after if "third" in p} | dataset
     assert len([p for p in after if "third" in p]) == len([p for p in after if "plain" in p]) > 8
 
 
@@ -236,14 +232,34 @@ def test_tables_record_how_they_were_made(workdir):
 
 STAGE_RULES = ("probe", "plan", "frames", "segment", "track", "annotate", "export", "evaluate", "summary")
 
+# Run in a scratch copy of the workflow: each package module edited in turn, which rules' code digests change
+# (vidseg.workflow.plan.code_digests, the `code` param of every rule).
+DIGESTS_PER_EDIT = """
+import json, sys
+from pathlib import Path
+from vidseg.workflow.plan import code_digests
+package = Path(sys.argv[1])
+before, changed = code_digests(), {}
+for path in sorted(package.rglob("*.py")):
+    original = path.read_bytes()
+    path.write_bytes(original + b"\\n# edited\\n")
+    try:
+        after = code_digests()
+    finally:
+        path.write_bytes(original)
+    changed[str(path.relative_to(package.parent))] = sorted(rule for rule in after if after[rule] != before[rule])
+print(json.dumps(changed))
+"""
+
 
 def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
-    """In a scratch copy of the workflow and of a finished run: each package module edited in turn plans the
-    stages whose job scripts import it (directly or not) and not the stages before them; a module no job imports
-    plans nothing. (A module the probe or the plan job imports plans those and the plan only: the plan is a
-    checkpoint, and the DAG after it is planned once it has run.)"""
+    """In a scratch copy of the workflow and of a finished run: each package module edited in turn changes the code
+    digest of exactly the rules whose job scripts import it (directly or not); a module no job imports changes none.
+    Then Snakemake itself plans the edits of one module per stage (the module fewest stages import): the stages
+    that import it, not the stages before them, and nothing for a module no job imports. (A module the probe or
+    the plan job imports plans those and the plan only: the plan is a checkpoint, and the DAG after it is planned
+    once it has run.)"""
     import os
-    import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
     from vidseg.core.provenance import PACKAGE_DIR, import_closure
@@ -254,9 +270,29 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
     for part in ("Snakefile", "environment.yml", "rules", "scripts", "config", "vidseg", "profiles"):
         copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
         copy(REPO / part, repo / part, **({"ignore": shutil.ignore_patterns("__pycache__")} if (REPO / part).is_dir() else {}))
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    scripts = sorted(p.stem for p in (repo / "scripts").glob("*.py") if not p.name.startswith("_"))
+    closures = {rule: set(import_closure(repo / "scripts" / f"{rule}.py")) for rule in scripts}
+    modules = sorted(p.relative_to(repo) for p in (repo / "vidseg").rglob("*.py"))
+    assert len(modules) == len(list(PACKAGE_DIR.rglob("*.py")))
+
+    def name(rel) -> str:
+        return ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+
+    proc = subprocess.run([sys.executable, "-c", DIGESTS_PER_EDIT, str(repo / "vidseg")], capture_output=True,
+                          text=True, env=env, cwd=repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digests_changed = json.loads(proc.stdout)
+    assert set(digests_changed) == {str(rel) for rel in modules}
+    for rel in modules:
+        assert digests_changed[str(rel)] == sorted(r for r, closure in closures.items() if name(rel) in closure), rel
+    unused = [name(rel) for rel in modules if not digests_changed[str(rel)]]
+    assert {"vidseg.workflow.plan", "vidseg.workflow.status", "vidseg.workflow.inputs"} <= set(unused)
+    assert "vidseg.inference.batches" in closures["segment"] and "vidseg.formats.tables" in closures["annotate"]
+
+    # Snakemake's side, on a finished run with a video that has a ground truth (so the evaluate stage is in it)
     work = tmp_path / "work"
     shutil.copytree(workdir, work, symlinks=True)
-    # a video with a ground truth, so the evaluate stage is in the run too
     write_video(work / "videos" / "shapes.mp4", work / "truth" / "shapes.json", frames=4, seed=3, size=(64, 96), audio=False)
     config = yaml.safe_load((work / "config.yaml").read_text())
     (work / "config.yaml").write_text(yaml.safe_dump({**config, "ground_truth": "truth"}))
@@ -269,58 +305,46 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         return proc.stdout + proc.stderr
 
-    def plan(repo, work) -> dict[str, int]:
-        """Jobs a dry run plans, per rule."""
-        out = run(repo, work, "--dry-run")
-        if "Nothing to be done" in out:
-            return {}
-        stats = out.split("Job stats:", 1)[1]
-        return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
-
     run(repo, work)
     # two scratch copies of workflow and run, so that two dry runs at a time plan the edits (one per core)
     slots = [(repo, work), (tmp_path / "repo2", tmp_path / "work2")]
     shutil.copytree(repo, slots[1][0], symlinks=True)
     shutil.copytree(work, slots[1][1], symlinks=True)
-    assert [plan(*slot) for slot in slots] == [{}, {}]
-    closures = {rule: set(import_closure(repo / "scripts" / f"{rule}.py")) for rule in STAGE_RULES}
-    modules = sorted(p.relative_to(repo) for p in (repo / "vidseg").rglob("*.py"))
-    assert len(modules) == len(list(PACKAGE_DIR.rglob("*.py")))
+    assert [job_counts(run(*slot, "--dry-run")) for slot in slots] == [{}, {}]
+    by_name = {name(rel): rel for rel in modules}
+    chosen = {min(sorted(closures[rule]), key=lambda m: sum(m in c for c in closures.values())) for rule in STAGE_RULES}
+    chosen.add("vidseg.workflow.status")  # no job imports it
+    chosen = sorted(chosen)
 
-    def plan_edits(slot, rels):
-        """What a dry run plans with each of `rels` edited in turn in the slot's copy of the workflow."""
+    def plan_edits(slot, names):
+        """What a dry run plans with each module of `names` edited in turn in the slot's copy of the workflow."""
         planned = {}
-        for rel in rels:
-            source = slot[0] / rel
+        for module in names:
+            source = slot[0] / by_name[module]
             original = source.read_bytes()
             source.write_bytes(original + b"\n# edited\n")
             try:
-                planned[rel] = plan(*slot)
+                planned[module] = job_counts(run(*slot, "--dry-run"))
             finally:
                 source.write_bytes(original)
         return planned
 
     with ThreadPoolExecutor(len(slots)) as pool:
-        shares = [modules[i::len(slots)] for i in range(len(slots))]
-        planned_for = {rel: planned for part in pool.map(plan_edits, slots, shares) for rel, planned in part.items()}
-    unused = []
-    for rel in modules:
-        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
-        planned = planned_for[rel]
-        direct = {rule for rule, closure in closures.items() if module in closure}
+        shares = [chosen[i::len(slots)] for i in range(len(slots))]
+        planned_for = {module: planned for part in pool.map(plan_edits, slots, shares) for module, planned in part.items()}
+    assert {rule for module in chosen for rule in digests_changed[str(by_name[module])]} >= set(STAGE_RULES)
+    for module in chosen:
+        planned = planned_for[module]
+        direct = set(digests_changed[str(by_name[module])]) & set(STAGE_RULES)
         if not direct:
-            unused.append(module)
             assert planned == {}, (module, planned)
-            continue
-        if direct & {"probe", "plan"}:  # the plan of units is a checkpoint: the jobs after it are planned once it
+        elif direct & {"probe", "plan"}:  # the plan of units is a checkpoint: the jobs after it are planned once it
             assert set(planned) == direct & {"probe"} | {"plan", "all"}, (module, planned)  # has run again
-            continue
-        assert direct <= set(planned), (module, direct, planned)
-        for upstream in ("probe", "frames"):  # stages before the edited code do not rerun
-            if upstream not in direct:
-                assert upstream not in planned, (module, planned)
-    assert "vidseg.inference.batches" in closures["segment"] and "vidseg.formats.tables" in closures["annotate"]
-    assert {"vidseg.workflow.plan", "vidseg.workflow.status", "vidseg.workflow.inputs"} <= set(unused)
+        else:
+            assert direct <= set(planned), (module, direct, planned)
+            for upstream in ("probe", "frames"):  # stages before the edited code do not rerun
+                if upstream not in direct:
+                    assert upstream not in planned, (module, planned)
 
 
 def test_81_class_weights_without_model_keys_segment_with_the_coco_config(tmp_path):
@@ -394,7 +418,7 @@ def test_demo_path_trains_segments_and_evaluates(tmp_path):
                  "train_set": {"images": 4, "seed": 1, "height": 48, "width": 64}},
         "train": {"name": "tiny", "dataset": "demo", "model": TINY_TRAIN, "layers": "all", "epochs": 2,
                   "steps_per_epoch": 1, "learning_rate": 0.001, "warmup_steps": 2},
-        "segment": {"chunk_size": 4}, "encode": {"preset": "ultrafast"},
+        "segment": {"chunk_size": 6}, "encode": {"preset": "ultrafast"},
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(tmp_path)
