@@ -150,9 +150,8 @@ def run_cores():
 def segment_threads(wildcards):
     """One GPU job's threads, or without a GPU the run's cores shared among its segment jobs
     (vidseg.inference.threads)."""
-    names = list(units().units)
-    index = names.index(wildcards.unit) if wildcards.unit in names else 0
-    return threads_for_segment(run_cores(), len(names), ON_GPU, index)
+    plan = units()
+    return threads_for_segment(run_cores(), len(plan.units), ON_GPU, plan.position(wildcards.unit) or 0)
 
 
 def train_dataset():

@@ -103,6 +103,9 @@ def test_the_plan_goes_through_its_json_file_whole_failed_probes_included(tmp_pa
     assert read.units_of("tiny") == [next(u.name for u in read.units.values() if "tiny" in u.videos)]
     assert read.units_of("broken") == [] and read.units_of("no such video") == []
     assert sorted(read.videos) == sorted(frames) and read.videos[:3] == ["zeta", "alpha", "mid"]
+    # each unit's place in the run's order (a segment job's share of the cores depends on it)
+    assert [read.position(name) for name in read.units] == list(range(len(read.units)))
+    assert read.position("no such unit") is None
 
     # without packing
     write_plan(probes, CHUNK, False, group, tmp_path / "alone.json")

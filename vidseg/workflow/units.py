@@ -53,9 +53,14 @@ class UnitPlan:
 
     def __post_init__(self) -> None:
         self._of: dict[str, list[str]] = {}
+        self._position = {name: i for i, name in enumerate(self.units)}
         for unit in self.units.values():
             for video in unit.videos:
                 self._of.setdefault(video, []).append(unit.name)
+
+    def position(self, unit: str) -> int | None:
+        """Where `unit` comes in the run's order of units (None for a name not in the plan)."""
+        return self._position.get(unit)
 
     def units_of(self, video: str) -> list[str]:
         """The names of `video`'s units, in frame order ([] for a video that failed at the probe)."""
