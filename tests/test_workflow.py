@@ -13,6 +13,7 @@ import yaml
 from flow import REPO, SNAKEMAKE, job_counts, output_times, planned_jobs, run_raw, snakemake, write_config
 from media import make_video, stream_info
 from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA
+from vidseg.workflow.plan import PATHS
 
 @pytest.fixture(scope="module")
 def workdir(two_video_run):
@@ -371,6 +372,23 @@ def test_81_class_weights_without_model_keys_segment_with_the_coco_config(tmp_pa
     proc = run_raw(tmp_path, "--dry-run")
     assert proc.returncode != 0 and "set 'model: num_classes' to 81" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_delete_all_output_knows_every_result_file(workdir):
+    """Every file a job writes is a rule's output: a dry run of --delete-all-output on a finished run names every
+    file under results/ (a unit's or a frames folder: the folder), except what no job writes: Snakemake's
+    benchmark files (it keeps those, as it keeps logs/), and what the end of the run writes (status table,
+    report). Snakemake leaves the checkpoint's own output, the plan of units, out of its list."""
+    proc = run_raw(workdir, "--delete-all-output", "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    listed = set(re.findall(r"^Would delete (\S+)$", proc.stdout + proc.stderr, re.M))
+    assert {PATHS["summary"], "results/units/plain.0001", "results/videos/plain.mp4"} <= listed
+    files = [path.relative_to(workdir) for path in (workdir / "results").rglob("*") if path.is_file()]
+    not_listed = {path.as_posix() for path in files
+                  if not any(folder.as_posix() in listed for folder in [path, *path.parents])}
+    ends_of_run = {p for p in not_listed if p == PATHS["status"] or p.startswith("results/report/")}
+    benchmarks = {p for p in not_listed if p.startswith("results/benchmarks/")}
+    assert ends_of_run and benchmarks and not_listed - ends_of_run - benchmarks == {PATHS["units"]}
 
 
 def test_lint_is_clean(workdir):
