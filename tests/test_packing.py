@@ -13,7 +13,7 @@ from media import make_video
 from vidseg.workflow.plan import PATHS
 from vidseg.workflow.units import plan_units
 
-CLIP_FRAMES = {"clip_a": 20, "clip_b": 20, "clip_c": 20}  # 2 s each at 10 fps: one pack
+CLIP_FRAMES = {"clip_a": 20, "clip_b": 20, "clip_c": 40}  # at 10 fps: one pack (clip_c: time to kill the job in)
 BROKEN = "clip_b"
 
 
@@ -70,6 +70,6 @@ def test_a_pack_with_a_broken_video_killed_midway_then_rerun(tmp_path):
     assert (status.drop(index=BROKEN).stage == "done").all()
     assert "000003.jpg" in (root / f"logs/track/{BROKEN}.log").read_text()  # its track job fails with the reason
     frames = tables(root, "frames", ["video_id", "frame"])
-    assert frames.groupby("video_id").size().to_dict() == {"clip_a": 20, "clip_c": 20}
+    assert frames.groupby("video_id").size().to_dict() == {"clip_a": 20, "clip_c": 40}
     assert set(tables(root, "detections", ["video_id", "frame"]).video_id) == {"clip_a", "clip_c"}
     assert (root / "results/videos/clip_a.mp4").is_file() and not (root / f"results/videos/{BROKEN}.mp4").exists()
