@@ -50,11 +50,16 @@ def write_config(workdir: Path, top: dict | None = None, **model_overrides) -> N
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+def snakemake_args(workdir: Path, *extra: str, cores: int | None = 1) -> list[str]:
+    """The command line of snakemake on `workdir` with its config.yaml (`cores` None: no --cores, as for a cluster
+    executor)."""
+    return [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+            str(workdir / "config.yaml"), *(["--cores", str(cores)] if cores is not None else []), *extra]
+
+
 def run_raw(workdir: Path, *extra: str, cores: int = 1) -> subprocess.CompletedProcess:
     """snakemake on `workdir` with its config.yaml."""
-    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
-            str(workdir / "config.yaml"), "--cores", str(cores), *extra]
-    return run_watched(args, workdir)
+    return run_watched(snakemake_args(workdir, *extra, cores=cores), workdir)
 
 
 def run_watched(args: list[str], folder: Path, env: dict | None = None) -> subprocess.CompletedProcess:

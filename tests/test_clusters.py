@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from flow import REPO, SNAKEMAKE, run_watched
+from flow import REPO, SNAKEMAKE, run_watched, snakemake_args
 from slurm_cluster import Cluster, missing_requirements
 
 LOCAL_RULES = {"all", "probe", "summary", "sample_video", "download_weights", "demo_video", "demo_dataset"}
@@ -42,12 +42,11 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, 
     config = yaml.safe_load((two_video_run / "config.yaml").read_text())  # same seeded weights file
     # its 15 frames in one segment job (two locally): the same batches of 2 frames, so the same tables
     (work / "config.yaml").write_text(yaml.safe_dump({**config, "segment": {**config["segment"], "chunk_size": 16}}))
-    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(work),
-            "--configfile", str(work / "config.yaml"), "--workflow-profile", str(REPO / "profiles/slurm"),
-            # test-only: this cluster keeps no accounting (squeue, no account) and answers at once
-            "--slurm-status-command", "squeue", "--slurm-no-account",
-            "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
-            "--retries", "0", "--latency-wait", "5"]
+    args = snakemake_args(work, "--workflow-profile", str(REPO / "profiles/slurm"),
+                          # test-only: this cluster keeps no accounting (squeue, no account) and answers at once
+                          "--slurm-status-command", "squeue", "--slurm-no-account",
+                          "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
+                          "--retries", "0", "--latency-wait", "5", cores=None)
     before = set(cluster.jobs())
     proc = run_watched(args, work, env=cluster.env)
     out = proc.stdout + proc.stderr

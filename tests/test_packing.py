@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from conftest import seeded_model
-from flow import MODEL, REPO, SNAKEMAKE, kill_tree, run_raw, wait_for_log_line, write_config
+from flow import MODEL, kill_tree, run_raw, snakemake_args, wait_for_log_line, write_config
 from media import make_video
 from vidseg.workflow.plan import PATHS
 from vidseg.workflow.units import plan_units
@@ -42,9 +42,8 @@ def test_a_pack_with_a_broken_video_killed_midway_then_rerun(tmp_path):
     assert run_raw(root, frames, cores=2).returncode == 0  # its frames, kept
     (root / frames / "000003.jpg").write_bytes(b"not a picture")
 
-    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile",
-            str(root / "config.yaml"), "--cores", "2", "--resources", "gpu=1"]
-    run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(snakemake_args(root, "--resources", "gpu=1", cores=2), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
     log = root / f"logs/segment/{unit.name}.log"
     assert wait_for_log_line(run, root, log, f"unit {unit.name}: clip_a done"), "the run ended before the kill"
     kill_tree(run.pid)

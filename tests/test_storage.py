@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import seeded_model
-from flow import MODEL, REPO, SNAKEMAKE, run_raw, run_watched, write_config
+from flow import MODEL, run_raw, run_watched, snakemake_args, write_config
 from media import CLIPS, make_clips, make_video
 from vidseg.workflow.plan import LOGS, PATHS
 from vidseg.workflow.units import plan_units
@@ -44,10 +44,10 @@ def s3():
 
 def s3_run(endpoint, work, *extra):
     """The workflow on `work` (its config.yaml) with the bucket as default storage; its output."""
-    args = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile",
-            str(work / "config.yaml"), "--cores", "2", "--resources", "gpu=1", *extra, "--default-storage-provider", "s3", "--default-storage-prefix", f"s3://{BUCKET}/{PREFIX}",
-            f"--storage-s3-endpoint-url={endpoint}", f"--storage-s3-access-key={KEYS['aws_access_key_id']}",
-            f"--storage-s3-secret-key={KEYS['aws_secret_access_key']}"]
+    args = snakemake_args(work, "--resources", "gpu=1", *extra, "--default-storage-provider", "s3",
+                          "--default-storage-prefix", f"s3://{BUCKET}/{PREFIX}", f"--storage-s3-endpoint-url={endpoint}",
+                          f"--storage-s3-access-key={KEYS['aws_access_key_id']}",
+                          f"--storage-s3-secret-key={KEYS['aws_secret_access_key']}", cores=2)
     proc = run_watched(args, work)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout + proc.stderr
