@@ -141,8 +141,12 @@ def test_fit_reports_epochs_and_checkpoints(dataset, tmp_path):
     assert len(history) == 2 and set(LOSS_NAMES) <= set(history[0]) and lines[0].startswith("epoch 1/2 (lr 0.001): ")
     again = seeded_model(1, **TINY)
     assert not again.load_weights(tmp_path / "m.h5", strict=True).missing
-    with pytest.raises(VidsegError, match="layers must be one of"):
+    with pytest.raises(VidsegError, match="layers '6\\+' selects no layer"):
         Trainer(model, layers="6+")
+    with pytest.raises(VidsegError, match="layers must be one of .* or a regular expression"):
+        Trainer(model, layers="(mrcnn_")
+    by_regex = Trainer(model, layers=r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)")  # matterport's "heads", spelled out
+    assert [v.path for v in by_regex.variables] == [v.path for v in Trainer(model, layers="heads").variables]
 
 
 def test_moving_average_of_the_weights_is_what_fit_saves(dataset, tmp_path):
@@ -198,14 +202,14 @@ def test_fine_tuning_from_other_classes_skips_the_class_specific_heads(dataset, 
 
 
 def _hand_made_sample(size=128, window=(32, 0, 96, 128)):
-    from vidseg.maskrcnn.dataset import _sample
+    from vidseg.maskrcnn.dataset import molded_sample
 
     image = np.arange(size * size * 3, dtype=np.float32).reshape(size, size, 3)
     masks = np.zeros((3, size, size), bool)
     masks[0, 40:60, 10:20] = True  # left
     masks[1, 50:70, 100:120] = True  # right
     masks[2, 60:90, 50:80] = True  # middle
-    return _sample(image, window, np.array([1, 2, 3], np.int32), masks)
+    return molded_sample(image, window, np.array([1, 2, 3], np.int32), masks)
 
 
 def test_crop_sample_lands_anywhere_padding_included_and_keeps_what_it_cuts():
@@ -254,3 +258,15 @@ def test_training_on_crops_writes_the_model_at_its_full_size(dataset, tmp_path):
     assert not full.load_weights(tmp_path / "c.h5", strict=True).missing
     with pytest.raises(ConfigError, match="'train.crop_size' \\(192\\) is larger than the model's image_max_dim \\(128\\)"):
         train_model({**settings, "crop_size": 192}, dataset.path, None, tmp_path / "x.h5", tmp_path / "x.yaml")
+
+
+def test_loss_weights_scale_each_term_of_the_loss(dataset):
+    model = seeded_model(0, **TINY)
+    samples = [dataset.sample(i, model.config) for i in range(2)]
+    weights = {name: 1.0 for name in LOSS_NAMES} | {"mrcnn_mask_loss": 0.0, "rpn_bbox_loss": 2.0}
+    plain = Trainer(model, seed=3).losses(samples, np.random.default_rng(5))
+    weighted = Trainer(model, seed=3, loss_weights=weights).losses(samples, np.random.default_rng(5))
+    assert plain["mrcnn_mask_loss"] > 0 and weighted["mrcnn_mask_loss"] == pytest.approx(plain["mrcnn_mask_loss"])
+    want = sum(weights[name] * plain[name] for name in LOSS_NAMES) + plain["weight_decay"]
+    assert weighted["loss"] == pytest.approx(want, rel=1e-5)
+    assert plain["loss"] == pytest.approx(sum(plain[name] for name in LOSS_NAMES) + plain["weight_decay"], rel=1e-5)

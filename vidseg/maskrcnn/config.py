@@ -157,6 +157,40 @@ FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
 }
 
 
+# The terms of the training loss, each with its weight (matterport's LOSS_WEIGHTS and its defaults).
+LOSS_WEIGHTS = {"rpn_class_loss": 1.0, "rpn_bbox_loss": 1.0, "mrcnn_class_loss": 1.0, "mrcnn_bbox_loss": 1.0,
+                "mrcnn_mask_loss": 1.0}
+
+
+def _loss_weights(key: str, value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping) or set(value) != set(LOSS_WEIGHTS):
+        raise ConfigError(f"config key {key.lower()!r}: expected a weight for each of {', '.join(LOSS_WEIGHTS)}, "
+                          f"got {value!r}")
+    return {name: _float(0.0)(f"{key}[{name!r}]", value[name]) for name in LOSS_WEIGHTS}
+
+
+def _only(expected: Any, why: str) -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if value != expected:
+            raise ConfigError(f"config key {key.lower()!r}: only {expected!r} is supported, got {value!r}: {why}")
+        return value
+
+    return check
+
+
+# matterport's fields of the training loop, read only by `mrcnn.model.MaskRCNN.train` (vidseg's own training
+# takes its epochs and steps from the workflow config): `mrcnn.config.Config` knows them as fields too.
+LOOP_FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
+    "STEPS_PER_EPOCH": (1000, _int(1)),
+    "VALIDATION_STEPS": (50, _int(1)),
+    "LOSS_WEIGHTS": (LOSS_WEIGHTS, _loss_weights),
+    "USE_RPN_ROIS": (True, _only(True, "the heads train on the RPN's proposals (matterport's false trained "
+                                       "them on random boxes, a debugging aid)")),
+    "COMPUTE_BACKBONE_SHAPE": (None, _only(None, "the backbone is vidseg's ResNet-FPN; its feature-map sizes "
+                                                 "follow from backbone_strides")),
+}
+
+
 # Matterport fields that nothing in vidseg reads, and why another value changes nothing that
 # matterport would compute differently; they are accepted so that matterport configs load, and a
 # value other than the default gives a ConfigWarning. (Fields where another value would change
@@ -189,13 +223,13 @@ def _warn(message: str) -> None:
     warnings.warn(message, ConfigWarning, stacklevel=level)
 
 
-def field_name(key: str) -> str:
-    """The field a user's key (any case) names; derived and unknown keys are errors."""
+def field_name(key: str, fields: Mapping[str, Any] = FIELDS) -> str:
+    """The field a user's key (any case) names among `fields`; derived and unknown keys are errors."""
     field = key.upper()
     if field in DERIVED:
         raise ConfigError(f"config key {key!r} is derived from other keys and cannot be set")
-    if field not in FIELDS:
-        raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(k.lower() for k in FIELDS)}")
+    if field not in fields:
+        raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(k.lower() for k in fields)}")
     return field
 
 
@@ -208,11 +242,15 @@ class Config:
     updates the derived ones, until `freeze()`; `copy()` gives an editable copy.
     """
 
+    # The fields this class knows: name -> (default, validator). `mrcnn.config.Config` adds matterport's
+    # training-loop fields (LOOP_FIELDS), which only `mrcnn.model.MaskRCNN.train` reads.
+    field_table: Mapping[str, tuple[Any, Callable[[str, Any], Any]]] = FIELDS
+
     def __init__(self, **overrides: Any) -> None:
         self._warn_unknown_class_attributes()
-        values = {field: getattr(type(self), field, default) for field, (default, _) in FIELDS.items()}
+        values = {field: getattr(type(self), field, default) for field, (default, _) in self.field_table.items()}
         for key, value in overrides.items():
-            values[field_name(key)] = value
+            values[field_name(key, self.field_table)] = value
         for field, value in values.items():
             setattr(self, field, value)
         self._check_consistency()
@@ -224,7 +262,7 @@ class Config:
             if klass is Config:
                 break
             for name in vars(klass):
-                if name.isupper() and name not in FIELDS and name not in DERIVED:
+                if name.isupper() and name not in self.field_table and name not in DERIVED:
                     _warn(f"config key {name.lower()!r} ({klass.__name__}.{name}) is not a vidseg Config field "
                           "and is ignored")
 
@@ -242,15 +280,15 @@ class Config:
             )
         if name in DERIVED:
             raise ConfigError(f"config key {name.lower()!r} is derived from other keys and cannot be set")
-        if name in FIELDS:
-            value = FIELDS[name][1](name, value)
+        if name in self.field_table:
+            value = self.field_table[name][1](name, value)
             if name in IGNORED and value != FIELDS[name][0]:
                 _warn(f"config key {name.lower()!r} (set to {value!r}) is accepted for compatibility with "
                       f"matterport configs and ignored: {IGNORED[name]}")
         elif name.isupper():
             _warn(f"config key {name.lower()!r} is not a vidseg Config field and is ignored")
         object.__setattr__(self, name, value)
-        if name in FIELDS and "IMAGE_META_SIZE" in self.__dict__:
+        if name in self.field_table and "IMAGE_META_SIZE" in self.__dict__:
             self._derive()
 
     def __delattr__(self, name: str) -> None:
@@ -281,7 +319,7 @@ class Config:
         new = deepcopy(self)
         object.__setattr__(new, "_frozen", False)
         for key, value in overrides.items():
-            setattr(new, field_name(key), value)
+            setattr(new, field_name(key, self.field_table), value)
         new._check_consistency()
         return new
 
@@ -342,7 +380,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Settable fields with lower-case keys, plain Python values (YAML/JSON-safe)."""
         out: dict[str, Any] = {}
-        for field in FIELDS:
+        for field in self.field_table:
             value = getattr(self, field)
             if isinstance(value, np.ndarray):
                 value = value.tolist()
@@ -356,7 +394,7 @@ class Config:
 
     def display(self) -> str:
         """Every field and derived value, one per line, as matterport prints them."""
-        lines = [f"{name:30} {getattr(self, name)}" for name in sorted([*FIELDS, *DERIVED])]
+        lines = [f"{name:30} {getattr(self, name)}" for name in sorted([*self.field_table, *DERIVED])]
         return "\n".join(lines)
 
     def __repr__(self) -> str:

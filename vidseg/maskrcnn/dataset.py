@@ -86,7 +86,7 @@ def mold_sample(image: np.ndarray, class_ids: np.ndarray, masks: np.ndarray, con
     for i, mask in enumerate(masks):
         resized = cv2.resize(mask.astype(np.uint8), (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
         placed[i, y1:y2, x1:x2] = resized.astype(bool)
-    return _sample(molded, molding.window, class_ids, placed)
+    return molded_sample(molded, molding.window, class_ids, placed)
 
 
 def crop_sample(sample: Sample, size: int, rng: np.random.Generator) -> Sample:
@@ -104,11 +104,11 @@ def crop_sample(sample: Sample, size: int, rng: np.random.Generator) -> Sample:
     window = (min(max(win[0] - y, 0), size), min(max(win[1] - x, 0), size),
               max(min(win[2] - y, size), 0), max(min(win[3] - x, size), 0))
     image = sample.image[y:y + size, x:x + size]
-    return _sample(image, window, sample.class_ids, sample.masks[:, y:y + size, x:x + size])
+    return molded_sample(image, window, sample.class_ids, sample.masks[:, y:y + size, x:x + size])
 
 
-def _sample(image: np.ndarray, window, class_ids: np.ndarray, masks: np.ndarray) -> Sample:
-    """Sample from a molded image, its pixel window and masks; empty masks dropped, boxes from the masks."""
+def molded_sample(image: np.ndarray, window, class_ids: np.ndarray, masks: np.ndarray) -> Sample:
+    """Sample from a molded image, its pixel window and masks [G, S, S]; empty masks dropped, boxes from the masks."""
     size = image.shape[0]
     keep = masks.reshape(len(masks), -1).any(axis=1) if len(masks) else np.zeros(0, bool)
     masks, class_ids = masks[keep], class_ids[keep]

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -24,6 +24,7 @@ from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn import losses
 from vidseg.maskrcnn.anchors import pyramid_anchors
 from vidseg.maskrcnn.boxes import denorm_boxes
+from vidseg.maskrcnn.config import LOSS_WEIGHTS
 from vidseg.maskrcnn.dataset import CocoDataset, Sample, crop_sample
 from vidseg.maskrcnn.targets import mask_targets, rpn_targets, sample_rois
 
@@ -39,7 +40,21 @@ LAYER_SETS = {
 }
 OPTIMIZERS = ("sgd", "adam")
 _ROI_TARGETS = ("rois", "class_ids", "deltas", "positive", "masks")
-LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss", "mrcnn_mask_loss")
+LOSS_NAMES = tuple(LOSS_WEIGHTS)
+
+
+def trained_layers(layers: Sequence[keras.layers.Layer], which: str) -> list[keras.layers.Layer]:
+    """The layers that `which` (a LAYER_SETS name, or a regular expression their whole name matches) selects."""
+    try:
+        pattern = re.compile(LAYER_SETS.get(which, which))
+    except (re.error, TypeError) as err:
+        raise VidsegError(f"layers must be one of {list(LAYER_SETS)} or a regular expression, got {which!r}: "
+                          f"{err}") from None
+    chosen = [layer for layer in layers if pattern.fullmatch(layer.name)]
+    if not chosen:
+        raise VidsegError(f"layers {which!r} selects no layer of the model (names such as "
+                          f"{', '.join(layer.name for layer in list(layers)[:3])}, ...)")
+    return chosen
 
 
 class Trainer:
@@ -54,12 +69,14 @@ class Trainer:
     (`gt_proposals=False`). `optimizer` is matterport's SGD with momentum, or Adam.
     With `ema` (a decay such as 0.999), the step also keeps an exponential moving
     average of the trained weights, and `fit` checkpoints and ends with those.
+    `layers` is a name of LAYER_SETS or, as in matterport, a regular expression that
+    the names of the layers to train match in full. `loss_weights` (matterport's
+    LOSS_WEIGHTS) scales each term of the loss; all 1 by default.
     """
 
     def __init__(self, model, layers: str = "heads", learning_rate: float | None = None, seed: int = 0,
-                 gt_proposals: bool = True, optimizer: str = "sgd", ema: float | None = None):
-        if layers not in LAYER_SETS:
-            raise VidsegError(f"layers must be one of {list(LAYER_SETS)}, got {layers!r}")
+                 gt_proposals: bool = True, optimizer: str = "sgd", ema: float | None = None,
+                 loss_weights: Mapping[str, float] | None = None):
         if optimizer not in OPTIMIZERS:
             raise VidsegError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
         if ema is not None and not 0 < ema < 1:
@@ -68,8 +85,8 @@ class Trainer:
         self.config = config = model.config
         self.rng = np.random.default_rng(seed)
         self.gt_proposals = gt_proposals
-        pattern = re.compile(LAYER_SETS[layers])
-        chosen = [layer for layer in model.network.weight_layers() if pattern.fullmatch(layer.name)]
+        chosen = trained_layers(model.network.weight_layers(), layers)
+        self.loss_weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
         self.variables = [v for layer in chosen for v in layer.trainable_weights]
         self.decayed = [v for v in self.variables if v.name not in ("gamma", "beta")]
         size = int(config.IMAGE_SHAPE[0])
@@ -169,7 +186,8 @@ class Trainer:
         out["weight_decay"] = ops.sum(ops.stack([
             config.WEIGHT_DECAY * ops.sum(ops.square(v)) / float(np.prod(v.shape)) for v in self.decayed
         ])) if self.decayed else ops.convert_to_tensor(0.0)
-        out["loss"] = ops.sum(ops.stack([out[name] for name in LOSS_NAMES])) + out["weight_decay"]
+        weighted = [self.loss_weights[name] * out[name] for name in LOSS_NAMES]
+        out["loss"] = ops.sum(ops.stack(weighted)) + out["weight_decay"]
         return out
 
     def _train_step(self, inputs: dict) -> dict:
