@@ -115,3 +115,20 @@ def test_too_elongated_frame_is_a_clear_error():
 
     with pytest.raises(VidsegError, match="5000x2 frame is too elongated"):
         mold_frame(np.zeros((2, 5000, 3), np.uint8), Config(image_min_dim=0, image_max_dim=128))
+
+
+def test_full_masks_are_the_crops_placed_in_their_boxes():
+    from vidseg.maskrcnn.postprocess import Detections, sparse_zeros
+
+    rng = np.random.default_rng(1)
+    boxes = np.array([[0, 0, 5, 7], [3, 2, 10, 12], [9, 11, 10, 12]], np.int32)
+    crops = [rng.random((y2 - y1, x2 - x1)) > 0.5 for y1, x1, y2, x2 in boxes]
+    det = Detections(boxes, np.array([1, 2, 3], np.int32), np.ones(3, np.float32), crops, (10, 12))
+    full = det.full_masks()
+    assert full.shape == (10, 12, 3) and full.dtype == bool
+    for i, ((y1, x1, y2, x2), crop) in enumerate(zip(boxes, crops)):
+        want = np.zeros((10, 12), bool)
+        want[y1:y2, x1:x2] = crop
+        np.testing.assert_array_equal(full[:, :, i], want)
+    zeros = sparse_zeros((4, 1000, 1000))
+    assert zeros.flags.writeable and not zeros.any()
