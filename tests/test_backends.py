@@ -1,4 +1,5 @@
-"""The inference model under Keras's JAX backend: the generic keras.ops paths, no TensorFlow imported."""
+"""The inference model under Keras's JAX backend: the generic keras.ops paths, no TensorFlow imported; matterport's
+API (`mrcnn`) on it too."""
 
 import subprocess
 import sys
@@ -17,7 +18,8 @@ def test_the_model_runs_under_jax_with_the_same_detections(small_model, frames, 
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = np.load(tmp_path / "out.npz")
-    assert not out["tensorflow_imported"]  # the JAX run never touched TensorFlow
+    assert not out["tensorflow_imported"]  # the JAX run never touched TensorFlow, mrcnn's included
+    assert out["mrcnn_equal"]  # mrcnn.model's detect under JAX: vidseg's detections under JAX, exactly
     total = agree = 0
     for i, want in enumerate(small_model.detect(frames[:2])):
         got = (out[f"boxes{i}"], out[f"class_ids{i}"], out[f"scores{i}"])

@@ -118,3 +118,13 @@ def test_the_readme_names_only_files_that_exist():
                                r"[\w./-]*\w)", readme.read_text()))
         missing = [p for p in sorted(named) if "<" not in p and not (REPO / p).exists()]
         assert named and not missing, (readme, missing)
+
+
+def test_installing_vidseg_installs_mrcnn_too(tmp_path):
+    """matterport's import names come with the install: from another folder (nothing of the repository on the
+    path), `import mrcnn` finds the installed package of this repository."""
+    code = "import mrcnn.config; print(mrcnn.__file__)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert Path(proc.stdout.strip()) == REPO / "mrcnn" / "__init__.py"
