@@ -292,8 +292,10 @@ class MaskRCNN:
         layers the model lacks. A weight whose shape differs is always an error, naming the
         layer, unless the layer is in `exclude` (matterport's `by_name` skipped such layers
         silently, which is how ports came to run with half their weights unloaded).
-        Returns what was loaded (`vidseg.maskrcnn.LoadReport`).
+        An `exclude` list implies `by_name=True`, as in matterport. Returns what was loaded
+        (`vidseg.maskrcnn.LoadReport`).
         """
+        by_name = by_name or bool(exclude)
         report = self.model.load_weights(filepath, exclude=exclude or (), strict=not by_name)
         if report.unexpected:
             logger.warning("%s: %d layers of the file are not in the model and were not loaded: %s",

@@ -20,6 +20,7 @@ from conftest import small_config
 from mrcnn import model as modellib
 from mrcnn import utils
 from mrcnn.config import Config
+from mrcnn.demo import DEMO_WEIGHTS
 from vidseg.core.errors import ConfigError, VidsegError, WeightsError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
@@ -98,6 +99,13 @@ def test_detect_gives_matterports_dicts_and_vidsegs_detections(inference, small_
                                       _mask_boxes(r["masks"])[r["masks"].any(axis=(0, 1))])
 
 
+def test_detect_names_an_image_that_is_not_uint8_rgb(inference, frames):
+    with pytest.raises(VidsegError, match="frame 1: expected an HxWx3 uint8 RGB array, got a float32 array"):
+        inference.detect([frames[0], frames[0].astype(np.float32) / 255])
+    with pytest.raises(VidsegError, match=r"frame 0: .* of shape \(96, 128, 4\)"):
+        inference.detect([np.dstack([frames[0], frames[0][:, :, :1]])])
+
+
 def _mask_boxes(masks):
     out = np.zeros((masks.shape[-1], 4), np.int32)
     for i in range(masks.shape[-1]):
@@ -161,8 +169,12 @@ def test_load_weights_reports_skips_and_refuses_mismatches(weights, small_model,
         report = model.load_weights(partial, by_name=True, exclude=heads)
     assert report.missing == ["fpn_p2", "mrcnn_mask_conv1"]
     assert "fpn_p2, mrcnn_mask_conv1" in caplog.text  # said, not skipped in silence
-    with pytest.raises(WeightsError, match="does not fit the model exactly"):
-        model.load_weights(partial, by_name=False, exclude=heads)  # a whole-model load needs every layer
+    assert model.load_weights(partial, by_name=False, exclude=heads).missing  # exclude implies by_name
+    no_heads = tmp_path / "no_heads.h5"
+    _drop_layers(weights, no_heads, {"fpn_p2", *heads})
+    small = modellib.MaskRCNN(mode="inference", config=SmallConfig(), model_dir=tmp_path)
+    with pytest.raises(WeightsError, match="does not fit the model exactly.*missing: fpn_p2"):
+        small.load_weights(no_heads)  # a whole-model load (by_name=False) needs every layer
 
 
 def _drop_layers(source, target, drop):
@@ -245,6 +257,11 @@ def test_train_writes_matterports_checkpoints_and_resumes_from_find_last(shapes,
     train, val = shapes
     np.random.seed(0)
     model = modellib.MaskRCNN(mode="training", config=TinyShapesConfig(), model_dir=tmp_path)
+    # the example's start: the demo model without its class-specific heads (as the notebook excludes COCO's)
+    report = model.load_weights(DEMO_WEIGHTS, by_name=True,
+                                exclude=["mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask"])
+    assert not report.missing and "res5c_branch2c" in report.loaded
+    assert model.epoch == 0 and Path(model.log_dir).parent == tmp_path  # not a checkpoint: a new run
     backbone_before = keras.ops.convert_to_numpy(model.keras_model.backbone.weights[0])
     heads_before = [keras.ops.convert_to_numpy(w) for w in model.keras_model.mask_head.weights]
     seen = []
@@ -301,6 +318,7 @@ import numpy as np
 from flow import MODEL
 from mrcnn import model as modellib
 from mrcnn.config import Config
+from mrcnn.demo import DEMO_WEIGHTS
 from vidseg.media.frames import read_rgb
 
 
