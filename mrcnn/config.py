@@ -23,7 +23,8 @@ class Config(_vidseg_config.Config):
     field_table = {**_vidseg_config.FIELDS, **_vidseg_config.LOOP_FIELDS}
 
     def display(self) -> None:
-        """Print every setting, one per line, as matterport does."""
+        """Print every setting, one per line, as matterport does (a subclass's own upper-case attributes too)."""
         print("\nConfigurations:")
-        print(super().display())
+        for name in sorted(a for a in dir(self) if a.isupper() and not callable(getattr(self, a))):
+            print(f"{name:30} {getattr(self, name)}")
         print("\n")

@@ -25,5 +25,6 @@ class DemoConfig(Config):
     """The demo model's settings (its model file's `config:`), for inference with `DEMO_WEIGHTS`."""
 
 
-for _key, _value in _settings.items():
-    setattr(DemoConfig, _key.upper(), _value)
+for _key, _value in _settings.items():  # YAML has lists where matterport's defaults are tuples: keep their type
+    _default = Config.field_table[_key.upper()][0]
+    setattr(DemoConfig, _key.upper(), tuple(_value) if isinstance(_default, tuple) else _value)

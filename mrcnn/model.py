@@ -25,7 +25,7 @@ import numpy as np
 
 from mrcnn import utils
 from vidseg.core.errors import VidsegError
-from vidseg.maskrcnn.anchors import normalized_anchors, pyramid_anchors
+from vidseg.maskrcnn.anchors import backbone_shapes, normalized_anchors, pyramid_anchors
 from vidseg.maskrcnn.model import MaskRCNN as _Model
 from vidseg.maskrcnn.postprocess import Detections, unmold
 from vidseg.maskrcnn.preprocess import Molding, mold_batch
@@ -71,6 +71,11 @@ def parse_image_meta(meta: np.ndarray) -> dict[str, np.ndarray]:
         "scale": meta[:, 11].astype(np.float32),
         "active_class_ids": meta[:, 12:].astype(np.int32),
     }
+
+
+def compute_backbone_shapes(config, image_shape) -> np.ndarray:
+    """[[height, width]] of the backbone's feature maps (one row per BACKBONE_STRIDES) for an image of `image_shape`."""
+    return np.array(backbone_shapes(tuple(int(v) for v in image_shape[:2]), config.BACKBONE_STRIDES))
 
 
 def mold_image(images: np.ndarray, config) -> np.ndarray:
@@ -243,6 +248,8 @@ class MaskRCNN:
         self.model_dir = str(model_dir)
         self.model = _Model(config.copy())  # the model freezes its copy; `config` stays the caller's to edit
         self._anchor_cache: dict[tuple, np.ndarray] = {}
+        self._pixel_anchors: dict[tuple, np.ndarray] = {}
+        self.anchors = None  # pixel anchors of the last `get_anchors` (or `detect`) call
         self.set_log_dir()
 
     @property
@@ -330,13 +337,13 @@ class MaskRCNN:
     # -- inference -----------------------------------------------------------------------------------------
 
     def mold_inputs(self, images: Sequence[np.ndarray]):
-        """RGB uint8 images -> (molded_images [B, S, S, 3] float32, image_metas [B, META], windows [B, 4] int32)."""
+        """RGB uint8 images -> (molded_images [B, S, S, 3] float32, image_metas [B, META], windows [B, 4] int64)."""
         molded, _, moldings = mold_batch(list(images), self.model.config)
         metas = np.stack([
             compose_image_meta(0, image.shape, molded[i].shape, m.window, m.scale,
                                np.zeros([self.config.NUM_CLASSES], np.int32))
             for i, (image, m) in enumerate(zip(images, moldings))])
-        return molded, metas, np.array([m.window for m in moldings], np.int32)
+        return molded, metas, np.array([m.window for m in moldings], np.int64)
 
     def unmold_detections(self, detections, mrcnn_mask, original_image_shape, image_shape, window):
         """One image's network output -> (boxes [N, 4] int32, class_ids, scores, masks [H, W, N] bool).
@@ -367,11 +374,16 @@ class MaskRCNN:
             log(f"Processing {len(images)} images")
             for image in images:
                 log("image", image)
+            molded, metas, _ = self.mold_inputs(images)
+            log("molded_images", molded)
+            log("image_metas", metas)
+            log("anchors", self.get_anchors(molded[0].shape))
         return [_result(d) for d in self.model.detect(images)]
 
     def detect_molded(self, molded_images, image_metas, verbose: int = 0) -> list[dict[str, np.ndarray]]:
         """Detect on images already molded (`mold_inputs`, or `mold_image` of `load_image_gt`'s image) with their
-        image metas; results in the original images' pixels, as `detect` gives them."""
+        image metas. As in matterport, boxes are clipped to each meta's window but the results are in the
+        molded image's pixels (masks [S, S, N]), where `load_image_gt`'s ground truth is."""
         molded_images = np.asarray(molded_images, np.float32)
         size = int(self.config.IMAGE_SHAPE[0])
         if molded_images.ndim != 4 or molded_images.shape[1:] != (size, size, 3):
@@ -384,15 +396,24 @@ class MaskRCNN:
             log("image_metas", image_metas)
         windows = utils.norm_boxes(meta["window"], (size, size))
         out = self.model.predict(molded_images, windows)
+        whole = (0, 0, size, size)
         return [self._unmold_one(out["boxes"][i], out["class_ids"][i], out["scores"][i], out["masks"][i],
-                                 out["count"][i], meta["original_image_shape"][i], meta["image_shape"][i],
-                                 meta["window"][i]) for i in range(len(molded_images))]
+                                 out["count"][i], (size, size), (size, size), whole)
+                for i in range(len(molded_images))]
 
     def get_anchors(self, image_shape) -> np.ndarray:
-        """The anchors for a molded image of `image_shape`, normalized (float32 [A, 4])."""
+        """The anchors for a molded image of `image_shape`, normalized (float32 [A, 4]).
+
+        As in matterport, `self.anchors` keeps the last ones asked for in pixels (matterport's
+        inspect notebooks pass it to `build_rpn_targets`).
+        """
         key = tuple(int(v) for v in image_shape[:2])
         if key not in self._anchor_cache:
-            self._anchor_cache[key] = normalized_anchors(self.model.config, key)
+            config = self.model.config
+            self._anchor_cache[key] = normalized_anchors(config, key)
+            self._pixel_anchors[key] = pyramid_anchors(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS, key,
+                                                       config.BACKBONE_STRIDES, config.RPN_ANCHOR_STRIDE)
+        self.anchors = self._pixel_anchors[key]
         return self._anchor_cache[key]
 
     # -- training ------------------------------------------------------------------------------------------
@@ -414,11 +435,14 @@ class MaskRCNN:
         if keras.backend.backend() != "tensorflow":
             raise VidsegError(f"training runs on Keras's TensorFlow backend; KERAS_BACKEND is "
                               f"{keras.backend.backend()!r}")
-        from vidseg.maskrcnn.training import LOSS_NAMES, Trainer
+        from vidseg.maskrcnn.training import LOSS_NAMES, Trainer, trained_layers
 
         config = self.config
         trainer = Trainer(self.model, layers=layers, learning_rate=learning_rate, seed=np.random.randint(2**31),
                           loss_weights=config.LOSS_WEIGHTS)
+        print("Selecting layers to train")
+        for layer in trained_layers(self.model.network.weight_layers(), layers):
+            print(f"{layer.name:20}   ({type(layer).__name__})")
         train_images = _training_images(train_dataset, config, True, augmentation, no_augmentation_sources)
         val_images = _training_images(val_dataset, config, True, None) if val_dataset is not None else None
         callbacks = keras.callbacks.CallbackList(list(custom_callbacks or []), model=self.keras_model)

@@ -16,7 +16,7 @@ def test_defaults_are_matterports():
     assert c.IMAGE_MIN_DIM == 800 and c.IMAGE_MAX_DIM == 1024 and c.IMAGE_RESIZE_MODE == "square"
     assert list(c.IMAGE_SHAPE) == [1024, 1024, 3]
     np.testing.assert_allclose(c.MEAN_PIXEL, [123.7, 116.8, 103.9])
-    assert c.RPN_ANCHOR_SCALES == [32, 64, 128, 256, 512] and c.RPN_ANCHOR_RATIOS == [0.5, 1, 2]
+    assert c.RPN_ANCHOR_SCALES == (32, 64, 128, 256, 512) and c.RPN_ANCHOR_RATIOS == [0.5, 1, 2]  # as matterport types them
     assert c.RPN_NMS_THRESHOLD == 0.7 and c.PRE_NMS_LIMIT == 6000 and c.POST_NMS_ROIS_INFERENCE == 1000
     assert c.BACKBONE_STRIDES == [4, 8, 16, 32, 64]
     assert c.TOP_DOWN_PYRAMID_SIZE == 256 and c.FPN_CLASSIF_FC_LAYERS_SIZE == 1024

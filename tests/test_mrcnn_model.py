@@ -64,6 +64,8 @@ def test_config_subclass_as_matterport_writes_it(capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("\nConfigurations:\n")
     assert re.search(r"^STEPS_PER_EPOCH +100$", printed, re.M) and re.search(r"^BATCH_SIZE +8$", printed, re.M)
+    assert config.MINI_MASK_SHAPE + (3,) == (56, 56, 3)  # matterport's tuples stay tuples
+    assert isinstance(config.RPN_ANCHOR_SCALES, tuple)
     with pytest.raises(ConfigError, match="loss_weights"):
         config.LOSS_WEIGHTS = {"rpn_class_loss": 1.0}
     with pytest.raises(ConfigError, match="use_rpn_rois"):
@@ -81,7 +83,8 @@ def test_a_built_model_leaves_the_callers_config_editable(inference):
 
 def test_detect_gives_matterports_dicts_and_vidsegs_detections(inference, small_model, frames, capsys):
     results = inference.detect(frames, verbose=1)  # 3 images of 3 sizes, BATCH_SIZE 2: matterport asserted 2
-    assert "Processing 3 images" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Processing 3 images" in printed and re.search(r"^anchors +shape: \(\d+, 4\)", printed, re.M)
     reference = small_model.detect(frames)
     assert len(results) == 3 and sum(len(r["class_ids"]) for r in results) > 10
     for frame, r, ref in zip(frames, results, reference):
@@ -122,9 +125,17 @@ def test_mold_inputs_detect_molded_and_unmold_detections_agree_with_detect(infer
     np.testing.assert_array_equal(meta["original_image_shape"], [f.shape for f in frames[:2]])
     np.testing.assert_array_equal(meta["window"], windows)
     direct = inference.detect(frames[:2])
-    for got, want in zip(inference.detect_molded(molded, metas), direct):
-        for key in want:
-            np.testing.assert_array_equal(got[key], want[key])
+    # detect_molded answers in the molded image's pixels, as matterport's does. frames[0] (96x128) is molded at
+    # scale 1 into rows 16..112: the same detections, 16 rows lower (up to a pixel of rounding).
+    assert list(windows[0]) == [16, 0, 112, 128] and meta["scale"][0] == 1
+    got, want = inference.detect_molded(molded, metas)[0], direct[0]
+    np.testing.assert_array_equal(got["class_ids"], want["class_ids"])
+    np.testing.assert_array_equal(got["scores"], want["scores"])
+    assert got["masks"].shape == (128, 128, len(want["class_ids"]))
+    assert np.abs(got["rois"] - (want["rois"] + [16, 0, 16, 0])).max() <= 1
+    assert not got["masks"][:16].any() and not got["masks"][112:].any()  # clipped to the window, as matterport's
+    overlap = (got["masks"][16:112] & want["masks"]).sum() / max(1, (got["masks"][16:112] | want["masks"]).sum())
+    assert overlap > 0.95
     # the network's raw output in matterport's layout: detections [D, 6] and per-class masks [D, m, m, K]
     out = inference.model.predict(molded, utils.norm_boxes(windows, (128, 128)))
     for i, want in enumerate(direct):
@@ -148,6 +159,8 @@ def test_get_anchors_are_generate_pyramid_anchors_normalized(inference):
     pixels = utils.generate_pyramid_anchors(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS, shapes,
                                             config.BACKBONE_STRIDES, config.RPN_ANCHOR_STRIDE)
     np.testing.assert_allclose(anchors, utils.norm_boxes(pixels, (128, 128)), atol=1e-6)
+    np.testing.assert_array_equal(inference.anchors, pixels)  # matterport keeps the pixel anchors here
+    np.testing.assert_array_equal(modellib.compute_backbone_shapes(config, (128, 128, 3)), shapes)
 
 
 def test_load_weights_reports_skips_and_refuses_mismatches(weights, small_model, tmp_path, caplog):
@@ -160,6 +173,10 @@ def test_load_weights_reports_skips_and_refuses_mismatches(weights, small_model,
         model.load_weights(weights, by_name=True)  # matterport skipped these silently
     report = model.load_weights(weights, by_name=True, exclude=heads)  # the notebooks' call for a new class set
     assert "conv1" in report.loaded and not report.missing and report.excluded == heads
+    weightless = ["fpn_p6", "res2a_out", "fpn_p5upsampled", "fpn_p4add", "anchors", "mrcnn_detection"]
+    assert model.load_weights(weights, exclude=heads + weightless).loaded == report.loaded  # matterport's names
+    with pytest.raises(WeightsError, match="exclude names layers the model does not have: mrcnn_maks"):
+        model.load_weights(weights, exclude=["mrcnn_maks"])  # a typo is not a weightless layer
     backbone = keras.ops.convert_to_numpy(model.keras_model.backbone.weights[0])
     np.testing.assert_array_equal(backbone, keras.ops.convert_to_numpy(small_model.network.backbone.weights[0]))
 

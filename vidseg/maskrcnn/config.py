@@ -102,7 +102,9 @@ def _seq(length: int | None, item: Callable[[str, Any], Any], as_array: bool = F
         if len(value) == 0:
             raise ConfigError(f"config key {key.lower()!r}: must not be empty")
         items = [item(key, v) for v in value]
-        return np.array(items, dtype=np.float64) if as_array else items
+        if as_array:
+            return np.array(items, dtype=np.float64)
+        return tuple(items) if isinstance(value, tuple) else items  # a tuple stays one, as matterport's code expects
 
     return check
 
@@ -119,7 +121,7 @@ FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "FPN_CLASSIF_FC_LAYERS_SIZE": (1024, _int(1)),
     "TOP_DOWN_PYRAMID_SIZE": (256, _int(1)),
     "NUM_CLASSES": (1, _int(1)),
-    "RPN_ANCHOR_SCALES": ([32, 64, 128, 256, 512], _seq(5, _float(1e-6))),
+    "RPN_ANCHOR_SCALES": ((32, 64, 128, 256, 512), _seq(5, _float(1e-6))),
     "RPN_ANCHOR_RATIOS": ([0.5, 1, 2], _seq(None, _float(1e-6))),
     "RPN_ANCHOR_STRIDE": (1, _int(1)),
     # vidseg extensions: channels of the RPN's shared conv and the mask head's convs (matterport: 512, 256).
@@ -131,7 +133,7 @@ FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "POST_NMS_ROIS_TRAINING": (2000, _int(1)),
     "POST_NMS_ROIS_INFERENCE": (1000, _int(1)),
     "USE_MINI_MASK": (True, _bool),
-    "MINI_MASK_SHAPE": ([56, 56], _seq(2, _int(1))),
+    "MINI_MASK_SHAPE": ((56, 56), _seq(2, _int(1))),
     "IMAGE_RESIZE_MODE": ("square", _choice(RESIZE_MODES)),
     "IMAGE_MIN_DIM": (800, _int(0)),
     "IMAGE_MAX_DIM": (1024, _int(64)),
@@ -223,6 +225,11 @@ def _warn(message: str) -> None:
     warnings.warn(message, ConfigWarning, stacklevel=level)
 
 
+def _plain(value: Any) -> Any:
+    """A value as YAML writes it (a tuple as a list), for comparing a setting with a default."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 def field_name(key: str, fields: Mapping[str, Any] = FIELDS) -> str:
     """The field a user's key (any case) names among `fields`; derived and unknown keys are errors."""
     field = key.upper()
@@ -282,7 +289,7 @@ class Config:
             raise ConfigError(f"config key {name.lower()!r} is derived from other keys and cannot be set")
         if name in self.field_table:
             value = self.field_table[name][1](name, value)
-            if name in IGNORED and value != FIELDS[name][0]:
+            if name in IGNORED and _plain(value) != _plain(FIELDS[name][0]):
                 _warn(f"config key {name.lower()!r} (set to {value!r}) is accepted for compatibility with "
                       f"matterport configs and ignored: {IGNORED[name]}")
         elif name.isupper():
@@ -329,12 +336,12 @@ class Config:
                 f"config key 'image_max_dim': must be divisible by 64 (the backbone halves it 6 times), "
                 f"got {self.IMAGE_MAX_DIM}"
             )
-        if self.MASK_SHAPE != [2 * self.MASK_POOL_SIZE] * 2:
+        if list(self.MASK_SHAPE) != [2 * self.MASK_POOL_SIZE] * 2:
             raise ConfigError(
                 f"config key 'mask_shape' must be twice 'mask_pool_size' (the mask head upsamples once), "
                 f"got {self.MASK_SHAPE} for pool size {self.MASK_POOL_SIZE}"
             )
-        if self.BACKBONE_STRIDES != [4, 8, 16, 32, 64]:
+        if list(self.BACKBONE_STRIDES) != [4, 8, 16, 32, 64]:
             raise ConfigError(
                 "config key 'backbone_strides' must be [4, 8, 16, 32, 64] for the ResNet-FPN backbone, "
                 f"got {self.BACKBONE_STRIDES}"
@@ -382,9 +389,7 @@ class Config:
         out: dict[str, Any] = {}
         for field in self.field_table:
             value = getattr(self, field)
-            if isinstance(value, np.ndarray):
-                value = value.tolist()
-            out[field.lower()] = value
+            out[field.lower()] = value.tolist() if isinstance(value, np.ndarray) else _plain(value)
         return out
 
     def to_yaml(self, path: str | Path) -> None:

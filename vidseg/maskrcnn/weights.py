@@ -31,7 +31,11 @@ log = logging.getLogger(__name__)
 WEIGHTLESS_LAYERS = {
     "mrcnn_bbox", "mrcnn_class", "mrcnn_detection", "roi_align_classifier", "roi_align_mask",
     "ROI", "rpn_class", "rpn_bbox", "rpn_class_logits", "pool_squeeze", "input_image", "input_image_meta",
+    "fpn_p6", "anchors", "proposal_targets", "output_rois", "mrcnn_mask_bbox",
 }
+# ... and the weightless layers named by pattern: the ResNet blocks' activations and sums, the FPN's
+# upsampling and sums, the inputs, the losses.
+WEIGHTLESS_PATTERN = re.compile(r"res\d[a-z]+_(out|add)|fpn_p\d(upsampled|add)|input_\w+|\w+_loss|lambda_\d+")
 
 
 @dataclass
@@ -109,7 +113,8 @@ def load_weights(
     path = Path(path)
     model = weight_map(layers)
     exclude = list(exclude)
-    unknown = [name for name in exclude if name not in model and name not in WEIGHTLESS_LAYERS]
+    unknown = [name for name in exclude if name not in model and name not in WEIGHTLESS_LAYERS
+               and not WEIGHTLESS_PATTERN.fullmatch(name)]
     if unknown:
         raise WeightsError(f"exclude names layers the model does not have: {', '.join(unknown)}")
     if not path.is_file():
