@@ -47,14 +47,10 @@ def main() -> None:
     weights = Path(tempfile.mkdtemp()) / "seeded.h5"
     reference.save_weights(weights)
 
-    class BenchConfig(Config):
-        pass
-
-    for key, value in reference.config.to_dict().items():
-        setattr(BenchConfig, key.upper(), value)
-    vidseg_model = MaskRCNN(BenchConfig())
+    config = Config.from_dict(reference.config.to_dict())
+    vidseg_model = MaskRCNN(config.copy())
     vidseg_model.load_weights(weights, strict=True)
-    mrcnn_model = modellib.MaskRCNN(mode="inference", config=BenchConfig(), model_dir=weights.parent)
+    mrcnn_model = modellib.MaskRCNN(mode="inference", config=config, model_dir=weights.parent)
     mrcnn_model.load_weights(weights)
     frames = calibration_frames(count=args.frames, size=CALIBRATION_SIZE, seed=5)
 

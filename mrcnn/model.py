@@ -25,7 +25,8 @@ import numpy as np
 
 from mrcnn import utils
 from vidseg.core.errors import VidsegError
-from vidseg.maskrcnn.anchors import backbone_shapes, normalized_anchors, pyramid_anchors
+from vidseg.maskrcnn.anchors import backbone_shapes, pixel_anchors
+from vidseg.maskrcnn.boxes import norm_boxes
 from vidseg.maskrcnn.model import MaskRCNN as _Model
 from vidseg.maskrcnn.postprocess import Detections, unmold
 from vidseg.maskrcnn.preprocess import Molding, mold_batch
@@ -196,9 +197,7 @@ def data_generator(dataset, config, shuffle: bool = True, augment: bool = False,
                           "are not supported")
     if augment:
         augmentation = augmentation or _FlipLR()
-    size = tuple(int(s) for s in config.IMAGE_SHAPE[:2])
-    anchors = pyramid_anchors(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS, size, config.BACKBONE_STRIDES,
-                              config.RPN_ANCHOR_STRIDE)
+    anchors = pixel_anchors(config)
     images = _training_images(dataset, config, shuffle, augmentation, no_augmentation_sources,
                               use_mini_mask=config.USE_MINI_MASK)
     limit = config.MAX_GT_INSTANCES
@@ -247,8 +246,7 @@ class MaskRCNN:
         self.config = config
         self.model_dir = str(model_dir)
         self.model = _Model(config.copy())  # the model freezes its copy; `config` stays the caller's to edit
-        self._anchor_cache: dict[tuple, np.ndarray] = {}
-        self._pixel_anchors: dict[tuple, np.ndarray] = {}
+        self._anchor_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.anchors = None  # pixel anchors of the last `get_anchors` (or `detect`) call
         self.set_log_dir()
 
@@ -408,13 +406,11 @@ class MaskRCNN:
         inspect notebooks pass it to `build_rpn_targets`).
         """
         key = tuple(int(v) for v in image_shape[:2])
-        if key not in self._anchor_cache:
-            config = self.model.config
-            self._anchor_cache[key] = normalized_anchors(config, key)
-            self._pixel_anchors[key] = pyramid_anchors(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS, key,
-                                                       config.BACKBONE_STRIDES, config.RPN_ANCHOR_STRIDE)
-        self.anchors = self._pixel_anchors[key]
-        return self._anchor_cache[key]
+        if key not in self._anchor_cache:  # (pixels, normalized)
+            pixels = pixel_anchors(self.model.config, key)
+            self._anchor_cache[key] = pixels, norm_boxes(pixels, key)
+        self.anchors, normalized = self._anchor_cache[key]
+        return normalized
 
     # -- training ------------------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from keras import ops
 from vidseg.core import download
 from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn.anchors import level_anchors
-from vidseg.maskrcnn.boxes import decode, denorm_boxes, encode, norm_boxes, np_encode, np_iou_matrix
+from vidseg.maskrcnn.boxes import decode, denorm_boxes, encode, mask_boxes, norm_boxes, np_encode, np_iou_matrix
 from vidseg.maskrcnn.preprocess import square_geometry
 from vidseg.maskrcnn.resize import resize_like_skimage
 
@@ -52,15 +52,7 @@ COCO_MODEL_URL = download.COCO_WEIGHTS_URL
 
 def extract_bboxes(mask: np.ndarray) -> np.ndarray:
     """Tight boxes of masks [H, W, N] -> int32 [N, (y1, x1, y2, x2)], `y2`/`x2` exclusive; zeros for an empty mask."""
-    mask = np.asarray(mask)
-    boxes = np.zeros((mask.shape[-1], 4), np.int32)
-    rows_hit = mask.any(axis=1)  # [H, N]
-    cols_hit = mask.any(axis=0)  # [W, N]
-    for i in range(mask.shape[-1]):
-        rows, cols = np.nonzero(rows_hit[:, i])[0], np.nonzero(cols_hit[:, i])[0]
-        if len(rows):
-            boxes[i] = rows[0], cols[0], rows[-1] + 1, cols[-1] + 1
-    return boxes
+    return mask_boxes(np.moveaxis(np.asarray(mask), -1, 0))
 
 
 def compute_iou(box: np.ndarray, boxes: np.ndarray, box_area: float, boxes_area: np.ndarray) -> np.ndarray:

@@ -58,15 +58,16 @@ def pyramid_anchors(
     )
 
 
+def pixel_anchors(config, image_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The model's anchors for `config` in pixels of a molded image of `image_shape` (default: the config's)."""
+    if image_shape is None:
+        image_shape = (int(config.IMAGE_SHAPE[0]), int(config.IMAGE_SHAPE[1]))
+    return pyramid_anchors(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS, tuple(image_shape),
+                           config.BACKBONE_STRIDES, config.RPN_ANCHOR_STRIDE)
+
+
 def normalized_anchors(config, image_shape: tuple[int, int] | None = None) -> np.ndarray:
     """The model's anchors for `config`, normalized to the molded image (float32 [A, 4])."""
     if image_shape is None:
         image_shape = (int(config.IMAGE_SHAPE[0]), int(config.IMAGE_SHAPE[1]))
-    pixels = pyramid_anchors(
-        config.RPN_ANCHOR_SCALES,
-        config.RPN_ANCHOR_RATIOS,
-        image_shape,
-        config.BACKBONE_STRIDES,
-        config.RPN_ANCHOR_STRIDE,
-    )
-    return norm_boxes(pixels, image_shape)
+    return norm_boxes(pixel_anchors(config, image_shape), image_shape)

@@ -80,6 +80,19 @@ def iou_matrix(boxes_a, boxes_b):
     return ops.where(union > 0, inter / ops.maximum(union, 1e-12), 0.0)
 
 
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """Tight pixel boxes of masks [N, H, W] -> int32 [N, 4] `(y1, x1, y2, x2)`, `y2`/`x2` exclusive; zeros for an
+    empty mask."""
+    masks = np.asarray(masks)
+    boxes = np.zeros((len(masks), 4), np.int32)
+    rows_hit, cols_hit = masks.any(axis=2), masks.any(axis=1)  # [N, H], [N, W]
+    for i in range(len(masks)):
+        rows, cols = np.nonzero(rows_hit[i])[0], np.nonzero(cols_hit[i])[0]
+        if len(rows):
+            boxes[i] = rows[0], cols[0], rows[-1] + 1, cols[-1] + 1
+    return boxes
+
+
 def np_iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     """NumPy twin of `iou_matrix` (float64)."""
     a = np.asarray(boxes_a, np.float64)[:, None]

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vidseg.core.errors import VidsegError
-from vidseg.maskrcnn.boxes import denorm_boxes, norm_boxes
+from vidseg.maskrcnn.boxes import denorm_boxes, mask_boxes, norm_boxes
 from vidseg.maskrcnn.preprocess import mold_frame, normalized_window
 
 
@@ -112,9 +112,5 @@ def molded_sample(image: np.ndarray, window, class_ids: np.ndarray, masks: np.nd
     size = image.shape[0]
     keep = masks.reshape(len(masks), -1).any(axis=1) if len(masks) else np.zeros(0, bool)
     masks, class_ids = masks[keep], class_ids[keep]
-    boxes = np.zeros((len(masks), 4), np.float32)
-    for i, mask in enumerate(masks):
-        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-        boxes[i] = [rows[0], cols[0], rows[-1] + 1, cols[-1] + 1]
     return Sample(np.ascontiguousarray(image), normalized_window(tuple(window), size), class_ids,
-                  norm_boxes(boxes, (size, size)), np.ascontiguousarray(masks))
+                  norm_boxes(mask_boxes(masks), (size, size)), np.ascontiguousarray(masks))

@@ -22,7 +22,7 @@ from keras import ops
 
 from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn import losses
-from vidseg.maskrcnn.anchors import pyramid_anchors
+from vidseg.maskrcnn.anchors import pixel_anchors
 from vidseg.maskrcnn.boxes import denorm_boxes
 from vidseg.maskrcnn.config import LOSS_WEIGHTS
 from vidseg.maskrcnn.dataset import CocoDataset, Sample, crop_sample
@@ -91,8 +91,7 @@ class Trainer:
         self.decayed = [v for v in self.variables if v.name not in ("gamma", "beta")]
         size = int(config.IMAGE_SHAPE[0])
         self.size = size
-        self.anchors_px = pyramid_anchors(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS, (size, size),
-                                          config.BACKBONE_STRIDES, config.RPN_ANCHOR_STRIDE)
+        self.anchors_px = pixel_anchors(config, (size, size))
         # Positives come first in each image's sampled ROIs and never exceed this count,
         # so the mask head only needs to run on these slots.
         self.mask_slots = max(1, int(config.TRAIN_ROIS_PER_IMAGE * config.ROI_POSITIVE_RATIO))
