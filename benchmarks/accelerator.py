@@ -45,7 +45,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from common import make_config, read_frames, seeded_model, segment_seconds, write_frames  # noqa: E402
+from common import agreement, make_config, read_frames, seeded_model, segment_seconds, write_frames  # noqa: E402
 
 STARTED = time.perf_counter()
 
@@ -111,31 +111,6 @@ def time_forward(model, images: list, batch: int) -> dict:
     frames = len(images)
     return {"s_per_frame": best / frames, "compile_s": compile_s, "detections_mean": float(np.mean(counts)),
             "detections_max": int(max(counts)), "split_ms": {k: 1e3 * v / frames for k, v in parts.items()}}
-
-
-def agreement(reference: list, other: list) -> dict:
-    """Share of the reference's detections found again (same class, box IoU >= 0.9) and their mean mask IoU."""
-    from pycocotools import mask as mask_utils
-
-    from vidseg.maskrcnn.boxes import np_iou_matrix
-
-    found = total = 0
-    mask_ious = []
-    for want, got in zip(reference, other):
-        total += len(want)
-        if not len(want) or not len(got):
-            continue
-        ious = np_iou_matrix(want.boxes, got.boxes)
-        ious[want.class_ids[:, None] != got.class_ids[None]] = 0
-        used = set()
-        for i in range(len(want)):
-            j = int(np.argmax(ious[i]))
-            if ious[i, j] >= 0.9 and j not in used:
-                used.add(j)
-                found += 1
-                mask_ious.append(float(mask_utils.iou([want.rle()[i]], [got.rle()[j]], [0])[0, 0]))
-    return {"detections_found": found / max(total, 1), "reference_detections": total,
-            "mask_iou_mean": float(np.mean(mask_ious)) if mask_ious else float("nan")}
 
 
 def prepare_demo(out_dir: Path, videos: int) -> None:

@@ -69,11 +69,12 @@ def segment_table(work: Path, tag: str, kind: str) -> Path:
 
 
 def segment_seconds(model, work: Path, index: Path, count: int, tag: str, io_threads: int = 1,
-                    batch: int | None = None) -> float:
+                    batch: int | None = None, streams: int = 1, prepare=None) -> float:
     """Seconds a frame of the segment stage as a job runs it (`segment_unit`: JPEG read, mold, model,
     post-processing, RLE, Parquet) on the first `count` frames of work/frames, as one chunk of the video
     "bench"; its tables are written into the unit's folder work/<tag> (`segment_table` gives their paths).
-    `batch`: frames per model call (default the model's IMAGES_PER_GPU)."""
+    `batch`: frames per model call (default the model's IMAGES_PER_GPU); `streams` and `prepare` as
+    `segment_unit`'s."""
     from vidseg.core.errors import VidsegError
     from vidseg.inference.segment import segment_unit
     from vidseg.inference.unit import Member, Unit, unit_name
@@ -82,8 +83,33 @@ def segment_seconds(model, work: Path, index: Path, count: int, tag: str, io_thr
     unit = Unit(unit_name(BENCH_VIDEO, 0), (Member(BENCH_VIDEO, 0, count),))
     start = time.perf_counter()
     outcome = segment_unit(model, list(COCO_CLASS_NAMES), unit, {BENCH_VIDEO: work / "frames"}, {BENCH_VIDEO: index},
-                           "jpg", work / tag, io_threads, batch=batch)
+                           "jpg", work / tag, io_threads, batch=batch, streams=streams, prepare=prepare)
     seconds = (time.perf_counter() - start) / count
     if isinstance(outcome[BENCH_VIDEO], str):
         raise VidsegError(f"the segment stage failed the benchmark's frames: {outcome[BENCH_VIDEO]}")
     return seconds
+
+
+def agreement(reference: list, other: list) -> dict:
+    """Share of the reference's detections found again (same class, box IoU >= 0.9) and their mean mask IoU."""
+    from pycocotools import mask as mask_utils
+
+    from vidseg.maskrcnn.boxes import np_iou_matrix
+
+    found = total = 0
+    mask_ious = []
+    for want, got in zip(reference, other):
+        total += len(want)
+        if not len(want) or not len(got):
+            continue
+        ious = np_iou_matrix(want.boxes, got.boxes)
+        ious[want.class_ids[:, None] != got.class_ids[None]] = 0
+        used = set()
+        for i in range(len(want)):
+            j = int(np.argmax(ious[i]))
+            if ious[i, j] >= 0.9 and j not in used:
+                used.add(j)
+                found += 1
+                mask_ious.append(float(mask_utils.iou([want.rle()[i]], [got.rle()[j]], [0])[0, 0]))
+    return {"detections_found": found / max(total, 1), "reference_detections": total,
+            "mask_iou_mean": float(np.mean(mask_ious)) if mask_ious else float("nan")}

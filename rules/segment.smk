@@ -29,6 +29,7 @@ rule segment:
         image_format=config["frames"]["format"],
         xla=config["segment"]["xla"],
         precision=config["segment"]["precision"],
+        engine=config["segment"]["engine"],
         device=config["segment"]["device"],
     script:
         "../scripts/segment.py"

@@ -135,3 +135,21 @@ def test_a_model_file_key_overridden_against_the_weights_is_named():
     with pytest.raises(ConfigError, match="has backbone_width 0.25, .* set 'model: backbone_width' to 0.25"):
         build_plan(config_with(model={"backbone_width": 0.5}))
     assert build_plan(config_with(model={"detection_min_confidence": 0.9})).table_min_confidence == 0.9
+
+
+@pytest.mark.parametrize("segment, message", [
+    ({"precision": "int8"}, "config key 'segment.precision': int8 runs on segment.engine openvino, not keras"),
+    ({"precision": "int8", "engine": "onnxruntime"}, "int8 runs on segment.engine openvino, not onnxruntime"),
+    ({"precision": "mixed_bfloat16", "engine": "openvino"},
+     "config key 'segment.engine': openvino runs float32 graphs; set 'segment.precision' to float32"),
+])
+def test_engine_and_precision_are_checked_together(segment, message):
+    with pytest.raises(ConfigError, match=message):
+        build_plan(config_with(segment=segment))
+
+
+def test_the_engine_and_int8_are_recorded_in_the_tables():
+    plan = build_plan(config_with(segment={"precision": "int8", "engine": "openvino"}))
+    assert plan.engine == "openvino" and plan.provenance("demo_0")["precision"] == "int8"
+    assert plan.provenance("demo_0")["engine"] == "openvino"
+    assert build_plan(config_with()).provenance("demo_0")["engine"] == "keras"

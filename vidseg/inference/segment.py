@@ -35,15 +35,21 @@ log = logging.getLogger(__name__)
 def load_model(settings: dict[str, Any], weights: str | Path, class_names: Sequence[str] | None = None,
                min_confidence: float | None = None, xla: bool = False, precision: str = "float32",
                model_file: str | Path | None = None,
-               table_min_confidence: float | None = None) -> tuple[MaskRCNN, list[str]]:
+               table_min_confidence: float | None = None, engine: str = "keras", streams: int = 1,
+               gpu: bool = False) -> tuple[MaskRCNN, list[str]]:
     """Build the model that `settings` (over `model_file`) describe; load `weights`.
 
     Returns the model and its class names. `model_file` defaults to the one next to
     the weights (the workflow passes the one its plan chose). `min_confidence`
     below the config's DETECTION_MIN_CONFIDENCE lowers it. `table_min_confidence`
     only names, in the log, what the tables will keep of a lowered threshold.
-    `xla` and `precision` as in `MaskRCNN`.
+    `xla` and `precision` as in `MaskRCNN`; `engine` runs the dense part (`MaskRCNN.use_engine`, for `streams`
+    threads calling the model at once, `gpu` where the job has one). `precision` "int8" builds a float32 model
+    whose dense part is quantized later, on the job's own frames (`calibrate`).
     """
+    int8 = precision == "int8"
+    if int8 and engine != "openvino":
+        raise VidsegError(f"segment.precision int8 runs on segment.engine openvino, not {engine}")
     config, names = resolve_model(settings, class_names, model_file or model_file_for(weights))
     if min_confidence is not None and min_confidence < config.DETECTION_MIN_CONFIDENCE:
         config = config.copy(detection_min_confidence=float(min_confidence))
@@ -52,14 +58,42 @@ def load_model(settings: dict[str, Any], weights: str | Path, class_names: Seque
         log.info("detecting down to score %g for evaluation (the detection table keeps scores >= %g)",
                  config.DETECTION_MIN_CONFIDENCE, keep)
     names = class_names_for(config, names)
-    model = MaskRCNN(config, xla=xla, precision=precision)
+    model = MaskRCNN(config, xla=xla, precision="float32" if int8 else precision)
     log.info("model %s: %s, %d classes, %s%s", config.NAME, config.BACKBONE, config.NUM_CLASSES, precision,
              ", XLA" if xla else "")
-    slow = precision_warning(precision, gpu=_has_gpu())
+    slow = None if int8 else precision_warning(precision, gpu=_has_gpu())
     if slow:
         log.warning(slow)
     model.load_weights(weights, strict=True)  # logs what it loaded
+    if engine != "keras" and not int8:
+        model.use_engine(engine, streams=streams, gpu=gpu)
     return model, names
+
+
+CALIBRATION_FRAMES = 16  # frames int8 quantization measures activation ranges on (NNCF's own examples take 300)
+
+
+def calibrate(model: MaskRCNN, engine: str, frames: Sequence[Frame], image_format: str, streams: int = 1,
+              gpu: bool = False, count: int = CALIBRATION_FRAMES) -> int:
+    """Quantize `model`'s dense part to int8 under `engine` on `count` of `frames` (evenly spread; a unit's own
+    frames, so a job's quantization depends on its unit alone), skipping frames that cannot be read. Returns how
+    many frames it used. With none readable (every video of the job will fail) the dense part stays float32."""
+    from vidseg.media.frames import read_rgb
+
+    n = min(count, len(frames))
+    picked = [frames[round(i * (len(frames) - 1) / max(n - 1, 1))] for i in range(n)]
+    images = []
+    for frame in dict.fromkeys(picked):
+        try:
+            images.append(read_rgb(frame.folder, frame.index, image_format))
+        except VidsegError:  # the segment run reports an unreadable frame, with its video
+            continue
+    if not images:
+        log.warning("segment.precision int8: no frame of this job could be read to calibrate on; float32 instead")
+        model.use_engine(engine, streams=streams, gpu=gpu)
+        return 0
+    model.use_engine(engine, streams=streams, gpu=gpu, calibration=images)
+    return len(images)
 
 
 def _has_gpu() -> bool:
@@ -129,7 +163,7 @@ def member_range(member: Member, n_frames: int) -> tuple[int, int]:
 def segment_unit(model: MaskRCNN, class_names: Sequence[str], unit: Unit, frames_dirs: Mapping[str, str | Path],
                  indexes: Mapping[str, str | Path], image_format: str, out_dir: str | Path,
                  io_threads: int = 1, provenance: Mapping[str, Any] | None = None, batch: int | None = None,
-                 streams: int = 1) -> dict[str, int | str]:
+                 streams: int = 1, prepare: Callable[[Sequence[Frame]], Any] | None = None) -> dict[str, int | str]:
     """Run a unit (vidseg.inference.unit: a chunk of a video, or a pack of short videos) on one loaded model.
 
     One stream of frames runs across the unit's videos in shared batches, so the
@@ -142,7 +176,7 @@ def segment_unit(model: MaskRCNN, class_names: Sequence[str], unit: Unit, frames
     note, and its frames leave the stream. `frames_dirs` and `indexes`: per video,
     its frames folder and frame index (`vidseg.media.frames`). Returns per video its
     detection count, or its failure's reason. Frames run as `segment_frames` runs
-    them.
+    them; `prepare(frames)`, when given, is called with them first (int8 calibration: `calibrate`).
     """
     label = f"unit {unit.name}"
     outcome: dict[str, int | str] = {}
@@ -167,6 +201,8 @@ def segment_unit(model: MaskRCNN, class_names: Sequence[str], unit: Unit, frames
             start, end = member_range(member, len(times[video]))
             log.info("%s: %s frames %d..%d of %d", label, video, start, end - 1, len(times[video]))
             stream += frames_of(video, frames_dirs[video], start, end)
+        if prepare is not None and stream:
+            prepare(stream)
         segment_frames(model, stream, image_format, label, finished, failed, io_threads=io_threads, batch=batch,
                        streams=streams)
         for video in times:

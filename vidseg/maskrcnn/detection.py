@@ -23,7 +23,7 @@ def refine_detections(rois, probs, deltas, windows, config):
     `(boxes [B, D, 4], class_ids [B, D] int32, scores [B, D], count [B] int32)`
     with D = DETECTION_MAX_INSTANCES; slots past `count` are zero.
     """
-    class_ids = ops.cast(ops.argmax(probs, axis=-1), "int32")
+    class_ids = kernels.argmax(probs, axis=-1)
     scores = ops.squeeze(ops.take_along_axis(probs, ops.expand_dims(class_ids, -1), axis=-1), -1)
     index = ops.reshape(class_ids, (ops.shape(class_ids)[0], -1, 1, 1))
     class_deltas = ops.squeeze(ops.take_along_axis(deltas, index, axis=2), 2)
@@ -38,12 +38,7 @@ def refine_detections(rois, probs, deltas, windows, config):
     threshold = config.DETECTION_NMS_THRESHOLD
 
     def per_image(args):
-        image_boxes, image_classes, image_scores = args
-        overlaps = box_ops.iou_matrix(image_boxes, image_boxes)
-        same_class = ops.expand_dims(image_classes, 1) == ops.expand_dims(image_classes, 0)
-        overlaps = ops.where(same_class, overlaps, 0.0)
-        keep, valid = kernels.nms_overlaps_padded(overlaps, image_scores, max_out, threshold, -0.5)
-        return keep, valid
+        return kernels.class_nms_padded(*args, max_out, threshold, -0.5)
 
     keep, valid = kernels.map_images(
         per_image,

@@ -11,6 +11,7 @@ data-dependent shapes.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import keras
 from keras import ops
@@ -21,6 +22,30 @@ from vidseg.maskrcnn import boxes as box_ops
 def fast_path() -> bool:
     """Use TensorFlow's kernels? True under the TensorFlow backend unless `VIDSEG_GENERIC_OPS=1`."""
     return keras.backend.backend() == "tensorflow" and os.environ.get("VIDSEG_GENERIC_OPS", "") != "1"
+
+
+_portable = False
+
+
+@contextmanager
+def portable():
+    """Trace graphs that other runtimes can read (vidseg.maskrcnn.export): TensorFlow ops that ONNX and
+    OpenVINO convert. Only per-class NMS differs (`class_nms_padded`); graphs traced outside keep the exact op."""
+    global _portable
+    before, _portable = _portable, True
+    try:
+        yield
+    finally:
+        _portable = before
+
+
+def argmax(x, axis: int = -1):
+    """`ops.argmax` for finite inputs (Keras's TensorFlow version adds a Bitcast for -0.0, which converters lack)."""
+    if fast_path():
+        import tensorflow as tf
+
+        return tf.argmax(x, axis=axis, output_type=tf.int32)
+    return ops.cast(ops.argmax(x, axis=axis), "int32")
 
 
 def crop_and_resize(feature_map, boxes, box_indices, size: tuple[int, int]):
@@ -130,6 +155,27 @@ def nms_overlaps_padded(overlaps, scores, max_output: int, threshold: float, sco
         )
         return _pad_indices(keep, max_output)
     return _greedy_nms(overlaps, scores, max_output, threshold, score_threshold)
+
+
+def class_nms_padded(boxes, classes, scores, max_output: int, threshold: float, score_threshold: float):
+    """Greedy NMS within each class of one image's `boxes` [N, 4] (normalized, inside [0, 1]) with `classes` [N]
+    -> (indices, valid) as `nms_padded`. Boxes of different classes never suppress each other.
+
+    Traced under `portable()`, each class's boxes move by their class id (one unit a class, so classes
+    cannot overlap) and plain NMS runs: the op every converter has, and what torchvision's batched NMS does.
+    Coordinates near 80 carry 1e-5 less precision, so an overlap within ~1e-4 of `threshold` may decide the
+    other way. Otherwise overlaps are computed once and masked by class (exact).
+    """
+    if fast_path() and _portable:
+        import tensorflow as tf
+
+        shifted = boxes + tf.expand_dims(tf.cast(classes, boxes.dtype), -1)
+        keep = tf.image.non_max_suppression(shifted, scores, max_output, iou_threshold=threshold,
+                                            score_threshold=score_threshold)
+        return _pad_indices(keep, max_output)
+    overlaps = box_ops.iou_matrix(boxes, boxes)
+    same_class = ops.expand_dims(classes, 1) == ops.expand_dims(classes, 0)
+    return nms_overlaps_padded(ops.where(same_class, overlaps, 0.0), scores, max_output, threshold, score_threshold)
 
 
 def _greedy_nms(overlaps, scores, max_output: int, threshold: float, score_threshold: float):

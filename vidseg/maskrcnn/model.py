@@ -178,6 +178,7 @@ class MaskRCNN:
             keras.config.set_dtype_policy(previous)
         net = self.network
         self._features = kernels.traced(net.features, jit=self.xla, variables=net.variables)
+        self.engine, self._engine_options, self._dense = "keras", {}, self._features
         self._masks = kernels.traced(net.masks, relax=True, variables=net.variables)  # called with 1, 2, 4, ... slots
         self._trace_detections()
 
@@ -212,7 +213,7 @@ class MaskRCNN:
         run = run or _run_part
         if self.all_mask_slots:
             return {k: np.asarray(v) for k, v in run("whole", self._full, images, windows).items()}
-        feature_maps, rpn_probs, rpn_deltas = run("features", self._features, images)
+        feature_maps, rpn_probs, rpn_deltas = run("features", self._dense, images)
         found = run("detections", self._detections, feature_maps, rpn_probs, rpn_deltas, windows)
         out = {k: np.asarray(v) for k, v in found.items()}
         n = mask_slots(int(out["count"].max(initial=0)), self.config.DETECTION_MAX_INSTANCES)
@@ -224,13 +225,33 @@ class MaskRCNN:
             out["masks"] = np.asarray(masks)
         return out
 
+    def use_engine(self, engine: str, streams: int = 1, gpu: bool = False,
+                   calibration: Sequence[np.ndarray] | None = None) -> None:
+        """Run the dense part (backbone, FPN, RPN head) under `engine` from now on: "keras", "openvino" or
+        "onnxruntime" (vidseg.maskrcnn.engines), for `streams` threads calling `predict` at once.
+
+        `calibration`, RGB uint8 frames (a dozen or so, like the ones to come), quantizes the dense part to
+        int8 on them (OpenVINO only). The weights loaded now are compiled in; `load_weights` compiles
+        again. The rest of the model (proposals, heads, NMS, masks) stays in Keras. Not with `all_mask_slots`.
+        """
+        from vidseg.maskrcnn.engines import dense_runner
+
+        if self.all_mask_slots and engine != "keras":
+            raise VidsegError("all_mask_slots runs the whole graph in Keras: it takes no engine")
+        images = None if calibration is None else mold_batch(list(calibration), self.config)[0]
+        self._dense = dense_runner(engine, self, streams=streams, gpu=gpu, calibration=images)
+        self.engine, self._engine_options = engine, {"streams": streams, "gpu": gpu, "calibration": calibration}
+
     @property
     def keras_model(self) -> keras.Model:
         return self.network
 
     def load_weights(self, path: str | os.PathLike, exclude: Iterable[str] = (), strict: bool = False) -> LoadReport:
         """Load a matterport-layout `.h5` file; see `vidseg.maskrcnn.weights.load_weights`."""
-        return load_weights(self.network.weight_layers(), path, exclude=exclude, strict=strict)
+        report = load_weights(self.network.weight_layers(), path, exclude=exclude, strict=strict)
+        if self.engine != "keras":
+            self.use_engine(self.engine, **self._engine_options)  # the engine's graph holds the old weights
+        return report
 
     def save_weights(self, path: str | os.PathLike) -> None:
         """Save in matterport's `.h5` layout (loadable by `load_weights` and by matterport)."""

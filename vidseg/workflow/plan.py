@@ -147,6 +147,7 @@ class Plan:
     model: Config  # the resolved model config (the tables keep its DETECTION_MIN_CONFIDENCE)
     class_names: list[str] | None  # None: the model file's, known once the train job wrote it
     precision: str
+    engine: str  # what runs the dense part (segment.engine)
     evaluate_min_confidence: float
     demo_model_elsewhere: bool  # the bundled shapes model on videos that are not the demo videos
     config_digest: str
@@ -190,6 +191,7 @@ class Plan:
             "detection_min_confidence": self.table_min_confidence,
             "detected_down_to": self.detect_min_confidence(video),
             "precision": self.precision,
+            "engine": self.engine,
         }
 
     def note(self, video: str) -> str:
@@ -273,6 +275,18 @@ def _model(config: Mapping[str, Any], weights: str) -> tuple[str | None, dict[st
     return (None if model_file is None else str(model_file)), settings, model, names
 
 
+def _engine(segment: Mapping[str, Any]) -> str:
+    """`segment.engine`, checked against `segment.precision`: other engines than keras run float32 graphs, and
+    int8 (the dense part quantized) runs on openvino."""
+    engine, precision = segment["engine"], segment["precision"]
+    if precision == "int8" and engine != "openvino":
+        raise ConfigError(f"config key 'segment.precision': int8 runs on segment.engine openvino, not {engine}")
+    if engine != "keras" and precision not in ("float32", "int8"):
+        raise ConfigError(f"config key 'segment.engine': {engine} runs float32 graphs; set 'segment.precision' to "
+                          f"float32 (not {precision}) or 'segment.engine' to keras")
+    return engine
+
+
 def build_plan(config: Mapping[str, Any]) -> Plan:
     """The plan of a run from its validated config; `ConfigError` names the key at fault."""
     weights = weights_path(config)
@@ -283,6 +297,7 @@ def build_plan(config: Mapping[str, Any]) -> Plan:
     encode = asdict(EncodeSettings.from_config(config.get("encode")))
     return Plan(videos=videos, ground_truth=truth, weights=weights, model_file=model_file, model_settings=settings,
                 model=model, class_names=names, precision=config["segment"]["precision"],
+                engine=_engine(config["segment"]),
                 evaluate_min_confidence=float(config["evaluate"]["min_confidence"]),
                 demo_model_elsewhere=demo_elsewhere, config_digest=config_digest(config), track=track,
                 encode=encode)

@@ -1,0 +1,266 @@
+"""The segment stage under each runtime and precision, side by side in one run (issue 36).
+
+    python benchmarks/runtimes.py [--configs resnet50@512 resnet101@1024] [--frames 12] [--threads 2]
+                                  [--workflow-frames 24]
+
+Per config (COCO's 81 classes, seeded weights: they detect arbitrary things), on
+real photographs (scikit-image's bundled ones, cut to 640x480 and repeated):
+
+- "matterport graph": Keras, float32, the mask head on every detection slot as in
+  matterport's graph (this repository's stand-in for a matterport port: the
+  independent TF2 port the issue measured against is not in it);
+- keras float32 (the default), and keras mixed_bfloat16 where the CPU has AVX512-BF16 or AMX;
+- openvino float32, onnxruntime float32 (`segment.engine`);
+- openvino int8 (`segment.precision: int8`), quantized on the unit's own frames as a job does.
+
+Each row is the segment stage as a job runs it (`segment_unit`: JPEG read, mold,
+model, post-processing, RLE, Parquet), with the job's threads as model streams
+of one thread each. Setup: the first batches' time beyond their frames'
+(conversion, quantization, tracing). Agreement: the share of keras float32's
+detections found again (same class, box IoU >= 0.9) and their mean mask IoU.
+Seeded weights score many near-ties, so agreement on them is a lower bound.
+
+Then the demo model (trained) on the demo video per runtime and precision:
+COCOeval mask and box AP, the accuracy int8 must keep. Last, with
+--workflow-frames, the whole workflow from a video to the tables (`snakemake
+--until segment`: probe, plan, frames, segment) for keras float32 and openvino
+int8: frames/s with every start-up cost in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from common import CALIBRATION_SIZE, agreement, make_config, seeded_model, segment_seconds  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina")
+MIN_CONFIDENCE = 0.7
+
+
+def photos(count: int, size: tuple[int, int] = CALIBRATION_SIZE) -> list[np.ndarray]:
+    """`count` RGB frames [H, W, 3] from scikit-image's bundled photographs, centre-cut to `size` (repeating)."""
+    import cv2
+    from skimage import data
+
+    out = []
+    h, w = size
+    for name in PHOTOS:
+        image = getattr(data, name)()
+        scale = max(h / image.shape[0], w / image.shape[1])
+        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+        top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+        out.append(np.ascontiguousarray(image[top:top + h, left:left + w, :3]))
+    return [out[i % len(out)] for i in range(count)]
+
+
+def write_jpegs(frames: list[np.ndarray], work: Path) -> Path:
+    """The frames as the frames job writes them (work/frames/000000.jpg, ...) and their index; returns the index."""
+    import cv2
+
+    from vidseg.media.frames import frame_name, write_index
+
+    (work / "frames").mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(work / "frames" / frame_name(i, "jpg")), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    write_index([i / 30 for i in range(len(frames))], work / "index.tsv")
+    return work / "index.tsv"
+
+
+def detections_of(work: Path, tag: str, count: int) -> list:
+    """The benchmark table written for `tag`, back as one `Detections`-like record per frame (for `agreement`)."""
+    import pandas as pd
+
+    from common import segment_table
+    from vidseg.formats.tables import row_rles
+
+    class Found:
+        def __init__(self, rows):
+            self.boxes = rows[["y_min", "x_min", "y_max", "x_max"]].to_numpy(np.float64)
+            self.class_ids = rows.class_id.to_numpy()
+            self._rle = row_rles(rows)
+
+        def __len__(self):
+            return len(self.class_ids)
+
+        def rle(self):
+            return self._rle
+
+    table = pd.read_parquet(segment_table(work, tag, "detections"))
+    return [Found(table[table.frame == i]) for i in range(count)]
+
+
+VARIANTS = [  # (name, MaskRCNN options, engine, int8)
+    ("matterport graph", {"all_mask_slots": True}, "keras", False),
+    ("keras float32", {}, "keras", False),
+    ("keras mixed_bfloat16", {"precision": "mixed_bfloat16"}, "keras", False),
+    ("openvino float32", {}, "openvino", False),
+    ("onnxruntime float32", {}, "onnxruntime", False),
+    ("openvino int8", {}, "openvino", True),
+]
+
+
+def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has_bf16: bool) -> list[dict]:
+    from vidseg.inference.segment import calibrate
+
+    rows, reference = [], None
+    for name, options, engine, int8 in VARIANTS:
+        if "bfloat16" in name and not has_bf16:
+            continue
+        model = seeded_model(spec, streams, MIN_CONFIDENCE, **options)
+        tag = f"{spec}-{name}".replace(" ", "_")
+        warm = min(count, 2 * streams)
+        start = time.perf_counter()
+        if engine != "keras" and not int8:
+            model.use_engine(engine, streams=streams)
+
+        def quantize(frames, model=model, engine=engine):
+            calibrate(model, engine, frames, "jpg", streams=streams)
+
+        segment_seconds(model, work, index, warm, tag + "-warm", streams=streams,
+                        prepare=quantize if int8 else None)  # converts, quantizes, traces and compiles
+        first = time.perf_counter() - start
+        seconds = segment_seconds(model, work, index, count, tag, streams=streams)
+        found = detections_of(work, tag, count)
+        row = {"config": spec, "variant": name, "s_per_frame": seconds, "setup_s": max(0.0, first - warm * seconds),
+               "detections": sum(len(f) for f in found)}
+        if name == "keras float32":
+            reference = found
+        if reference is not None:
+            row.update(agreement(reference, found))
+        rows.append(row)
+        print(f"  {spec} {name}: {seconds:.3f} s/frame, setup {row['setup_s']:.1f} s, "
+              f"{row['detections']} detections", flush=True)
+        gc.collect()
+    return rows
+
+
+def demo_rows(work: Path, streams: int) -> list[dict]:
+    """COCOeval of the demo model on the demo video (config/config.yaml's `demo:`) per runtime and precision, as
+    the evaluate rule scores it (down to score 0)."""
+    import yaml
+
+    from vidseg.evaluation.evaluate import evaluate
+    from vidseg.formats.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
+    from vidseg.inference.segment import calibrate, load_model, segment_unit
+    from vidseg.inference.unit import TABLES, member_path, whole
+    from vidseg.media.frames import extract, write_index
+    from vidseg.media.synthetic import write_video
+
+    demo = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["demo"]
+    video = work / "demo"
+    write_video(video / "demo.mp4", video / "truth.json", frames=demo["frames"], seed=demo["seed"],
+                size=(demo["height"], demo["width"]), fps=demo["fps"])
+    write_index(extract(video / "demo.mp4", video / "frames", "jpg", 2), video / "index.tsv")
+    rows = []
+    for engine, precision in (("keras", "float32"), ("openvino", "float32"), ("onnxruntime", "float32"),
+                              ("openvino", "int8")):
+        model, names = load_model({}, REPO / "models" / "shapes.h5", min_confidence=0.0, precision=precision,
+                                  engine=engine, streams=streams)
+
+        def quantize(frames, model=model, engine=engine):
+            calibrate(model, engine, frames, "jpg", streams=streams)
+
+        folder = work / f"demo-{engine}-{precision}"
+        segment_unit(model, names, whole("demo"), {"demo": video / "frames"}, {"demo": video / "index.tsv"}, "jpg",
+                     folder, streams=streams, prepare=quantize if precision == "int8" else None)
+        table = read_parts([member_path(folder, "demo", TABLES["detections"])], CHUNK_DETECTIONS_SCHEMA).to_pandas()
+        report = evaluate(table, video / "truth.json")
+        rows.append({"variant": f"{engine} {precision}", **{f"{kind}_{stat}": report[kind][stat]
+                                                            for kind in ("segm", "bbox") for stat in ("AP", "AP50")}})
+        print(f"  demo {engine} {precision}: {rows[-1]}", flush=True)
+    return rows
+
+
+def workflow_fps(work: Path, frames: list[np.ndarray], spec: str, threads: int, segment: dict) -> float:
+    """Frames/s of `snakemake --until segment` (probe, plan, frames, segment) on one video of `frames`."""
+    import cv2
+    import yaml
+
+    folder = work / f"workflow-{segment.get('engine', 'keras')}-{segment.get('precision', 'float32')}"
+    (folder / "videos").mkdir(parents=True)
+    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                             (frames[0].shape[1], frames[0].shape[0]))
+    for frame in frames:
+        writer.write(frame[..., ::-1])
+    writer.release()
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(folder / "clip.avi"), "-c:v", "libx264", "-pix_fmt",
+                    "yuv420p", str(folder / "videos" / "clip.mp4")], check=True)
+    model = seeded_model(spec, 1, MIN_CONFIDENCE)
+    model.save_weights(folder / "weights.h5")
+    config = make_config(spec, 1, MIN_CONFIDENCE)
+    settings = {"backbone": config.BACKBONE, "image_min_dim": config.IMAGE_MIN_DIM,
+                "image_max_dim": config.IMAGE_MAX_DIM, "detection_min_confidence": MIN_CONFIDENCE}
+    (folder / "config.yaml").write_text(yaml.safe_dump({
+        "videos": "videos", "weights": str(folder / "weights.h5"), "model": settings,
+        "segment": {"device": "cpu", **segment}}))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(folder),
+                    "--configfile", str(folder / "config.yaml"), "--cores", str(threads), "--until", "segment",
+                    "--quiet"], check=True, capture_output=True)
+    return len(frames) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=["resnet50@512", "resnet101@1024"])
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workflow-frames", type=int, default=24)
+    args = parser.parse_args()
+
+    from bench import cpu_name, nominal_peak_gflops
+    from vidseg.inference.cpu import has_bf16
+    from vidseg.inference.threads import use_threads
+
+    streams = use_threads(args.threads)
+    print(f"CPU: {cpu_name()} ({nominal_peak_gflops(args.threads)[1]}), {args.threads} threads as {streams} "
+          f"model streams", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        index = write_jpegs(photos(args.frames), work)
+        rows = []
+        for spec in args.configs:
+            rows += run_config(spec, work, index, args.frames, streams, has_bf16())
+        print("\n| config | variant | s/frame | frames/s | x matterport graph | x keras float32 | setup s | "
+              "detections | keras float32's found | mask IoU |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for row in rows:
+            same = [r for r in rows if r["config"] == row["config"]]
+            port = next(r["s_per_frame"] for r in same if r["variant"] == "matterport graph")
+            keras = next(r["s_per_frame"] for r in same if r["variant"] == "keras float32")
+            found = row.get("detections_found")
+            print(f"| {row['config']} | {row['variant']} | {row['s_per_frame']:.3f} | {1 / row['s_per_frame']:.2f} | "
+                  f"{port / row['s_per_frame']:.2f} | {keras / row['s_per_frame']:.2f} | {row['setup_s']:.1f} | "
+                  f"{row['detections']} | {'-' if found is None else f'{found:.3f}'} | "
+                  f"{row.get('mask_iou_mean', float('nan')):.3f} |")
+        print("\nThe demo model on the demo video (scored down to score 0, as the evaluate rule scores):")
+        demo = demo_rows(work, streams)
+        print("\n| demo model | mask AP | mask AP50 | box AP | box AP50 |\n|---|---|---|---|---|")
+        for row in demo:
+            print(f"| {row['variant']} | {row['segm_AP']:.3f} | {row['segm_AP50']:.3f} | {row['bbox_AP']:.3f} | "
+                  f"{row['bbox_AP50']:.3f} |")
+        if args.workflow_frames:
+            frames = photos(args.workflow_frames)
+            spec = args.configs[0]
+            print(f"\nWhole workflow, video to tables ({args.workflow_frames} frames of 640x480, {spec}, "
+                  f"--cores {args.threads}, every start-up included):")
+            for segment in ({}, {"engine": "openvino", "precision": "int8"}):
+                fps = workflow_fps(work, frames, spec, args.threads, segment)
+                print(f"  {segment or 'keras float32'}: {fps:.2f} frames/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""segment.engine: the dense part under OpenVINO and ONNX Runtime gives the Keras model's detections up to float
+rounding (vidseg.maskrcnn.engines)."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import seeded_model
+from pycocotools import mask as mask_utils
+
+from vidseg.core.errors import VidsegError
+from vidseg.inference.segment import load_model
+from vidseg.maskrcnn.export import default_check_frames, match_detections
+from vidseg.maskrcnn.preprocess import mold_batch
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+ENGINES = ("openvino", "onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    model, _ = load_model({}, MODELS / "shapes.h5")
+    return model
+
+
+@pytest.fixture(scope="module")
+def scenes(demo):
+    return default_check_frames(demo, 4)  # 640x480 scenes of shapes, what the demo model detects
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_finds_the_keras_detections(demo, scenes, engine):
+    demo.use_engine("keras")
+    want = demo.detect(scenes, batch=2)
+    demo.use_engine(engine)
+    try:
+        got = demo.detect(scenes, batch=2)
+    finally:
+        demo.use_engine("keras")
+    total = 0
+    for a, b in zip(want, got):
+        pairs = match_detections(a.boxes, a.class_ids, b.boxes, b.class_ids)
+        assert len(pairs) == len(a) == len(b), engine
+        for i, j in pairs:
+            assert abs(a.scores[i] - b.scores[j]) <= 1e-3
+            assert mask_utils.iou([a.rle()[i]], [b.rle()[j]], [0])[0, 0] >= 0.99
+        total += len(a)
+    assert total >= 8  # the frames hold enough shapes for the comparison to mean something
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_streams_called_at_once_give_what_one_call_gives(demo, scenes, engine):
+    """A segment job's model streams call the engine from two threads at once (one infer request each)."""
+    demo.use_engine(engine, streams=2)
+    try:
+        batches = [mold_batch(scenes[i:i + 2], demo.config)[:2] for i in (0, 2)]
+        alone = [demo.predict(*batch) for batch in batches]
+        with ThreadPoolExecutor(2) as pool:
+            together = list(pool.map(lambda batch: demo.predict(*batch), batches * 2))
+    finally:
+        demo.use_engine("keras")
+    for a, b in zip(alone * 2, together):
+        for key in ("boxes", "class_ids", "scores", "count", "masks"):
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_an_engine_compiles_the_weights_loaded_after_it(tmp_path):
+    model = seeded_model(0)
+    model.save_weights(tmp_path / "seeded.h5")
+    for weight in model.network.weights:  # other weights than the file's
+        weight.assign(weight * 1.25)
+    images = mold_batch([np.full((96, 128, 3), 90, np.uint8)], model.config)[0]
+    model.use_engine("openvino")
+    before = model._dense(images)[1]
+    model.load_weights(tmp_path / "seeded.h5", strict=True)
+    after, keras = model._dense(images)[1], np.asarray(model._features(images)[1])
+    assert not np.allclose(before, keras, atol=1e-2)  # the loaded weights changed what the dense part computes
+    np.testing.assert_allclose(after, keras, atol=1e-3)
+
+
+def test_engine_errors_name_the_setting(demo):
+    with pytest.raises(VidsegError, match="segment.engine must be one of keras, openvino, onnxruntime"):
+        demo.use_engine("tensorrt")
+    with pytest.raises(VidsegError, match="segment.precision float32"):
+        load_model({}, MODELS / "shapes.h5", precision="mixed_bfloat16", engine="openvino")
+
+
+def segment_video(model, names, video: Path, folder: Path, prepare=None):
+    """The segment stage on one extracted video (frames, index.tsv, truth.json beside); COCOeval against its truth."""
+    from vidseg.evaluation.evaluate import evaluate
+    from vidseg.formats.tables import CHUNK_DETECTIONS_SCHEMA, read_parts
+    from vidseg.inference.segment import segment_unit
+    from vidseg.inference.unit import TABLES, member_path, whole
+
+    segment_unit(model, names, whole("v"), {"v": video / "frames"}, {"v": video / "index.tsv"}, "jpg", folder,
+                 prepare=prepare)
+    table = read_parts([member_path(folder, "v", TABLES["detections"])], CHUNK_DETECTIONS_SCHEMA).to_pandas()
+    return evaluate(table, video / "truth.json")
+
+
+def test_int8_keeps_the_demo_models_mask_ap_within_0_01(tmp_path):
+    """segment.precision int8: the dense part quantized on the job's own frames (`calibrate`), scored as the
+    evaluate rule scores it, against float32 on a demo video at the demo's size."""
+    from vidseg.inference.segment import calibrate
+    from vidseg.media.frames import extract, write_index
+    from vidseg.media.synthetic import write_video
+
+    video = tmp_path / "video"
+    write_video(video / "v.mp4", video / "truth.json", frames=60, seed=21, size=(192, 256), audio=False)
+    write_index(extract(video / "v.mp4", video / "frames", "jpg", 2), video / "index.tsv")
+    model, names = load_model({}, MODELS / "shapes.h5", min_confidence=0.0)
+    want = segment_video(model, names, video, tmp_path / "float32")
+    used = []
+
+    def quantize(frames):
+        used.append(calibrate(model, "openvino", frames, "jpg"))
+
+    got = segment_video(model, names, video, tmp_path / "int8", prepare=quantize)
+    assert used == [16] and model.engine == "openvino"
+    assert want["segm"]["AP"] > 0.5  # a model that finds the shapes, so the comparison means something
+    for kind in ("segm", "bbox"):
+        for stat in ("AP", "AP50"):
+            assert abs(got[kind][stat] - want[kind][stat]) <= 0.01, (kind, stat, got[kind], want[kind])
+
+
+class Recorder:
+    """Stands in for a MaskRCNN in `calibrate`: records what it is asked to quantize on."""
+
+    def use_engine(self, engine, streams=1, gpu=False, calibration=None):
+        self.engine, self.calibration = engine, calibration
+
+
+def test_calibration_frames_spread_over_the_unit_and_skip_unreadable_ones(tmp_path):
+    import cv2
+
+    from vidseg.inference.batches import frames_of
+    from vidseg.inference.segment import calibrate
+
+    for i in range(40):
+        cv2.imwrite(str(tmp_path / f"{i:06d}.png"), np.full((8, 8, 3), i, np.uint8))
+    (tmp_path / "000013.png").write_bytes(b"not a png")
+    model = Recorder()
+    assert calibrate(model, "openvino", frames_of("v", tmp_path, 0, 40), "png", count=4) == 3  # 0, 13, 26, 39
+    assert [int(f[0, 0, 0]) for f in model.calibration] == [0, 26, 39]
+    assert calibrate(model, "openvino", frames_of("v", tmp_path, 10, 16), "png", count=16) == 5  # 13 unreadable
+    assert [int(f[0, 0, 0]) for f in model.calibration] == [10, 11, 12, 14, 15]
+    assert calibrate(model, "openvino", frames_of("v", tmp_path, 13, 14), "png") == 0
+    assert model.calibration is None  # nothing to calibrate on: the dense part stays float32
