@@ -5,7 +5,8 @@
 # frames/s at 1 and 2 cores without a GPU, then seconds per frame under TensorFlow's CPU kernel sets with a job's
 # threads as intra-op threads or as model streams, then the time to draw one annotated 720p frame, then the
 # annotate stage at 720p against the one before it, and the libx264 presets, then mrcnn's detect against
-# vidseg's, then matterport's shapes tutorial through `import mrcnn` (mAP@0.5 and minutes), then the whole
+# vidseg's, then matterport's shapes tutorial through `import mrcnn` (mAP@0.5 and minutes), then the segment
+# stage under each runtime and precision (Keras, OpenVINO, ONNX Runtime, int8) side by side, then the whole
 # workflow on 200 short clips, packed and one job each, against one long video (the slowest: most of an hour
 # on 2 cores).
 # Setting up installs the Python dependencies into .venv and ffmpeg with apt when run as root.
@@ -62,4 +63,5 @@ bench: setup-test
 	$(VENV)/bin/python benchmarks/annotate.py
 	$(VENV)/bin/python benchmarks/mrcnn_layer.py
 	$(VENV)/bin/python examples/train_shapes.py
+	$(VENV)/bin/python benchmarks/runtimes.py
 	$(VENV)/bin/python benchmarks/short_clips.py

@@ -22,9 +22,9 @@ Seeded weights score many near-ties, so agreement on them is a lower bound.
 
 Then the demo model (trained) on the demo video per runtime and precision:
 COCOeval mask and box AP, the accuracy int8 must keep. Last, with
---workflow-frames, the whole workflow from a video to the tables (`snakemake
---until segment`: probe, plan, frames, segment) for keras float32 and openvino
-int8: frames/s with every start-up cost in.
+--workflow-frames, the whole workflow from a video to its detections table
+(probe, plan, frames, segment, track) for keras float32 and openvino int8:
+frames/s with every start-up cost in (`--parts workflow` runs only that).
 """
 
 from __future__ import annotations
@@ -129,10 +129,14 @@ def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has
         def quantize(frames, model=model, engine=engine):
             calibrate(model, engine, frames, "jpg", streams=streams)
 
-        segment_seconds(model, work, index, warm, tag + "-warm", streams=streams,
-                        prepare=quantize if int8 else None)  # converts, quantizes, traces and compiles
-        first = time.perf_counter() - start
-        seconds = segment_seconds(model, work, index, count, tag, streams=streams)
+        try:
+            segment_seconds(model, work, index, warm, tag + "-warm", streams=streams,
+                            prepare=quantize if int8 else None)  # converts, quantizes, traces and compiles
+            first = time.perf_counter() - start
+            seconds = segment_seconds(model, work, index, count, tag, streams=streams)
+        except Exception as err:  # noqa: BLE001 - a variant that fails is a row that says so, not the end
+            print(f"  {spec} {name}: failed: {' '.join(str(err).split())[:300]}", flush=True)
+            continue
         found = detections_of(work, tag, count)
         row = {"config": spec, "variant": name, "s_per_frame": seconds, "setup_s": max(0.0, first - warm * seconds),
                "detections": sum(len(f) for f in found)}
@@ -185,7 +189,8 @@ def demo_rows(work: Path, streams: int) -> list[dict]:
 
 
 def workflow_fps(work: Path, frames: list[np.ndarray], spec: str, threads: int, segment: dict) -> float:
-    """Frames/s of `snakemake --until segment` (probe, plan, frames, segment) on one video of `frames`."""
+    """Frames/s of the workflow from one video of `frames` to its detections table (probe, plan, frames,
+    segment, track)."""
     import cv2
     import yaml
 
@@ -208,8 +213,8 @@ def workflow_fps(work: Path, frames: list[np.ndarray], spec: str, threads: int, 
         "segment": {"device": "cpu", **segment}}))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(folder),
-                    "--configfile", str(folder / "config.yaml"), "--cores", str(threads), "--until", "segment",
-                    "--quiet"], check=True, capture_output=True)
+                    "--configfile", str(folder / "config.yaml"), "--cores", str(threads), "--quiet", "--",
+                    "results/detections/video_id=clip/part-0.parquet"], check=True, capture_output=True)
     return len(frames) / (time.perf_counter() - start)
 
 
@@ -219,6 +224,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workflow-frames", type=int, default=24)
+    parser.add_argument("--parts", nargs="+", choices=["models", "demo", "workflow"],
+                        default=["models", "demo", "workflow"])
     args = parser.parse_args()
 
     from bench import cpu_name, nominal_peak_gflops
@@ -232,27 +239,27 @@ def main() -> None:
         work = Path(tmp)
         index = write_jpegs(photos(args.frames), work)
         rows = []
-        for spec in args.configs:
+        for spec in args.configs if "models" in args.parts else []:
             rows += run_config(spec, work, index, args.frames, streams, has_bf16())
         print("\n| config | variant | s/frame | frames/s | x matterport graph | x keras float32 | setup s | "
               "detections | keras float32's found | mask IoU |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for row in rows:
             same = [r for r in rows if r["config"] == row["config"]]
-            port = next(r["s_per_frame"] for r in same if r["variant"] == "matterport graph")
-            keras = next(r["s_per_frame"] for r in same if r["variant"] == "keras float32")
+            port = next((r["s_per_frame"] for r in same if r["variant"] == "matterport graph"), float("nan"))
+            keras = next((r["s_per_frame"] for r in same if r["variant"] == "keras float32"), float("nan"))
             found = row.get("detections_found")
             print(f"| {row['config']} | {row['variant']} | {row['s_per_frame']:.3f} | {1 / row['s_per_frame']:.2f} | "
                   f"{port / row['s_per_frame']:.2f} | {keras / row['s_per_frame']:.2f} | {row['setup_s']:.1f} | "
                   f"{row['detections']} | {'-' if found is None else f'{found:.3f}'} | "
                   f"{row.get('mask_iou_mean', float('nan')):.3f} |")
         print("\nThe demo model on the demo video (scored down to score 0, as the evaluate rule scores):")
-        demo = demo_rows(work, streams)
+        demo = demo_rows(work, streams) if "demo" in args.parts else []
         print("\n| demo model | mask AP | mask AP50 | box AP | box AP50 |\n|---|---|---|---|---|")
         for row in demo:
             print(f"| {row['variant']} | {row['segm_AP']:.3f} | {row['segm_AP50']:.3f} | {row['bbox_AP']:.3f} | "
                   f"{row['bbox_AP50']:.3f} |")
-        if args.workflow_frames:
+        if args.workflow_frames and "workflow" in args.parts:
             frames = photos(args.workflow_frames)
             spec = args.configs[0]
             print(f"\nWhole workflow, video to tables ({args.workflow_frames} frames of 640x480, {spec}, "

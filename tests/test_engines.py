@@ -72,9 +72,9 @@ def test_an_engine_compiles_the_weights_loaded_after_it(tmp_path):
         weight.assign(weight * 1.25)
     images = mold_batch([np.full((96, 128, 3), 90, np.uint8)], model.config)[0]
     model.use_engine("openvino")
-    before = model._dense(images)[1]
+    before = model._parts.dense(images)["rpn_probs"]
     model.load_weights(tmp_path / "seeded.h5", strict=True)
-    after, keras = model._dense(images)[1], np.asarray(model._features(images)[1])
+    after, keras = model._parts.dense(images)["rpn_probs"], np.asarray(model._features(images)[1])
     assert not np.allclose(before, keras, atol=1e-2)  # the loaded weights changed what the dense part computes
     np.testing.assert_allclose(after, keras, atol=1e-3)
 

@@ -1,25 +1,29 @@
-"""Inference runtimes for the model's dense part: the backbone, FPN and RPN head.
+"""Inference runtimes for the model's arithmetic: the dense part (backbone, FPN, RPN head) and the two heads.
 
-`MaskRCNN.use_engine(name)` runs the dense part (most of a frame's arithmetic:
-0.58 of 1.0 s a frame at ResNet-50@512 on the project's Zen 4 CPU) under one of
-`ENGINES`; proposals, ROIAlign, the heads, NMS and the masks stay in Keras. The
-dense part is traced as `vidseg.maskrcnn.export` exports it and converted when
-the engine is chosen, with the weights then loaded:
+`MaskRCNN.use_engine(name)` runs the three parts that hold nearly all of a
+frame's multiply-adds under one of `ENGINES`; proposals, ROIAlign, per-class NMS
+and picking each detection's mask stay in Keras (TensorFlow), between them. Each
+part is traced as `vidseg.maskrcnn.export` traces it and converted when the
+engine is chosen, with the weights then loaded:
 
-- "keras": the Keras graph (TensorFlow, or the JAX backend), as without an engine.
-- "openvino": `openvino.convert_model` straight from the TensorFlow function (2-5 s for
-  ResNet-50) and OpenVINO's CPU plugin, float32 (`INFERENCE_PRECISION_HINT`: OpenVINO
-  would otherwise pick bfloat16 on CPUs that have it), one stream per model stream of
-  the job, one thread each.
+- "keras": the Keras graphs (TensorFlow, or the JAX backend), as without an engine.
+- "openvino": `openvino.convert_model` straight from the TensorFlow functions (2-5 s for
+  ResNet-50) and OpenVINO's CPU plugin in float32 (`INFERENCE_PRECISION_HINT`: OpenVINO
+  would otherwise pick bfloat16 on CPUs that have it), one stream per model stream of the
+  job, one thread each. With `calibration` frames, every part is quantized to int8 by
+  NNCF (Apache-2.0; post-training quantization, the activation ranges measured on
+  those frames): `segment.precision: int8`.
 - "onnxruntime": ONNX from tf2onnx (20-30 s for ResNet-50, once per job), then ONNX
   Runtime: its CUDA provider where the job has a GPU and onnxruntime-gpu is installed,
   else its CPU provider.
 
-Measured (docs/benchmarks.md, "Runtimes"; ResNet-50@512, float32, 2 cores): on a Zen 4
-CPU (AVX-512) the three run the dense part within 5 % of each other, so "keras" stays the
-default: it needs no conversion and its tables are the reference. On an AVX2-only EPYC,
-issue 36 measured OpenVINO's dense part 1.54x TensorFlow's; that is where "openvino"
-pays. Detections match Keras's up to float rounding (tests/test_engines.py).
+Why these and what they gain (docs/benchmarks.md, "Runtimes"; ResNet-50@512, 2 cores,
+one thread per stream): on a Zen 4 CPU (AVX-512) the three run float32 within a few
+percent of each other, so "keras" stays the default (no conversion, and its tables are
+the reference); OpenVINO in int8 runs each part 3.3-3.8x faster than float32 there, and the segment stage 2.3-2.7x.
+Issue 36 measured OpenVINO's float32 dense part 1.54x TensorFlow's on an AVX2-only
+EPYC, where "openvino" pays in float32 too. Float32 detections match Keras's up to
+float rounding (tests/test_engines.py).
 """
 
 from __future__ import annotations
@@ -27,25 +31,37 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from vidseg.core.errors import VidsegError
-from vidseg.maskrcnn.export import DENSE_OUTPUTS, concrete_function
+from vidseg.maskrcnn.export import OUTPUTS, concrete_function, input_specs, onnx_proto
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("keras", "openvino", "onnxruntime")
+PARTS = ("dense", "classifier", "mask_head")
+CLASSIFIER_CALIBRATION = 8  # frames whose pooled proposals calibrate the classifier head (50 MB each at 1000 ROIs)
+MASK_CALIBRATION_ROIS = 32  # the best proposals of each calibration frame that calibrate the mask head
 
-DenseRunner = Callable[[np.ndarray], tuple]
-"""`run(images) -> (feature_maps P2..P5, rpn_probs, rpn_deltas)`, as `MaskRCNNNetwork.features` returns them."""
+Part = Callable[[np.ndarray], dict]
+"""`run(input) -> outputs by name (export.OUTPUTS[part])`, numpy in and out."""
 
 
-def dense_runner(engine: str, model, streams: int = 1, gpu: bool = False,
-                 calibration: np.ndarray | None = None) -> DenseRunner:
-    """The dense part of `model` (weights as loaded now) under `engine`, for `streams` threads calling it at once;
-    in int8 where `calibration` (molded images, OpenVINO only) is given."""
+class Engine(NamedTuple):
+    """The parts under one runtime: `dense(images)`, `classifier(pooled)`, `mask_head(pooled)`."""
+
+    name: str
+    dense: Part
+    classifier: Part
+    mask_head: Part
+
+
+def build_engine(engine: str, model, streams: int = 1, gpu: bool = False,
+                 calibration: np.ndarray | None = None) -> Engine | None:
+    """`model`'s parts (weights as loaded now) under `engine`, for `streams` threads calling at once; None for
+    "keras". In int8 where `calibration` (molded images [N, S, S, 3], OpenVINO only) is given."""
     if engine not in ENGINES:
         raise VidsegError(f"segment.engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if engine != "keras" and model.precision != "float32":
@@ -53,80 +69,97 @@ def dense_runner(engine: str, model, streams: int = 1, gpu: bool = False,
                           f"(not {model.precision}) or segment.engine keras")
     if calibration is not None and engine != "openvino":
         raise VidsegError(f"segment.precision int8 runs on segment.engine openvino, not {engine}")
-    if engine == "openvino":
-        return _openvino(model, max(1, int(streams)), calibration)
-    if engine == "onnxruntime":
-        return _onnxruntime(model, max(1, int(streams)), gpu)
-    return model._features
+    if engine == "keras":
+        return None
+    samples = None if calibration is None else calibration_inputs(model, calibration)
+    build = _openvino(model, max(1, int(streams)), samples) if engine == "openvino" else _onnxruntime(model, gpu)
+    return Engine(engine, *(build(part) for part in PARTS))
 
 
-def _split(outputs: dict) -> tuple:
-    """Named dense outputs -> `MaskRCNNNetwork.features`' layout."""
-    return tuple(outputs[n] for n in DENSE_OUTPUTS[:4]), outputs["rpn_probs"], outputs["rpn_deltas"]
+def calibration_inputs(model, images: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """What each part sees on the calibration `images`, one frame at a time (computed by the Keras model):
+    the images; the pooled proposals (the classifier head's input); the pooled best proposals (the mask head
+    runs on detections, which are refined proposals)."""
+    net = model.network
+    out = {part: [] for part in PARTS}
+    for i in range(len(images)):
+        image = images[i:i + 1]
+        feature_maps, rpn_probs, rpn_deltas = model._features(image)
+        rois, pooled = net.pooled_proposals(feature_maps, rpn_probs, rpn_deltas)
+        out["dense"].append(image)
+        if i < CLASSIFIER_CALIBRATION:
+            out["classifier"].append(np.asarray(pooled))
+        best = rois[:, :MASK_CALIBRATION_ROIS]
+        out["mask_head"].append(np.asarray(net.pool(feature_maps, best, model.config.MASK_POOL_SIZE)))
+    return out
 
 
-def _per_batch(build: Callable[[int], Callable]) -> DenseRunner:
-    """A runner compiling one static-shape graph per batch size it meets (`build(batch)`), under a lock."""
-    graphs: dict[int, Callable] = {}
+def _per_shape(build: Callable[[tuple], Part]) -> Part:
+    """A part compiling one static-shape graph per input shape it meets (`build(shape)`), under a lock: the
+    mask head meets a few (1, 2, 4, ... detection slots), the others one."""
+    graphs: dict[tuple, Part] = {}
     lock = threading.Lock()
 
-    def run(images):
-        batch = int(images.shape[0])
-        if batch not in graphs:
+    def run(x):
+        x = np.ascontiguousarray(x, np.float32)
+        if x.shape not in graphs:
             with lock:
-                if batch not in graphs:
-                    graphs[batch] = build(batch)
-        return _split(graphs[batch](np.ascontiguousarray(images, np.float32)))
+                if x.shape not in graphs:
+                    graphs[x.shape] = build(x.shape)
+        return graphs[x.shape](x)
 
     return run
 
 
-def _openvino(model, streams: int, calibration: np.ndarray | None = None) -> DenseRunner:
+def _openvino(model, streams: int, samples: dict | None) -> Callable[[str], Part]:
     try:
         import openvino as ov
     except ImportError:
         raise VidsegError("segment.engine openvino needs the openvino package: pip install 'vidseg[runtimes]'") from None
     core = ov.Core()
-    graph = ov.convert_model(concrete_function(model, "dense"))  # any batch size; each size compiles on its own
-    precision = "float32"
-    if calibration is not None:
-        graph, precision = quantize(graph, calibration), "int8"
-    size = int(model.config.IMAGE_SHAPE[0])
+    precision = "float32" if samples is None else "int8"
 
-    def build(batch: int):
-        graph.reshape({"images": [batch, size, size, 3]})  # static shapes compile to faster kernels
-        compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
-                                                     "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams})
-        outputs = {o.get_any_name(): o for o in compiled.outputs}
-        local = threading.local()  # one infer request per calling thread
+    def part(name: str) -> Part:
+        graph = ov.convert_model(concrete_function(model, name))  # any batch (and detection count)
+        if samples is not None:
+            graph = quantize(graph, samples[name], name)
+        input_name = input_specs(model, name)[0].name
 
-        def infer(images):
-            request = getattr(local, "request", None)
-            if request is None:
-                request = local.request = compiled.create_infer_request()
-            result = request.infer({"images": images})  # copies out of the request's buffers
-            return {name: result[output] for name, output in outputs.items()}
+        def build(shape: tuple) -> Part:
+            graph.reshape({input_name: list(shape)})  # static shapes compile to faster kernels
+            compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                         "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams})
+            outputs = {o.get_any_name(): o for o in compiled.outputs}
+            local = threading.local()  # one infer request per calling thread
+            log.info("OpenVINO %s runs the %s in %s (input %s, %d stream%s)", ov.get_version(), name, precision,
+                     list(shape), streams, "" if streams == 1 else "s")
 
-        log.info("OpenVINO %s runs the dense part in %s (batch %d, %d stream%s)", ov.get_version(), precision, batch,
-                 streams, "" if streams == 1 else "s")
-        return infer
+            def infer(x):
+                request = getattr(local, "request", None)
+                if request is None:
+                    request = local.request = compiled.create_infer_request()
+                result = request.infer({input_name: x})  # copies out of the request's buffers
+                return {key: result[output] for key, output in outputs.items()}
 
-    return _per_batch(build)
+            return infer
+
+        return _per_shape(build)
+
+    return part
 
 
-def quantize(graph, calibration: np.ndarray):
-    """The OpenVINO `graph` of the dense part with int8 weights and activations (NNCF post-training quantization),
-    its activation ranges taken from `calibration`, molded images [N, S, S, 3] of the frames it will run on."""
+def quantize(graph, samples: list[np.ndarray], part: str = "dense"):
+    """The OpenVINO `graph` of `part` with int8 weights and activations (NNCF post-training quantization), its
+    activation ranges taken from `samples` (its inputs on frames like the ones it will run on)."""
     try:
         import nncf
     except ImportError:
         raise VidsegError("segment.precision int8 needs the nncf package: pip install 'vidseg[runtimes]'") from None
-    samples = [calibration[i:i + 1] for i in range(len(calibration))]
-    log.info("quantizing the dense part to int8 on %d frames (NNCF %s)", len(samples), nncf.__version__)
+    log.info("quantizing the %s to int8 on %d samples (NNCF %s)", part, len(samples), nncf.__version__)
     return nncf.quantize(graph, nncf.Dataset(samples), subset_size=len(samples))
 
 
-def _onnxruntime(model, streams: int, gpu: bool) -> DenseRunner:
+def _onnxruntime(model, gpu: bool) -> Callable[[str], Part]:
     try:
         import onnxruntime as ort
     except ImportError:
@@ -134,20 +167,17 @@ def _onnxruntime(model, streams: int, gpu: bool) -> DenseRunner:
     if ort is None or importlib.util.find_spec("tf2onnx") is None:  # tf2onnx: what onnx_proto converts with
         raise VidsegError("segment.engine onnxruntime needs onnxruntime and tf2onnx: "
                           "pip install 'vidseg[runtimes]'") from None
-    from vidseg.maskrcnn.export import onnx_proto
-
     available = ort.get_available_providers()
     providers = (["CUDAExecutionProvider"] if gpu and "CUDAExecutionProvider" in available else []) + \
         ["CPUExecutionProvider"]
 
-    def build(batch: int):
-        proto = onnx_proto(model, "dense", batch)
+    def part(name: str) -> Part:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one thread per model stream: the job's streams call at once
         options.inter_op_num_threads = 1
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=providers)
-        names = [o.name for o in session.get_outputs()]
-        log.info("ONNX Runtime %s runs the dense part (batch %d, %s)", ort.__version__, batch, providers[0])
-        return lambda images: dict(zip(names, session.run(names, {"images": images})))
+        session = ort.InferenceSession(onnx_proto(model, name).SerializeToString(), options, providers=providers)
+        names, input_name = list(OUTPUTS[name]), session.get_inputs()[0].name
+        log.info("ONNX Runtime %s runs the %s (%s)", ort.__version__, name, providers[0])
+        return lambda x: dict(zip(names, session.run(names, {input_name: np.ascontiguousarray(x, np.float32)})))
 
-    return _per_batch(build)
+    return part

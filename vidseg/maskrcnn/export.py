@@ -46,6 +46,9 @@ SUFFIX = {"savedmodel": "", "onnx": ".onnx", "openvino": ".xml"}
 ONNX_OPSET = 17
 WHOLE_OUTPUTS = ("boxes", "class_ids", "scores", "count", "masks")
 DENSE_OUTPUTS = ("p2", "p3", "p4", "p5", "rpn_probs", "rpn_deltas")
+# The parts `vidseg.maskrcnn.engines` runs besides "dense" (the heads; not exported on their own)
+OUTPUTS = {"whole": WHOLE_OUTPUTS, "dense": DENSE_OUTPUTS, "classifier": ("class_probs", "box_deltas"),
+           "mask_head": ("masks",)}
 MATCH_IOU = 0.9
 SCORE_TOLERANCE = 1e-3
 MASK_IOU = 0.99
@@ -53,10 +56,19 @@ DENSE_TOLERANCE = 1e-3
 
 
 def input_specs(model, part: str, batch: int | None = None) -> list:
-    """The `tf.TensorSpec`s of `part`'s inputs (batch `None`: any)."""
+    """The `tf.TensorSpec`s of `part`'s inputs (batch `None`: any). The heads take pooled ROIs: all the
+    proposals (classifier), any number of detections (mask_head)."""
     import tensorflow as tf
 
-    size = int(model.config.IMAGE_SHAPE[0])
+    config = model.config
+    size, depth = int(config.IMAGE_SHAPE[0]), int(config.TOP_DOWN_PYRAMID_SIZE)
+    if part == "classifier":
+        pool = int(config.POOL_SIZE)
+        return [tf.TensorSpec([batch, int(config.POST_NMS_ROIS_INFERENCE), pool, pool, depth], tf.float32,
+                              name="pooled")]
+    if part == "mask_head":
+        pool = int(config.MASK_POOL_SIZE)
+        return [tf.TensorSpec([batch, None, pool, pool, depth], tf.float32, name="pooled")]
     specs = [tf.TensorSpec([batch, size, size, 3], tf.float32, name="images")]
     if part == "whole":
         specs.append(tf.TensorSpec([batch, 4], tf.float32, name="windows"))
@@ -64,8 +76,8 @@ def input_specs(model, part: str, batch: int | None = None) -> list:
 
 
 def graph_function(model, part: str):
-    """`part` of `model`'s network as a plain function of tensors returning a dict of `WHOLE_OUTPUTS` or
-    `DENSE_OUTPUTS` (the names the exported graphs' outputs take)."""
+    """`part` of `model`'s network as a plain function of tensors returning a dict of `OUTPUTS[part]` (the names
+    the exported graphs' outputs take)."""
     net = model.network
     if part == "whole":
         def whole(images, windows):
@@ -77,6 +89,13 @@ def graph_function(model, part: str):
             feature_maps, rpn_probs, rpn_deltas = net.features(images)
             return {**dict(zip(DENSE_OUTPUTS, feature_maps)), "rpn_probs": rpn_probs, "rpn_deltas": rpn_deltas}
         return dense
+    if part == "classifier":
+        def classifier(pooled):
+            _, class_probs, box_deltas = net.classifier(pooled, conv1_as_matmul=True)
+            return {"class_probs": class_probs, "box_deltas": box_deltas}
+        return classifier
+    if part == "mask_head":
+        return lambda pooled: {"masks": net.mask_head(pooled)}
     raise VidsegError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
 
 
@@ -162,7 +181,7 @@ def onnx_proto(model, part: str, batch: int | None = None):
 
     from vidseg.maskrcnn import kernels
 
-    names = WHOLE_OUTPUTS if part == "whole" else DENSE_OUTPUTS
+    names = OUTPUTS[part]
     fn = tf.function(graph_function(model, part), autograph=False)
     with kernels.portable():
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=input_specs(model, part, batch),

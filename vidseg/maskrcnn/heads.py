@@ -34,9 +34,19 @@ class ClassifierHead(keras.layers.Layer):
     def weight_layers(self) -> list[keras.layers.Layer]:
         return [self.conv1, self.bn1, self.conv2, self.bn2, self.logits, self.bbox]
 
-    def call(self, pooled):
+    def call(self, pooled, conv1_as_matmul: bool = False):
+        """`conv1_as_matmul`: conv1 (a pool x pool "valid" convolution on a pool x pool input) as one matrix
+        product with its kernel flattened. The same sums; for OpenVINO, which runs the convolution 7x slower
+        (vidseg.maskrcnn.engines). TensorFlow's graph keeps the convolution, whose results do not depend on
+        how many ROIs share a call (oneDNN's matrix product blocks its sums by the row count)."""
         x, batch, n = _merge_rois(pooled)
-        x = ops.relu(self.bn1(self.conv1(x)))
+        if conv1_as_matmul:
+            kernel = self.conv1.kernel
+            flat = ops.reshape(x, (-1, kernel.shape[0] * kernel.shape[1] * kernel.shape[2]))
+            x = ops.matmul(flat, ops.reshape(kernel, (flat.shape[-1], kernel.shape[-1]))) + self.conv1.bias
+            x = ops.relu(self.bn1(ops.reshape(x, (-1, 1, 1, kernel.shape[-1]))))
+        else:
+            x = ops.relu(self.bn1(self.conv1(x)))
         x = ops.relu(self.bn2(self.conv2(x)))
         shared = ops.reshape(x, (batch, n, -1))
         logits = self.logits(shared)

@@ -84,34 +84,43 @@ class MaskRCNNNetwork(keras.Model):
         rois, _ = select_proposals(rpn_probs, rpn_deltas, self.anchors, self.config, count)
         return rois
 
+    def pool(self, feature_maps, rois, size: int):
+        """ROIAlign of `rois` [B, N, 4] (normalized) from P2..P5 -> [B, N, size, size, C]."""
+        return pyramid_roi_align(rois, feature_maps, size, (self.image_size, self.image_size))
+
     def classifier_outputs(self, feature_maps, rois):
         """ROIAlign and the classifier head on `rois` [B, N, 4] (normalized), as inference and training run it.
 
         Returns (class logits [B, N, K], class probs [B, N, K], box deltas [B, N, K, 4]), float32.
         """
-        pooled = pyramid_roi_align(rois, feature_maps, self.config.POOL_SIZE, (self.image_size, self.image_size))
-        return tuple(_f32(x) for x in self.classifier(pooled))
+        return tuple(_f32(x) for x in self.classifier(self.pool(feature_maps, rois, self.config.POOL_SIZE)))
 
     def mask_outputs(self, feature_maps, rois):
         """ROIAlign and the mask head on `rois` [B, N, 4] (normalized), as inference and training run it.
 
         Returns mask probabilities [B, N, m, m, K] (float32) for every class K.
         """
-        pooled = pyramid_roi_align(rois, feature_maps, self.config.MASK_POOL_SIZE, (self.image_size, self.image_size))
-        return _f32(self.mask_head(pooled))
+        return _f32(self.mask_head(self.pool(feature_maps, rois, self.config.MASK_POOL_SIZE)))
+
+    def refine(self, rois, class_probs, box_deltas, windows):
+        """The classifier head's outputs on `rois` -> fixed-size detections (per-class NMS; no masks)."""
+        boxes, class_ids, scores, count = refine_detections(rois, class_probs, box_deltas, windows, self.config)
+        return {"boxes": boxes, "class_ids": class_ids, "scores": scores, "count": count, "rois": rois}
 
     def detections(self, feature_maps, rpn_probs, rpn_deltas, windows):
         """Proposals, the classifier head and per-class NMS -> fixed-size detections (no masks)."""
         rois = self.proposals(rpn_probs, rpn_deltas, self.config.POST_NMS_ROIS_INFERENCE)
         _, class_probs, box_deltas = self.classifier_outputs(feature_maps, rois)
-        boxes, class_ids, scores, count = refine_detections(rois, class_probs, box_deltas, windows, self.config)
-        return {"boxes": boxes, "class_ids": class_ids, "scores": scores, "count": count, "rois": rois}
+        return self.refine(rois, class_probs, box_deltas, windows)
+
+    def pooled_proposals(self, feature_maps, rpn_probs, rpn_deltas):
+        """The proposals [B, R, 4] and their pooled features, what the classifier head takes (an engine's path)."""
+        rois = self.proposals(rpn_probs, rpn_deltas, self.config.POST_NMS_ROIS_INFERENCE)
+        return rois, self.pool(feature_maps, rois, self.config.POOL_SIZE)
 
     def masks(self, feature_maps, boxes, class_ids):
         """Mask probabilities [B, n, m, m] of `boxes` [B, n, 4], each for its own class in `class_ids` [B, n]."""
-        masks = self.mask_outputs(feature_maps, boxes)  # [B, n, m, m, K]
-        index = ops.reshape(class_ids, (ops.shape(class_ids)[0], -1, 1, 1, 1))
-        return ops.squeeze(ops.take_along_axis(masks, index, axis=-1), -1)
+        return own_class(self.mask_outputs(feature_maps, boxes), class_ids)
 
     def call(self, images, windows):
         """The whole graph as matterport builds it: the mask head runs on every one of the D detection slots."""
@@ -119,6 +128,12 @@ class MaskRCNNNetwork(keras.Model):
         out = self.detections(feature_maps, rpn_probs, rpn_deltas, windows)
         out["masks"] = self.masks(feature_maps, out["boxes"], out["class_ids"])
         return out
+
+
+def own_class(masks, class_ids):
+    """Each slot's mask of its own class: masks [B, n, m, m, K], class_ids [B, n] -> [B, n, m, m]."""
+    index = ops.reshape(class_ids, (ops.shape(class_ids)[0], -1, 1, 1, 1))
+    return ops.squeeze(ops.take_along_axis(masks, index, axis=-1), -1)
 
 
 def _f32(x):
@@ -178,7 +193,10 @@ class MaskRCNN:
             keras.config.set_dtype_policy(previous)
         net = self.network
         self._features = kernels.traced(net.features, jit=self.xla, variables=net.variables)
-        self.engine, self._engine_options, self._dense = "keras", {}, self._features
+        self._pooled_proposals = kernels.traced(net.pooled_proposals)  # an engine's path, with _pool_masks
+        self._pool_masks = kernels.traced(lambda feature_maps, boxes: net.pool(feature_maps, boxes,
+                                                                               self.config.MASK_POOL_SIZE), relax=True)
+        self.engine, self._engine_options, self._parts = "keras", {}, None
         self._masks = kernels.traced(net.masks, relax=True, variables=net.variables)  # called with 1, 2, 4, ... slots
         self._trace_detections()
 
@@ -188,6 +206,7 @@ class MaskRCNN:
         weights = net.variables
         self._full = kernels.traced(lambda images, windows: net(images, windows, training=False), variables=weights)
         self._detections = kernels.traced(net.detections, variables=weights)
+        self._refine = kernels.traced(net.refine, variables=weights)  # an engine's path
 
     def set_min_confidence(self, value: float) -> None:
         """Keep detections scoring `value` or more from now on: the model takes a copy of its config with
@@ -213,33 +232,59 @@ class MaskRCNN:
         run = run or _run_part
         if self.all_mask_slots:
             return {k: np.asarray(v) for k, v in run("whole", self._full, images, windows).items()}
-        feature_maps, rpn_probs, rpn_deltas = run("features", self._dense, images)
+        if self._parts is not None:
+            return self._predict_engine(images, windows, run)
+        feature_maps, rpn_probs, rpn_deltas = run("features", self._features, images)
         found = run("detections", self._detections, feature_maps, rpn_probs, rpn_deltas, windows)
         out = {k: np.asarray(v) for k, v in found.items()}
-        n = mask_slots(int(out["count"].max(initial=0)), self.config.DETECTION_MAX_INSTANCES)
+        n = self._slots(out)
         if n == 0:
-            m = 2 * self.config.MASK_POOL_SIZE  # the mask head's output size
-            out["masks"] = np.zeros((len(images), 0, m, m), np.float32)
+            out["masks"] = self._no_masks(len(images))
         else:
             masks = run("masks", self._masks, feature_maps, out["boxes"][:, :n], out["class_ids"][:, :n])
             out["masks"] = np.asarray(masks)
         return out
 
+    def _predict_engine(self, images: np.ndarray, windows: np.ndarray, run: PartRunner) -> dict[str, np.ndarray]:
+        """`predict` with the dense part and the heads under `use_engine`'s runtime, the rest in Keras between."""
+        parts = self._parts
+        dense = run("features", parts.dense, images)
+        feature_maps = tuple(dense[name] for name in ("p2", "p3", "p4", "p5"))
+        rois, pooled = run("proposals", self._pooled_proposals, feature_maps, dense["rpn_probs"], dense["rpn_deltas"])
+        heads = run("classifier", parts.classifier, np.asarray(pooled))
+        found = run("detections", self._refine, rois, heads["class_probs"], heads["box_deltas"], windows)
+        out = {k: np.asarray(v) for k, v in found.items()}
+        n = self._slots(out)
+        if n == 0:
+            out["masks"] = self._no_masks(len(images))
+        else:
+            pooled = run("mask_pool", self._pool_masks, feature_maps, out["boxes"][:, :n])
+            masks = run("masks", parts.mask_head, np.asarray(pooled))["masks"]  # [B, n, m, m, K]
+            out["masks"] = np.take_along_axis(masks, out["class_ids"][:, :n, None, None, None], axis=-1)[..., 0]
+        return out
+
+    def _slots(self, out: dict) -> int:
+        return mask_slots(int(out["count"].max(initial=0)), self.config.DETECTION_MAX_INSTANCES)
+
+    def _no_masks(self, batch: int) -> np.ndarray:
+        m = 2 * self.config.MASK_POOL_SIZE  # the mask head's output size
+        return np.zeros((batch, 0, m, m), np.float32)
+
     def use_engine(self, engine: str, streams: int = 1, gpu: bool = False,
                    calibration: Sequence[np.ndarray] | None = None) -> None:
-        """Run the dense part (backbone, FPN, RPN head) under `engine` from now on: "keras", "openvino" or
-        "onnxruntime" (vidseg.maskrcnn.engines), for `streams` threads calling `predict` at once.
+        """Run the dense part (backbone, FPN, RPN head) and the heads under `engine` from now on: "keras",
+        "openvino" or "onnxruntime" (vidseg.maskrcnn.engines), for `streams` threads calling `predict` at once.
 
-        `calibration`, RGB uint8 frames (a dozen or so, like the ones to come), quantizes the dense part to
+        `calibration`, RGB uint8 frames (a dozen or so, like the ones to come), quantizes those parts to
         int8 on them (OpenVINO only). The weights loaded now are compiled in; `load_weights` compiles
-        again. The rest of the model (proposals, heads, NMS, masks) stays in Keras. Not with `all_mask_slots`.
+        again. Proposals, ROIAlign and NMS stay in Keras. Not with `all_mask_slots`.
         """
-        from vidseg.maskrcnn.engines import dense_runner
+        from vidseg.maskrcnn.engines import build_engine
 
         if self.all_mask_slots and engine != "keras":
             raise VidsegError("all_mask_slots runs the whole graph in Keras: it takes no engine")
         images = None if calibration is None else mold_batch(list(calibration), self.config)[0]
-        self._dense = dense_runner(engine, self, streams=streams, gpu=gpu, calibration=images)
+        self._parts = build_engine(engine, self, streams=streams, gpu=gpu, calibration=images)
         self.engine, self._engine_options = engine, {"streams": streams, "gpu": gpu, "calibration": calibration}
 
     @property
