@@ -7,13 +7,13 @@ part is traced as `vidseg.maskrcnn.export` traces it and converted when the
 engine is chosen, with the weights then loaded:
 
 - "keras": the Keras graphs (TensorFlow, or the JAX backend), as without an engine.
-- "openvino": `openvino.convert_model` straight from the TensorFlow functions (2-5 s for
-  ResNet-50) and OpenVINO's CPU plugin in float32 (`INFERENCE_PRECISION_HINT`: OpenVINO
+- "openvino": `openvino.convert_model` straight from the TensorFlow functions (8-11 s a job with
+  compiling, ResNet-50@512 to ResNet-101@1024) and OpenVINO's CPU plugin in float32 (`INFERENCE_PRECISION_HINT`: OpenVINO
   would otherwise pick bfloat16 on CPUs that have it), one stream per model stream of the
   job, one thread each. With `calibration` frames, every part is quantized to int8 by
   NNCF (Apache-2.0; post-training quantization, the activation ranges measured on
   those frames): `segment.precision: int8`.
-- "onnxruntime": ONNX from tf2onnx (20-30 s for ResNet-50, once per job), then ONNX
+- "onnxruntime": ONNX from tf2onnx (50-90 s a job, ResNet-50@512 to ResNet-101@1024), then ONNX
   Runtime: its CUDA provider where the job has a GPU and onnxruntime-gpu is installed,
   else its CPU provider.
 

@@ -260,7 +260,7 @@ class MaskRCNN:
         else:
             pooled = run("mask_pool", self._pool_masks, feature_maps, out["boxes"][:, :n])
             masks = run("masks", parts.mask_head, np.asarray(pooled))["masks"]  # [B, n, m, m, K]
-            out["masks"] = np.take_along_axis(masks, out["class_ids"][:, :n, None, None, None], axis=-1)[..., 0]
+            out["masks"] = np.asarray(own_class(masks, out["class_ids"][:, :n]))
         return out
 
     def _slots(self, out: dict) -> int:
