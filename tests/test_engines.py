@@ -11,8 +11,9 @@ from pycocotools import mask as mask_utils
 
 from vidseg.core.errors import VidsegError
 from vidseg.inference.segment import load_model
-from vidseg.maskrcnn.export import default_check_frames, match_detections
+from vidseg.maskrcnn.export import match_detections
 from vidseg.maskrcnn.preprocess import mold_batch
+from vidseg.media.synthetic import scene_frames
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 ENGINES = ("openvino", "onnxruntime")
@@ -26,7 +27,7 @@ def demo():
 
 @pytest.fixture(scope="module")
 def scenes(demo):
-    return default_check_frames(demo, 4)  # 640x480 scenes of shapes, what the demo model detects
+    return scene_frames(4)  # 640x480 scenes of shapes, what the demo model detects
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -17,6 +17,7 @@ PACKAGE_DIR = Path(vidseg.__file__).resolve().parent
 # of a higher one nor (unless SIDEWAYS says so) of another sub-package of its own layer. `vidseg` itself (its
 # __init__: the version) is below them all and imports nothing.
 LAYERS = (
+    ("cli",),  # the `vidseg` command
     ("report",),
     ("workflow",),
     ("evaluation", "tracking", "inference"),

@@ -15,7 +15,7 @@ from vidseg.core.errors import VidsegError
 from vidseg.inference.segment import load_model
 from vidseg.maskrcnn import export
 from vidseg.maskrcnn.preprocess import mold_batch
-from vidseg.media.synthetic import Scene
+from vidseg.media.synthetic import Scene, scene_frames
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 VIDSEG = Path(sys.executable).parent / "vidseg"  # the console script pip installs
@@ -117,7 +117,7 @@ def test_a_failed_check_is_written_and_raised_naming_the_file(demo, tmp_path, mo
 
     monkeypatch.setattr(export, "run_exported", off)
     with pytest.raises(VidsegError, match="dense.onnx: the exported model does not match the Keras model"):
-        export.export_model(demo, tmp_path / "dense", "onnx", part="dense")
+        export.export_model(demo, tmp_path / "dense", "onnx", scene_frames(2), part="dense")
     check = json.loads((tmp_path / "dense.onnx.check.json").read_text())
     assert not check["passed"] and check["relative_errors"]["p3"] > 5e-3 and check["relative_errors"]["p2"] < 1e-4
 
@@ -127,4 +127,4 @@ def test_export_errors_name_what_is_wrong(tmp_path, demo):
                           "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert run.returncode == 1 and "--frames" in run.stderr and "missing.mp4" in run.stderr
     with pytest.raises(VidsegError, match="export format must be one of savedmodel, onnx, openvino"):
-        export.export_model(demo, tmp_path / "x", "tflite")
+        export.export_model(demo, tmp_path / "x", "tflite", scene_frames(1))

@@ -124,10 +124,9 @@ def check_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".check.json")
 
 
-def export_model(model, path: str | Path, fmt: str, part: str = "whole",
-                 frames: Sequence[np.ndarray] | None = None) -> dict[str, Any]:
+def export_model(model, path: str | Path, fmt: str, frames: Sequence[np.ndarray], part: str = "whole") -> dict[str, Any]:
     """Write `part` of `model` (a `MaskRCNN` with its weights loaded, float32) to `path` in format `fmt`; check it
-    on `frames` (RGB uint8; default `default_check_frames`) and write the check beside it.
+    on `frames` (RGB uint8, a few like the ones it will run on) and write the check beside it.
 
     Returns the check (as written). Raises a VidsegError naming the file when the check fails.
     """
@@ -148,7 +147,7 @@ def export_model(model, path: str | Path, fmt: str, part: str = "whole",
 
         # save_model stores weights in float16 unless told otherwise: 4e-3 relative error in every output
         ov.save_model(ov.convert_model(concrete_function(model, part)), str(path), compress_to_fp16=False)
-    check = check_export(model, path, fmt, part, default_check_frames(model) if frames is None else frames)
+    check = check_export(model, path, fmt, part, frames)
     check_path(path).write_text(json.dumps(check, indent=2) + "\n")
     if not check["passed"]:
         raise VidsegError(f"{path}: the exported model does not match the Keras model ({check['summary']}); "
@@ -217,15 +216,6 @@ def run_exported(path: str | Path, fmt: str, inputs: dict[str, np.ndarray]) -> d
     compiled = ov.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     result = compiled(inputs)
     return {output.get_any_name(): np.asarray(result[output]) for output in compiled.outputs}
-
-
-def default_check_frames(model, count: int = 4) -> list[np.ndarray]:
-    """Frames for the check when none are given: synthetic scenes of shapes (what the demo model detects),
-    640x480. Pass frames of your own footage for a check that means something for other weights."""
-    from vidseg.media.synthetic import Scene
-
-    scene = Scene(np.random.default_rng(7), (480, 640), shapes=(3, 6))
-    return [scene.render(i * 5)[0] for i in range(count)]
 
 
 def check_export(model, path: Path, fmt: str, part: str, frames: Sequence[np.ndarray]) -> dict[str, Any]:

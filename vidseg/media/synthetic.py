@@ -151,6 +151,12 @@ def _shade(colour: tuple[int, int, int], on: np.ndarray, center: np.ndarray, rad
     return np.clip(np.array(colour, np.float32) * factor, 0, 255).astype(np.uint8)
 
 
+def scene_frames(count: int, size: tuple[int, int] = (480, 640), seed: int = 7) -> list[np.ndarray]:
+    """`count` RGB frames [H, W, 3] of one scene of 3-6 shapes, 5 frames apart (what the demo model detects)."""
+    scene = Scene(np.random.default_rng(seed), size, shapes=(3, 6))
+    return [scene.render(i * 5)[0] for i in range(count)]
+
+
 def coco_annotation(ann_id: int, image_id: int, category: int, mask: np.ndarray, track_id: int | None = None) -> dict:
     """One COCO instance annotation with compressed-RLE segmentation (and the object's `track_id`, if given)."""
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))

@@ -54,13 +54,15 @@ def export_model_command(args: argparse.Namespace) -> int:
     from vidseg.inference.segment import load_model
     from vidseg.maskrcnn.export import check_path, export_model, export_path
 
-    frames = read_check_frames(args.frames, args.count) if args.frames else None
+    from vidseg.media.synthetic import scene_frames
+
+    frames = read_check_frames(args.frames, args.count) if args.frames else scene_frames(args.count)
     model, _ = load_model({}, args.weights, model_file=args.model_file)
     failed = 0
     for fmt in args.format:
         target = export_path(args.out, fmt)
         try:
-            check = export_model(model, target, fmt, part=args.part, frames=frames)
+            check = export_model(model, target, fmt, frames, part=args.part)
             print(f"{target}: {check['summary']} ({check['runtime']}); check in {check_path(target)}")
         except VidsegError as err:
             print(f"export-model: {err}", file=sys.stderr)
