@@ -128,3 +128,9 @@ def test_export_errors_name_what_is_wrong(tmp_path, demo):
     assert run.returncode == 1 and "--frames" in run.stderr and "missing.mp4" in run.stderr
     with pytest.raises(VidsegError, match="export format must be one of savedmodel, onnx, openvino"):
         export.export_model(demo, tmp_path / "x", "tflite", scene_frames(1))
+
+
+def test_a_missing_runtime_package_is_named(demo, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as where `vidseg[runtimes]` is not installed
+    with pytest.raises(VidsegError, match=r"export format onnx needs the tf2onnx package: pip install 'vidseg\[runtimes\]'"):
+        export.export_model(demo, tmp_path / "x", "onnx", scene_frames(1))

@@ -138,16 +138,19 @@ def export_model(model, path: str | Path, fmt: str, frames: Sequence[np.ndarray]
         raise VidsegError(f"export a float32 model, not {model.precision} (runtimes pick their own precision)")
     path = export_path(path, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "savedmodel":
-        _write_savedmodel(model, part, path)
-    elif fmt == "onnx":
-        _write_onnx(model, part, path)
-    else:
-        import openvino as ov
+    try:
+        if fmt == "savedmodel":
+            _write_savedmodel(model, part, path)
+        elif fmt == "onnx":
+            _write_onnx(model, part, path)
+        else:
+            import openvino as ov
 
-        # save_model stores weights in float16 unless told otherwise: 4e-3 relative error in every output
-        ov.save_model(ov.convert_model(concrete_function(model, part)), str(path), compress_to_fp16=False)
-    check = check_export(model, path, fmt, part, frames)
+            # save_model stores weights in float16 unless told otherwise: 4e-3 relative error in every output
+            ov.save_model(ov.convert_model(concrete_function(model, part)), str(path), compress_to_fp16=False)
+        check = check_export(model, path, fmt, part, frames)
+    except ImportError as err:
+        raise VidsegError(f"export format {fmt} needs the {err.name} package: pip install 'vidseg[runtimes]'") from None
     check_path(path).write_text(json.dumps(check, indent=2) + "\n")
     if not check["passed"]:
         raise VidsegError(f"{path}: the exported model does not match the Keras model ({check['summary']}); "
