@@ -55,23 +55,23 @@ MASK_IOU = 0.99
 DENSE_TOLERANCE = 1e-3
 
 
-def input_specs(model, part: str, batch: int | None = None) -> list:
-    """The `tf.TensorSpec`s of `part`'s inputs (batch `None`: any). The heads take pooled ROIs: all the
-    proposals (classifier), any number of detections (mask_head)."""
+def input_specs(model, part: str) -> list:
+    """The `tf.TensorSpec`s of `part`'s inputs, any batch size. The heads take pooled ROIs: all the proposals
+    (classifier), any number of detections (mask_head)."""
     import tensorflow as tf
 
     config = model.config
     size, depth = int(config.IMAGE_SHAPE[0]), int(config.TOP_DOWN_PYRAMID_SIZE)
     if part == "classifier":
         pool = int(config.POOL_SIZE)
-        return [tf.TensorSpec([batch, int(config.POST_NMS_ROIS_INFERENCE), pool, pool, depth], tf.float32,
+        return [tf.TensorSpec([None, int(config.POST_NMS_ROIS_INFERENCE), pool, pool, depth], tf.float32,
                               name="pooled")]
     if part == "mask_head":
         pool = int(config.MASK_POOL_SIZE)
-        return [tf.TensorSpec([batch, None, pool, pool, depth], tf.float32, name="pooled")]
-    specs = [tf.TensorSpec([batch, size, size, 3], tf.float32, name="images")]
+        return [tf.TensorSpec([None, None, pool, pool, depth], tf.float32, name="pooled")]
+    specs = [tf.TensorSpec([None, size, size, 3], tf.float32, name="images")]
     if part == "whole":
-        specs.append(tf.TensorSpec([batch, 4], tf.float32, name="windows"))
+        specs.append(tf.TensorSpec([None, 4], tf.float32, name="windows"))
     return specs
 
 
@@ -99,17 +99,15 @@ def graph_function(model, part: str):
     raise VidsegError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
 
 
-def concrete_function(model, part: str, batch: int | None = None, portable: bool = True):
-    """`graph_function` traced for `input_specs` (under `kernels.portable()` unless `portable` is False)."""
+def concrete_function(model, part: str):
+    """`graph_function` traced for `input_specs` under `kernels.portable()` (what converters read)."""
     import tensorflow as tf
 
     from vidseg.maskrcnn import kernels
 
     fn = tf.function(graph_function(model, part), autograph=False)
-    if not portable:
-        return fn.get_concrete_function(*input_specs(model, part, batch))
     with kernels.portable():
-        return fn.get_concrete_function(*input_specs(model, part, batch))
+        return fn.get_concrete_function(*input_specs(model, part))
 
 
 def export_path(path: str | Path, fmt: str) -> Path:
@@ -175,7 +173,7 @@ def _write_onnx(model, part: str, path: Path) -> None:
     onnx.save(onnx_proto(model, part), str(path))
 
 
-def onnx_proto(model, part: str, batch: int | None = None):
+def onnx_proto(model, part: str):
     """`part` of `model` as a checked ONNX `ModelProto` (opset `ONNX_OPSET`), outputs named as `graph_function`'s."""
     import onnx
     import tensorflow as tf
@@ -186,7 +184,7 @@ def onnx_proto(model, part: str, batch: int | None = None):
     names = OUTPUTS[part]
     fn = tf.function(graph_function(model, part), autograph=False)
     with kernels.portable():
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=input_specs(model, part, batch),
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=input_specs(model, part),
                                                  opset=ONNX_OPSET)
     # tf2onnx names outputs after graph tensors ("Identity:0", ...), in the order TensorFlow flattens the
     # dict: by key. Give them the dict's names.
