@@ -1,7 +1,7 @@
 """The segment stage under each runtime and precision, side by side in one run (issue 36).
 
     python benchmarks/runtimes.py [--configs resnet50@512 resnet101@1024] [--frames 12] [--threads 2]
-                                  [--workflow-frames 24]
+                                  [--workflow-frames 24] [--isa native|avx2]
 
 Per config (COCO's 81 classes, seeded weights: they detect arbitrary things), on
 real photographs (scikit-image's bundled ones, cut to 640x480 and repeated):
@@ -25,6 +25,11 @@ COCOeval mask and box AP, the accuracy int8 must keep. Last, with
 --workflow-frames, the whole workflow from a video to its detections table
 (probe, plan, frames, segment, track) for keras float32 and openvino int8:
 frames/s with every start-up cost in (`--parts workflow` runs only that).
+
+`--isa avx2` runs it all as on an AVX2-only CPU, on a CPU that has more: TensorFlow's own
+kernels (its default without AVX512-VNNI/BF16 or AMX, TF_ENABLE_ONEDNN_OPTS=0) and oneDNN,
+in TensorFlow and in OpenVINO, capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2: no AVX-512, no VNNI
+for int8). Same cores and caches, so an emulation, named as one in the output.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from common import CALIBRATION_SIZE, agreement, make_config, seeded_model, segme
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina")
 MIN_CONFIDENCE = 0.7
+ISA_CAPS = {"native": {}, "avx2": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
 
 
 def photos(count: int, size: tuple[int, int] = CALIBRATION_SIZE) -> list[np.ndarray]:
@@ -226,21 +232,26 @@ def main() -> None:
     parser.add_argument("--workflow-frames", type=int, default=24)
     parser.add_argument("--parts", nargs="+", choices=["models", "demo", "workflow"],
                         default=["models", "demo", "workflow"])
+    parser.add_argument("--isa", choices=list(ISA_CAPS), default="native")
     args = parser.parse_args()
+    caps = ISA_CAPS[args.isa]
+    if any(os.environ.get(k) != v for k, v in caps.items()):  # the caps hold only from a process's start
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **caps})
 
     from bench import cpu_name, nominal_peak_gflops
     from vidseg.inference.cpu import has_bf16
     from vidseg.inference.threads import use_threads
 
     streams = use_threads(args.threads)
-    print(f"CPU: {cpu_name()} ({nominal_peak_gflops(args.threads)[1]}), {args.threads} threads as {streams} "
-          f"model streams", flush=True)
+    isa = nominal_peak_gflops(args.threads)[1] if args.isa == "native" else \
+        f"emulating an AVX2-only CPU: {' '.join(f'{k}={v}' for k, v in caps.items())}"
+    print(f"CPU: {cpu_name()} ({isa}), {args.threads} threads as {streams} model streams", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         index = write_jpegs(photos(args.frames), work)
         rows = []
         for spec in args.configs if "models" in args.parts else []:
-            rows += run_config(spec, work, index, args.frames, streams, has_bf16())
+            rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native")
         print("\n| config | variant | s/frame | frames/s | x matterport graph | x keras float32 | setup s | "
               "detections | keras float32's found | mask IoU |")
         print("|---|---|---|---|---|---|---|---|---|---|")
