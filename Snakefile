@@ -16,6 +16,11 @@ WORKFLOW_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
 configfile: WORKFLOW_CONFIG
 
 
+# `snakemake --report report.zip` after a run: the annotated videos, the dataset tables and the evaluations, with
+# the captions in report/ (vidseg's own HTML report is results/report/index.html).
+report: "report/workflow.rst"
+
+
 if os.path.isfile("config/config.yaml") and not os.path.samefile("config/config.yaml", WORKFLOW_CONFIG):
 
     configfile: "config/config.yaml"

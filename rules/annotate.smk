@@ -3,10 +3,12 @@ rule annotate:
         frames=rules.frames.output.frames,
         index=rules.frames.output.index,
         detections=rules.track.output.detections,
+        tracks=rules.track.output.tracks,
         probe=rules.probe.output.json,
         video=video_path,
     output:
-        PATHS["annotated"],
+        report(PATHS["annotated"], caption="../report/annotated.rst", category="Annotated videos",
+               labels={"video": "{video}"}),
     log:
         LOGS["annotate"],
     conda:

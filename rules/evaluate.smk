@@ -2,9 +2,12 @@ rule evaluate:
     input:
         units=video_units,
         tracked=rules.track.output.detections,
+        frames=rules.track.output.frames,
         ground_truth=ground_truth_path,
     output:
-        PATHS["evaluation"],
+        report=report(PATHS["evaluation"], caption="../report/evaluation.rst", category="Evaluation",
+                      labels={"video": "{video}"}),
+        errors=PATHS["errors"],
     log:
         LOGS["evaluate"],
     conda:

@@ -5,7 +5,10 @@ rule summary:
         tracks=per_good_video(PATHS["tracks"]),
         evaluations=evaluated(PATHS["evaluation"]),
     output:
-        PATHS["summary"],
+        summary=report(PATHS["summary"], caption="../report/summary.rst", category="Dataset",
+                       labels={"table": "per video and class"}),
+        evaluation=report(PATHS["evaluation_summary"], caption="../report/evaluation_summary.rst", category="Dataset",
+                          labels={"table": "per evaluated video"}),
     log:
         LOGS["summary"],
     conda:

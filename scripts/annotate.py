@@ -14,6 +14,6 @@ inputs, params = snakemake.input, snakemake.params
 settings = EncodeSettings(**params.encode)
 with open(inputs.probe) as f:
     record = json.load(f)
-count = annotate_video(inputs.frames, read_index(inputs.index), lambda: frame_groups(inputs.detections),
+count = annotate_video(inputs.frames, read_index(inputs.index), lambda: frame_groups(inputs.detections, tracks=inputs.tracks),
                        params.image_format, record, inputs.video, snakemake.output[0], settings, snakemake.threads)
 log.info("%s: annotated and encoded %d frames (%s)", snakemake.wildcards.video, count, settings)

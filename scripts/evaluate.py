@@ -8,8 +8,8 @@ from vidseg.inference.unit import tables_of  # noqa: E402
 
 video, inputs, params = snakemake.wildcards.video, snakemake.input, snakemake.params
 report = evaluate_video(video, tables_of(inputs.units, video, "detections"), inputs.ground_truth,
-                        params.min_confidence, params.table_min_confidence, snakemake.output[0],
-                        tracked=inputs.tracked)
+                        params.min_confidence, params.table_min_confidence, snakemake.output.report,
+                        tracked=inputs.tracked, frames=inputs.frames, errors_out=snakemake.output.errors)
 log.info("%s: %s", video, report["note"])
 for kind in ("bbox", "segm"):
     log.info("%s %s: AP %.3f, AP50 %.3f, AP75 %.3f", video, kind, report[kind]["AP"], report[kind]["AP50"],
@@ -18,3 +18,5 @@ if report["tracking"] is not None:
     t = report["tracking"]
     log.info("%s tracking: HOTA %.3f, IDF1 %.3f, MOTA %.3f, %d ID switches (%.2f per 100 frames)", video, t["HOTA"],
              t["IDF1"], t["MOTA"], t["id_switches"], t["id_switches_per_100_frames"])
+log.info("%s errors of the kept detections (mask IoU 0.5): %s", video,
+         ", ".join(f"{count} {kind}" for kind, count in report["errors"].items()))

@@ -5,7 +5,7 @@ log = log_to(snakemake.log[0])
 
 import json  # noqa: E402
 
-from vidseg.evaluation.evaluate import summary_columns  # noqa: E402
+from vidseg.evaluation.evaluate import merge_summary, video_columns  # noqa: E402
 from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, read_parts, summary  # noqa: E402
 
 # The tables of every video that passed the probe (none when every video failed there: an empty summary)
@@ -15,7 +15,6 @@ frames = read_parts(inputs.frames, FRAMES_SCHEMA).to_pandas()
 tracks = read_parts(inputs.tracks, TRACKS_SCHEMA).to_pandas()
 table = summary(detections, frames, tracks)
 reports = [json.loads(open(p).read()) for p in inputs.evaluations]
-if reports:
-    table = table.merge(summary_columns(reports), on="video_id", how="left")
-table.to_csv(snakemake.output[0], index=False)
+merge_summary(table, reports).to_csv(snakemake.output.summary, index=False)
+video_columns(reports).to_csv(snakemake.output.evaluation, index=False)
 log.info("summary: %d rows, %d evaluated videos", len(table), len(reports))

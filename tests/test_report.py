@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vidseg.core.errors import VidsegError
+from vidseg.evaluation.errors import KINDS, error_table
 from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, with_provenance
 from vidseg.report import build as report
 from vidseg.report import contact_sheet
@@ -28,6 +30,14 @@ from vidseg.workflow.status import COLUMNS
 
 FPS = 10
 HOSTILE = "<script>alert(1)</script> is not a video"
+# the errors of `cars`: a truck missed in frames 3-7, a person seen where there is none in frames 2, 3 and 9 (two runs),
+# and object 1's track switching from 2 to 1 at frame 12
+ERRORS = pd.DataFrame(
+    [(f, "missed", "", -1, 7, "truck", -1) for f in range(3, 8)]
+    + [(f, "false positive", "person", 3, -1, "", -1) for f in (2, 3, 9)]
+    + [(12, "id switch", "car", 1, 1, "car", 2)],
+    columns=["frame", "kind", "class_name", "track_id", "object_id", "object_class", "previous_track_id"])
+ERRORS["instance"] = 0
 
 
 def gray_video(path: Path, frames: int, size=(96, 64)) -> None:
@@ -60,7 +70,7 @@ def write_video_tables(root: Path, video: str, n_frames: int, detections: list[t
         row = {"video_id": video, "track_id": track_id, "class_id": 1, "class_name": class_name, "class_share": 1.0,
                "first_frame": first, "last_frame": last, "first_time_s": times[first], "last_time_s": times[last],
                "duration_s": times[last] - times[first], "frames_seen": last - first + 1, "mean_score": 0.9,
-               "mean_mask_area": 64.0}
+               "mean_mask_area": 64.0, "colour": f"#{40 * track_id:02x}8000"}
         for name in columns:
             columns[name].append(row.get(name, 0))
     for kind, table in (("frames_table", frames), ("detections", detections_table),
@@ -87,7 +97,21 @@ def run(tmp_path):
     curve = {"recall": recall, "precision_iou50": [1.0] * 101, "precision_iou75": [0.5] * 101}
     evaluation = {"ground_truth": "gt/cars.json", "min_confidence": 0.0, "bbox": {"AP": 0.5, "AP50": 0.75},
                   "segm": {"AP": 0.625, "AP50": 0.8}, "pr_curve": {"bbox": curve, "segm": curve},
-                  "tracking": {"HOTA": 0.7, "IDF1": 0.8, "id_switches": 2}}
+                  "tracking": {"HOTA": 0.7, "IDF1": 0.8, "id_switches": 2, "objects": 2},
+                  "table_min_confidence": 0.5, "kept_detections": 60, "scored_detections": 75,
+                  "scored_histogram": [1] * 40,
+                  "per_class": {"car": {"ground_truth": 40, "segm_AP": 0.7, "segm_AP50": 0.9, "segm_recall50": 0.8,
+                                        "bbox_AP": 0.6, "bbox_AP50": 0.8},
+                                "truck": {"ground_truth": 5, "segm_AP": 0.0, "segm_AP50": 0.0, "segm_recall50": 0.0,
+                                          "bbox_AP": 0.0, "bbox_AP50": 0.0},
+                                "person": {"ground_truth": 0, "segm_AP": None, "bbox_AP": None}},
+                  "errors": {kind: int((ERRORS.kind == kind).sum()) for kind in KINDS},
+                  "errors_per_class": {"truck": {"missed": 5}, "person": {"false positive": 3}}}
+    error_rows = ERRORS.assign(time_s=ERRORS.frame / FPS, iou=np.nan, score=np.float32(0.6),
+                               **{side: 1 for side in ("x_min", "y_min", "x_max", "y_max")})
+    path = tmp_path / PATHS["errors"].format(video="cars")
+    path.parent.mkdir(parents=True)
+    pq.write_table(error_table("cars", error_rows), path)
     (tmp_path / PATHS["evaluation"].format(video="cars")).parent.mkdir(parents=True)
     (tmp_path / PATHS["evaluation"].format(video="cars")).write_text(json.dumps(evaluation))
     status = pd.DataFrame([["cars", "done", "ok", "", ""], ["quiet", "done", "ok", "", ""],
@@ -113,7 +137,8 @@ def test_overview_numbers_are_those_of_the_tables(run):
     tracks = pd.read_parquet(run / "results/tracks")
     assert int(shown["frames processed"]) == len(pd.read_parquet(run / "results/frames")) == 25
     assert int(shown["detections"]) == len(detections) == 60
-    assert int(shown["distinct objects"]) == len(tracks) == 3
+    assert int(shown["tracks"]) == len(tracks) == 3
+    assert shown["objects in the ground truth (1 video)"] == "2"  # tracks and objects named apart
     assert (shown["videos"], shown["done"], shown["failed"], shown["not run"]) == ("3", "2", "1", "0")
     for name, count in detections.groupby("class_name").size().items():
         assert int(shown[f"detections:{name}"]) == count
@@ -146,6 +171,30 @@ def test_a_video_page_has_its_plots_contact_sheet_video_and_evaluation(run):
     assert float(shown["segm:AP"]) == 0.625 and float(shown["tracking:HOTA"]) == 0.7 and shown["tracking:id_switches"] == "2"
     quiet = (run / PATHS["report_video"].format(video="quiet")).read_text()
     assert "pr_curve.png" not in quiet and checks(quiet)["detections"] == "0"
+
+
+def test_a_video_page_lists_its_errors_classes_and_tracks_each_seeking_the_video(run):
+    build_report(run)
+    page = (run / PATHS["report_video"].format(video="cars")).read_text()
+    shown = checks(page)
+    assert (shown["errors:missed"], shown["errors:false positive"], shown["errors:id switch"]) == ("5", "3", "1")
+    assert shown["ground-truth objects"] == "2" and shown["objects"] == "3"  # tracks and objects named apart
+    rows = re.search(r'id="errors".*?</table>', page, re.S).group(0)
+    runs = re.findall(r'<tr data-seek="([\d.]+)" data-kind="([^"]+)">', rows)
+    # runs over consecutive frames: the misses one row, the false positives two (frames 2-3, then 9)
+    assert runs == [("0.200000", "false positive"), ("0.300000", "missed"), ("0.900000", "false positive"),
+                    ("1.200000", "id switch")]
+    assert ">#2 \u2192 #1<" in rows and "truck (object 7)" in rows
+    timeline = re.search(r'<svg class="timeline".*?</svg>', page, re.S).group(0)
+    assert timeline.count("data-seek=") == 4 and 'data-seek="0.300000"' in timeline
+    classes = re.search(r'data-check="class-table".*?</table>', page, re.S).group(0)
+    assert [re.sub("<.*?>", "", c) for c in re.findall(r"<tr>(<td.*?)</tr>", classes)][1] == "person20103000"  # 20 detections, 1 track, no ground truth: no AP, 3 false positives
+    assert ">truck<" in classes  # a class of the ground truth the model never named: its misses
+    tracks = re.search(r'id="tracks".*?</table>', page, re.S).group(0)
+    assert re.findall(r'<tr data-seek="([\d.]+)" data-class="(\w+)"', tracks) == [("0.000000", "car"), ("0.000000", "car"),
+                                                                                 ("0.500000", "person")]
+    assert 'data-time-axis="' in page and "tables keep" not in page  # the threshold is drawn in the histogram
+    assert "COCOeval scores every detection down to score 0.0 (<b>75</b>)" in page and "the 15 below 0.5" in page
 
 
 @pytest.mark.parametrize("select_up_to", [1000, 0], ids=["decoded whole", "seeked"])
@@ -206,6 +255,42 @@ def test_the_tables_are_streamed_without_masks(run, monkeypatch):
         assert np.array_equal(whole.scores[name], batched.scores[name])
     assert batched.per_frame["car"].tolist() == [2] * 20 and batched.tracked == 20 + 12 + 15
     assert batched.objects == {"car": 2, "person": 1}
+
+
+def test_the_index_shows_a_poster_per_video_a_class_by_video_table_and_each_failures_log(run):
+    (run / "logs/probe").mkdir(parents=True)
+    (run / "logs/probe/broken.log").write_text("FAILED: not a video")
+    html = build_report(run)[0].read_text()
+    videos = re.search(r'data-check="video-list".*?</table>', html, re.S).group(0)
+    assert videos.count('class="poster"') == 2 and 'src="videos/cars/poster.png"' in videos
+    poster = cv2.imread(str(run / PATHS["report_assets"].format(video="cars") / "poster.png"))
+    assert poster is not None and poster.shape[1] == thumb_size(96, 64)[0]
+    chart = re.search(r'data-check="class-by-video".*?</table>', html, re.S).group(0)
+    assert re.findall(r"<th>(\w+)</th>", chart) == ["video", "car", "person"]  # the most detected class first
+    assert re.search(r'cars</a></td><td class="n" data-sort="40"', chart) and ">quiet</a></td><td class" in chart
+    failures = re.search(r'data-check="failure-list".*?</table>', html, re.S).group(0)
+    assert '<a href="../../logs/probe/broken.log">broken.log</a>' in failures
+
+
+def test_the_zip_to_share_holds_every_file_the_pages_link(run, tmp_path):
+    """`--zip`: unpacked elsewhere, every link and image of every page resolves inside it, and nothing else came."""
+    import zipfile
+
+    from vidseg.report.build import main
+
+    main(["--root", str(run), "--jobs", "1", "--zip", str(tmp_path / "share.zip")])
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(tmp_path / "share.zip") as archive:
+        archive.extractall(unpacked)
+        names = archive.namelist()
+    assert "results/videos/cars.mp4" in names and "results/eval/cars.json" in names
+    assert not any("frames_tmp" in n or n.startswith("logs/") or n.endswith("key.json") for n in names)
+    pages = sorted((unpacked / "results/report").rglob("*.html"))
+    assert len(pages) == 3  # the index and two video pages
+    for page in pages:
+        for target in re.findall(r'(?:href|src)="([^"#]+)"', page.read_text()):
+            if not target.startswith("data:"):
+                assert (page.parent / urllib.parse.unquote(target)).resolve().is_file(), (page, target)
 
 
 def test_a_report_needs_a_finished_run(tmp_path):

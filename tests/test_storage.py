@@ -113,7 +113,7 @@ def results_of(frames, units, probes=True):
                 LOGS["segment"], PATHS["segment_benchmark"]]
     return ({p.format(video=v) for v in frames for p in per_video}
             | {p.format(unit=u.name, video=v) for u in units for v in u.videos for p in per_unit}
-            | {PATHS["summary"], PATHS["status"]})
+            | {PATHS["summary"], PATHS["evaluation_summary"], PATHS["status"]})
 
 
 def test_a_run_on_s3_reads_the_bucket_and_writes_every_result_there(s3, stored):
@@ -162,7 +162,8 @@ def test_tables_from_the_bucket_equal_a_local_run_with_a_job_per_video(s3, store
 def test_a_changed_and_a_new_video_rerun_only_their_units(s3, stored):
     endpoint, client = s3
     work, frames = stored
-    assert "Nothing to be done" in s3_run(endpoint, work)
+    rerun = s3_run(endpoint, work)
+    assert "Nothing to be done" in rerun, rerun[-6000:]
     before = objects(client)
     time.sleep(1.1)  # S3's modification times are in whole seconds
     make_video(work / "new" / "clip_c.mp4", seconds=1.2, source="testsrc")  # the same length, other pictures
@@ -185,4 +186,4 @@ def test_a_changed_and_a_new_video_rerun_only_their_units(s3, stored):
     others = {k for k in changed - expected if not k.startswith("logs/") and not k.endswith("/.snakemake_timestamp")}
     assert others == set(), sorted(others)  # no other unit's or video's result was redone
     kept = results_of(set(grown) - videos, [u for u in plan_units(grown, CHUNK) if u not in redone])
-    assert not kept & changed - {PATHS["summary"], PATHS["status"]}
+    assert not kept & changed - {PATHS["summary"], PATHS["evaluation_summary"], PATHS["status"]}

@@ -83,14 +83,40 @@ def test_ground_truth_without_object_ids_is_not_scored(truth):
     assert evaluate_tracking(rows(lambda f, o: o), truth) is None
 
 
-def test_summary_columns_leave_tracking_empty_where_it_was_not_scored():
-    from vidseg.evaluation.evaluate import summary_columns
+def test_video_columns_leave_tracking_empty_where_it_was_not_scored():
+    from vidseg.evaluation.evaluate import video_columns
 
     coco = {name: 0.5 for name in ("AP", "AP50", "AP75")}
-    scored = {"video_id": "a", "bbox": coco, "segm": coco, "tracking": {"HOTA": 0.8, "IDF1": 0.9, "MOTA": 0.95,
-                                                                         "id_switches_per_100_frames": 1.0}}
+    scored = {"video_id": "a", "bbox": coco, "segm": coco, "detections": 9, "kept_detections": 7,
+              "tracking": {"HOTA": 0.8, "IDF1": 0.9, "MOTA": 0.95, "id_switches": 3, "id_switches_per_100_frames": 1.0},
+              "errors": {"false positive": 2, "duplicate": 0, "wrong class": 1, "missed": 4, "id switch": 3}}
     unscored = {"video_id": "b", "bbox": coco, "segm": coco, "tracking": None}
-    table = summary_columns([scored, unscored]).set_index("video_id")
+    table = video_columns([scored, unscored]).set_index("video_id")
     assert table.loc["a", "track_HOTA"] == 0.8 and table.loc["a", "track_id_switches_per_100_frames"] == 1.0
+    assert (table.loc["a", "false_positives"], table.loc["a", "missed"], table.loc["a", "track_id_switches"]) == (2, 4, 3)
     assert table.loc["b", ["track_HOTA", "track_IDF1", "track_MOTA"]].isna().all()
     assert table.loc["b", "segm_AP"] == 0.5
+
+
+def test_summary_rows_carry_only_their_own_classs_figures():
+    """A class without ground truth gets no AP (the video's AP is not copied onto it); a class of the ground truth
+    that was never detected gets a row with its misses."""
+    from vidseg.evaluation.evaluate import merge_summary
+    from vidseg.formats.tables import summary
+
+    detections = pd.DataFrame({"video_id": ["v"] * 3, "class_id": [1, 2, 2], "class_name": ["circle", "square", "square"],
+                               "score": [0.9, 0.8, 0.7], "frame": [0, 0, 1]})
+    frames = pd.DataFrame({"video_id": ["v", "v"], "frame": [0, 1]})
+    report = {"video_id": "v", "bbox": {"AP": 0.7}, "segm": {"AP": 0.6},
+              "per_class": {"circle": {"ground_truth": 0, "segm_AP": None, "bbox_AP": None},
+                            "square": {"ground_truth": 2, "segm_AP": 0.9, "segm_AP50": 1.0, "segm_recall50": 1.0,
+                                       "bbox_AP": 0.8, "bbox_AP50": 1.0},
+                            "triangle": {"ground_truth": 2, "segm_AP": 0.0, "bbox_AP": 0.0}},
+              "errors": {}, "errors_per_class": {"circle": {"false positive": 1}, "triangle": {"missed": 2}}}
+    table = merge_summary(summary(detections, frames), [report]).set_index("class_name")
+    assert list(table.index) == ["circle", "square", "triangle"]
+    assert np.isnan(table.loc["circle", "segm_AP"]) and table.loc["circle", "false_positives"] == 1
+    assert table.loc["square", "segm_AP"] == 0.9 and table.loc["square", "instances"] == 2
+    assert table.loc["triangle", "instances"] == 0 and table.loc["triangle", "missed"] == 2
+    assert table.loc["triangle", "gt_instances"] == 2 and table.loc["triangle", "frames_processed"] == 2
+    assert "track_HOTA" not in table.columns

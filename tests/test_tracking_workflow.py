@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -128,9 +129,17 @@ def test_tracking_is_scored_and_summarised(runs):
     assert {"HOTA", "DetA", "AssA", "LocA", "IDF1", "MOTA", "id_switches", "id_switches_per_100_frames"} <= set(tracking)
     assert tracking["frames"] == FRAMES and tracking["objects"] >= 2
     assert 0.5 < tracking["HOTA"] <= 1 and 0.5 < tracking["IDF1"] <= 1  # the demo model tracks its shapes
+    videos = pd.read_csv(chunked / "results/evaluation.csv")
+    assert videos.track_HOTA.iloc[0] == pytest.approx(tracking["HOTA"])
+    errors = pd.read_parquet(chunked / "results/errors")
+    assert videos.track_id_switches.iloc[0] == tracking["id_switches"] == (errors.kind == "id switch").sum()
     summary = pd.read_csv(chunked / "results/summary.csv")
-    assert summary.track_HOTA.iloc[0] == pytest.approx(tracking["HOTA"])
-    assert summary.tracks.sum() == len(pd.read_parquet(chunked / "results/tracks"))
+    assert "track_HOTA" not in summary.columns and summary.tracks.sum() == len(pd.read_parquet(chunked / "results/tracks"))
+    for row in summary.itertuples():  # each class row carries its own class's figures
+        own = report["per_class"].get(row.class_name, {})
+        assert row.gt_instances == own.get("ground_truth", 0)
+        assert (np.isnan(row.segm_AP) if own.get("segm_AP") is None else row.segm_AP == pytest.approx(own["segm_AP"]))
+        assert row.missed == (errors[errors.kind == "missed"].object_class == row.class_name).sum()
     assert "tracking: HOTA" in (chunked / "logs/evaluate/demo_0.log").read_text()
 
 
@@ -160,9 +169,10 @@ def test_the_coco_export_scores_as_the_evaluation(runs):
 
 def test_annotated_frames_show_track_ids(runs):
     """Where a track is, the annotated frame carries its colour (the label's filled box) and not the source's."""
-    from vidseg.media.render import track_colour
+    from vidseg.media.palette import bgr
 
     chunked, _ = runs
+    colours = pd.read_parquet(chunked / "results/tracks").set_index("track_id").colour
     detections = pd.read_parquet(chunked / "results/detections")
     tracked = detections[(detections.track_id >= 1) & (detections.y_min >= 20)]
     row = tracked.iloc[len(tracked) // 2]
@@ -176,7 +186,26 @@ def test_annotated_frames_show_track_ids(runs):
     def share(colour) -> float:  # of the label's pixels near `colour` (H.264 shifts colours; the text is black)
         return float((np.abs(label - np.array(colour)).max(axis=1) < 45).mean())
 
-    assert share(track_colour(row.track_id)) > 0.25 and share(track_colour(row.track_id + 1)) < 0.05
+    other = next(c for c in colours if c != colours[row.track_id])  # tracks alive together have other colours
+    assert share(bgr(colours[row.track_id])) > 0.25 and share(bgr(other)) < 0.05
+
+
+def test_snakemakes_own_report_carries_the_results(runs, tmp_path):
+    """`snakemake --report report.zip` after the run: the annotated video (the run's file), the dataset tables and the
+    evaluation, under their categories and captions."""
+    import zipfile
+
+    _, whole = runs
+    out = tmp_path / "report.zip"
+    snakemake(whole, "--report", str(out))
+    with zipfile.ZipFile(out) as archive:
+        files = {Path(name).name: name for name in archive.namelist()}
+        assert {"demo_0.mp4", "summary.csv", "evaluation.csv", "demo_0.json", "report.html"} <= set(files)
+        assert archive.read(files["demo_0.mp4"]) == (whole / PATHS["annotated"].format(video="demo_0")).read_bytes()
+        assert archive.read(files["summary.csv"]) == (whole / PATHS["summary"]).read_bytes()
+        page = archive.read(files["report.html"]).decode()
+    for text in ("Annotated videos", "Dataset", "Evaluation", "in its track's colour", "per evaluated video"):
+        assert text in page, text
 
 
 def test_the_report_opens_in_a_browser(runs, tmp_path_factory):
@@ -205,7 +234,7 @@ def test_the_report_opens_in_a_browser(runs, tmp_path_factory):
             return int(page.locator(f'[data-check="{name}"]').first.inner_text().replace(",", ""))
 
         assert shown("frames processed") == len(pd.read_parquet(whole / "results/frames")) == FRAMES
-        assert shown("detections") == len(detections) and shown("distinct objects") == len(tracks) >= 2
+        assert shown("detections") == len(detections) and shown("tracks") == len(tracks) >= 2
         assert (shown("videos"), shown("done"), shown("failed")) == (2, 1, 1)
         for name, count in detections.groupby("class_name").size().items():
             assert shown(f"detections:{name}") == count
@@ -233,7 +262,6 @@ def test_the_report_opens_in_a_browser(runs, tmp_path_factory):
                                                                   "scores.png", "pr_curve.png"}
         assert all(complete and width > 100 for _, complete, width in images), images
         assert shown("detections") == len(detections) and shown("objects") == len(tracks)
-        from pathlib import Path
         from urllib.parse import unquote, urlparse
 
         links = page.eval_on_selector_all("a[href]", "elements => elements.map(e => e.href)")
@@ -241,4 +269,55 @@ def test_the_report_opens_in_a_browser(runs, tmp_path_factory):
         page.evaluate("() => document.querySelector('video').play()")
         page.wait_for_function("() => document.querySelector('video').currentTime > 0.3", timeout=15000)
         assert page.evaluate("() => document.querySelector('video').readyState") >= 2
+        check_finding_things(page, whole, tracks)
+        for url in (index.as_uri(), page.url):  # a phone's width: the page itself never scrolls sideways
+            page.set_viewport_size({"width": 390, "height": 800})
+            page.goto(url)
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, url
         assert errors == []
+
+
+def check_finding_things(page, run, tracks) -> None:
+    """On a video's page: the errors equal the errors table and each row, mark and track seeks the video to its
+    time; the filters keep the rows asked for."""
+    errors = pd.read_parquet(run / "results/errors")
+    assert len(errors), "the demo model makes mistakes on this video: the errors table has rows"
+    for kind in errors.kind.unique():
+        assert int(page.locator(f'[data-check="errors:{kind}"]').inner_text()) == (errors.kind == kind).sum()
+
+    def at(seconds: float) -> None:  # the video shows the frame of `seconds` (half a frame in, fps 10)
+        page.wait_for_function(f"() => Math.abs(document.querySelector('video').currentTime - {seconds + 0.05}) < 1e-3",
+                               timeout=5000)
+
+    rows = page.locator("#errors tbody tr")
+    last = rows.last
+    time = float(last.get_attribute("data-seek"))
+    assert time in set(errors.time_s.round(6))
+    last.click()
+    at(time)
+    mark = page.locator("svg.timeline rect[data-seek]").first
+    mark.click()
+    at(float(mark.get_attribute("data-seek")))
+    kind = errors.kind.iloc[-1]
+    page.select_option('select[data-filter="errors"]', kind)
+    shown = [r for r in page.locator("#errors tbody tr").all() if r.is_visible()]
+    assert shown and all(r.get_attribute("data-kind") == kind for r in shown)
+
+    track_rows = page.locator("#tracks tbody tr")
+    assert track_rows.count() == len(tracks)
+    latest = tracks.sort_values("first_time_s").iloc[-1]
+    page.locator(f'#tracks tbody tr:has-text("#{latest.track_id}")').first.click()
+    at(latest.first_time_s)
+    name = tracks.class_name.iloc[0]
+    page.select_option('select[data-filter="tracks"]', name)
+    assert sum(r.is_visible() for r in track_rows.all()) == (tracks.class_name == name).sum()
+    page.select_option('select[data-filter="tracks"]', "")
+    page.fill('input[data-filter="tracks"]', "0.99")
+    page.dispatch_event('input[data-filter="tracks"]', "input")
+    assert sum(r.is_visible() for r in track_rows.all()) == (tracks.mean_score >= 0.99).sum()
+    plot = page.locator('img[src$="tracks.png"]')
+    left, right, end = map(float, plot.get_attribute("data-time-axis").split(","))
+    box = plot.bounding_box()
+    plot.click(position={"x": box["width"] * (left + (right - left) * 0.5), "y": box["height"] / 2})
+    page.wait_for_function(f"() => Math.abs(document.querySelector('video').currentTime - {end / 2 + 0.05}) < "
+                           f"{end / box['width'] * 2}")  # within two pixels of the middle of the time axis

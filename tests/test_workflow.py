@@ -96,7 +96,7 @@ def test_reruns_redo_only_what_changed(workdir):
     snakemake(workdir)
     after = output_times(workdir)
     changed = {p for p in after if before.get(p) != after[p]}
-    dataset = {"results/summary.csv", "results/units.json"}  # the dataset's jobs: the summary, the plan of units
+    dataset = {PATHS["summary"], PATHS["evaluation_summary"], "results/units.json"}  # the summary job's, the plan's
     assert changed == {p for p in before if "plain" in p} | {p for p in after if "third" in p} | dataset
     assert len([p for p in after if "third" in p]) == len([p for p in after if "plain" in p]) > 8
 

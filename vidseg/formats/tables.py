@@ -63,6 +63,7 @@ TRACKS_SCHEMA = pa.schema([
     ("mean_score", pa.float32()),
     ("mean_mask_area", pa.float64()),
     *[(f"{when}_{side}", pa.int32()) for when in ("first", "last") for side in ("x_min", "y_min", "x_max", "y_max")],
+    ("colour", pa.string()),  # "#rrggbb": the track's colour in the annotated video and the report (media.palette)
 ])
 
 FRAMES_SCHEMA = pa.schema([
@@ -157,8 +158,15 @@ def row_rles(rows: pd.DataFrame) -> list[dict]:
             for h, w, c in zip(rows.height, rows.width, rows.mask_rle)]
 
 
-def frame_groups(path: str | Path, batch_rows: int = 4096) -> Iterator[tuple[int, pd.DataFrame]]:
-    """`(frame, rows)` of a detections file in frame order, read a batch at a time (memory stays flat)."""
+def frame_groups(path: str | Path, batch_rows: int = 4096,
+                 tracks: str | Path | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """`(frame, rows)` of a detections file in frame order, read a batch at a time (memory stays flat); with the
+    video's `tracks` table, each row gains its track's `colour` (None outside a track)."""
+    if tracks is not None:
+        colours = pq.read_table(tracks, columns=["track_id", "colour"]).to_pandas().set_index("track_id").colour
+        for frame, rows in frame_groups(path, batch_rows):
+            yield frame, rows.assign(colour=rows.track_id.map(colours).astype(object).where(lambda c: c.notna(), None))
+        return
     pending = None
     previous = -1
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):

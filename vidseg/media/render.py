@@ -1,6 +1,7 @@
 """Draw detections on frames: translucent mask, box and label, one stable colour per tracked object.
 
-A detection in a confirmed track is drawn in its track's colour and labelled
+A detection in a confirmed track is drawn in its track's colour (the tracks table's
+`colour`, which keeps tracks alive together apart: vidseg.media.palette) and labelled
 `#<track id> <class> <score>`; one outside any track (track id -1, or a table
 without track ids) in its class's colour, labelled `<class> <score>`.
 """
@@ -16,6 +17,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from vidseg.core.errors import VidsegError
+from vidseg.media.palette import bgr
 from vidseg.media.rle import decode_box
 
 MASK_ALPHA = 0.45
@@ -37,10 +39,13 @@ def _colour(step: int, saturation: float, value: float) -> tuple[int, int, int]:
 
 
 def style(row) -> tuple[tuple[int, int, int], str]:
-    """Colour and label of one detection row."""
+    """Colour and label of one detection row; a tracked row's colour is its track's (`colour`, "#rrggbb", from the
+    tracks table: vidseg.media.palette) where the row has one."""
     track_id = getattr(row, "track_id", -1)
     if track_id >= 0:
-        return track_colour(track_id), f"#{track_id} {row.class_name} {row.score:.2f}"
+        colour = getattr(row, "colour", None)
+        return (bgr(colour) if isinstance(colour, str) else track_colour(track_id),
+                f"#{track_id} {row.class_name} {row.score:.2f}")
     return class_colour(row.class_id), f"{row.class_name} {row.score:.2f}"
 
 

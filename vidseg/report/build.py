@@ -12,7 +12,6 @@ parallel processes. The annotated videos are linked, not copied (keep
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import logging
 import multiprocessing
@@ -22,7 +21,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 import pandas as pd
@@ -30,116 +29,22 @@ import pandas as pd
 from vidseg import __version__
 from vidseg.core.atomic import atomic_path
 from vidseg.core.errors import VidsegError
+from vidseg.report.html import Markup, esc, href, link, number, page, table, write_text
 from vidseg.workflow.plan import LOGS, PATHS
 
 KEY_FILE = "key.json"
+POSTER = "poster.png"  # a video's middle contact-sheet frame, in the index
 PLOTS = {  # file -> caption
     "detections.png": "Detections per frame of each class over time",
-    "tracks.png": "Confirmed tracks (distinct objects) from first to last sight",
-    "scores.png": "Score distribution of the kept detections",
+    "tracks.png": "Confirmed tracks from first to last sight, in their colours in the video",
+    "scores.png": "Scores of the kept detections; below the dashed line, in grey, the detections the evaluation "
+                  "scored that the tables do not keep",
 }
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1100px;padding:0 1em;color:#222}
-h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0} th,td{padding:.25em .6em;border-bottom:1px solid #eee}
-th{text-align:left;background:#f4f4f4} td.n{text-align:right;font-variant-numeric:tabular-nums}
-table.kv td.n{text-align:left} table.sortable th{cursor:pointer} table.sortable th:hover{background:#e6e6e6}
-.cards{display:flex;flex-wrap:wrap;gap:1em} .card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em}
-.card b{display:block;font-size:1.5em} .failed{color:#b00} .note{color:#846300}
-figure{margin:1em 0} figcaption{font-size:.9em;color:#555} img{max-width:100%}
-video{width:720px;max-width:100%;background:#000}
-.scroll{overflow-x:auto}
-"""
-# Sorting a table by the clicked column (numbers by their data-sort value): a table widget, not charting.
-SORT_SCRIPT = """
-for (const th of document.querySelectorAll("table.sortable th")) {
-  th.addEventListener("click", () => {
-    const body = th.closest("table").tBodies[0], col = th.cellIndex;
-    const up = th.dataset.dir !== "up"; th.dataset.dir = up ? "up" : "down";
-    const key = row => { const cell = row.cells[col]; return cell.dataset.sort ?? cell.textContent; };
-    const rows = [...body.rows].sort((a, b) => {
-      const x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
-      const order = !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
-      return up ? order : -order;
-    });
-    for (const row of rows) body.appendChild(row);
-  });
-}
-"""
-
-
-# ---- small HTML helpers --------------------------------------------------------------------------------------
-
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def number(value: Any, digits: int = 3) -> str:
-    """A cell's text: integers with thousands separators, other numbers with `digits` decimals, '' for missing."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, (int,)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def cell(value: Any, check: str | None = None) -> str:
-    """A table cell; numbers align right and sort by value; `check` names it for tests (data-check)."""
-    attrs = f' data-check="{esc(check)}"' if check else ""
-    if value is None:
-        return f"<td{attrs}></td>"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        sort = "" if value != value else f' data-sort="{value}"'
-        return f'<td class="n"{sort}{attrs}>{esc(number(value))}</td>'
-    if isinstance(value, Markup):
-        return f"<td{attrs}>{value}</td>"
-    return f"<td{attrs}>{esc(value)}</td>"
-
-
-class Markup(str):
-    """HTML that `cell` inserts as it is (links)."""
-
-
-def link(href: str, text: str) -> Markup:
-    return Markup(f'<a href="{esc(href)}">{esc(text)}</a>')
-
-
-def table(headers: Sequence[str] | None, rows: Iterable[Sequence[Any]], sortable: bool = True,
-          check: str | None = None) -> str:
-    """An HTML table (`headers` None: a key-value table); cells are `cell` values, or (value, check-name) pairs."""
-    head = "" if headers is None else "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(cell(*c) if isinstance(c, tuple) else cell(c) for c in row) + "</tr>"
-                   for row in rows)
-    classes = " ".join(name for name, on in (("sortable", sortable), ("kv", headers is None)) if on)
-    attrs = (f' class="{classes}"' if classes else "") + (f' data-check="{esc(check)}"' if check else "")
-    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
-    return f'<div class="scroll"><table{attrs}>{thead}<tbody>{body}</tbody></table></div>'
-
-
-def page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<link rel="icon" href="data:,"><style>{STYLE}</style></head>\n<body>\n{body}\n'
-            f'<script>{SORT_SCRIPT}</script>\n</body></html>\n')
-
-
-def write_text(path: Path, text: str) -> None:
-    with atomic_path(path, suffix=".html") as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-
-
-def href(from_file: str, to_file: str) -> str:
-    """A relative URL from one report file to another file of the results (both relative to the run's root)."""
-    return quote(os.path.relpath(to_file, os.path.dirname(from_file)).replace(os.sep, "/"), safe="/=")
-
-
 # ---- one video ---------------------------------------------------------------------------------------------
 
 # A video's files the page is made from or links to, with their labels.
 FILES = {"detections": "detections (Parquet)", "frames_table": "frames (Parquet)", "tracks": "tracks (Parquet)",
-         "annotated": "annotated video (MP4)", "coco_export": "COCO results (JSON)", "mots_export": "MOTS tracks (txt)",
+         "errors": "errors (Parquet)", "annotated": "annotated video (MP4)", "coco_export": "COCO results (JSON)", "mots_export": "MOTS tracks (txt)",
          "evaluation": "evaluation (JSON)", "probe": "probe (JSON)"}
 
 
@@ -172,23 +77,29 @@ def build_video(root: Path, video: str, status: Mapping[str, str], code: str) ->
     assets.mkdir(parents=True, exist_ok=True)
     duration = float(data.probe.get("duration_s") or 0) if data.probe else 0.0
     duration = max(duration, float(data.times[-1]) if data.n_frames else 0.0)
-    report_plots.detections_over_time(assets / "detections.png", data.times, data.per_frame, data.class_ids, duration)
-    report_plots.tracks_timeline(assets / "tracks.png", data.tracks, duration)
-    report_plots.score_histogram(assets / "scores.png", SCORE_BINS, data.scores, data.class_ids)
     evaluation = data.evaluation or {}
+    axes = {"detections.png": report_plots.detections_over_time(assets / "detections.png", data.times, data.per_frame,
+                                                                data.class_ids, duration),
+            "tracks.png": report_plots.tracks_timeline(assets / "tracks.png", data.tracks, duration)}
+    threshold = evaluation.get("table_min_confidence", (data.provenance or {}).get("detection_min_confidence"))
+    report_plots.score_histogram(assets / "scores.png", SCORE_BINS, data.scores, data.class_ids, threshold,
+                                 evaluation.get("scored_histogram"))
     if evaluation.get("pr_curve"):
         report_plots.pr_curves(assets / "pr_curve.png", evaluation["pr_curve"])
     sheet_note = _contact_sheet(root, video, data, assets / "contact_sheet.png")
     numbers = {
         "frames": data.n_frames, "detections": sum(data.detections.values()), "tracked": data.tracked,
         "objects": sum(data.objects.values()), "duration_s": duration,
+        "ground_truth_objects": (evaluation.get("tracking") or {}).get("objects"),
+        "errors": sum(evaluation["errors"].values()) if evaluation.get("errors") else None,
+        "poster": not sheet_note,
         "detections_per_class": data.detections, "objects_per_class": data.objects,
         "mask_AP": (evaluation.get("segm") or {}).get("AP"), "HOTA": (evaluation.get("tracking") or {}).get("HOTA"),
         "provenance": data.provenance,
     }
     files = [kind for kind, stamp in key["inputs"].items() if stamp is not None]  # the files that exist
     write_text(root / PATHS["report_video"].format(video=video),
-               video_page(video, status, data, numbers, sheet_note, files))
+               video_page(video, status, data, numbers, sheet_note, files, axes))
     with atomic_path(key_path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps({"key": key, "numbers": numbers}))
     return numbers
@@ -199,21 +110,27 @@ def _contact_sheet(root: Path, video: str, data, out: Path) -> str:
     from vidseg.report.contact_sheet import contact_sheet
 
     out.unlink(missing_ok=True)
+    (out.parent / POSTER).unlink(missing_ok=True)
     annotated = root / PATHS["annotated"].format(video=video)
     if not annotated.is_file():
         return "no annotated video (see the status above)"
     if not data.n_frames or not data.probe:
         return "no frames"
     try:
-        contact_sheet(annotated, data.times, (data.probe["width"], data.probe["height"]), out)
+        contact_sheet(annotated, data.times, (data.probe["width"], data.probe["height"]), out,
+                      poster=out.parent / POSTER)
     except VidsegError as err:
         return str(err)
     return ""
 
 
 def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet_note: str,
-               files: Sequence[str] = ()) -> str:
-    """A video's page; `files`: the kinds (PATHS keys, FILES) of its files that exist, linked at the top."""
+               files: Sequence[str] = (), axes: Mapping[str, tuple] | None = None) -> str:
+    """A video's page; `files`: the kinds (PATHS keys, FILES) of its files that exist, linked at the top; `axes`: the
+    time axis of each plot with one (plots.time_axis), which makes a click on it seek the video."""
+    from vidseg.report import sections
+
+    axes = axes or {}
     page_path = PATHS["report_video"].format(video=video)
     assets = quote(Path(PATHS["report_assets"].format(video=video)).name)
     parts = [f'<p><a href="{href(page_path, PATHS["report"])}">&larr; all videos</a></p>', f"<h1>{esc(video)}</h1>"]
@@ -223,7 +140,9 @@ def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet
              ("frame rate", number(probe.get("fps"), 3) + (" (variable)" if probe.get("variable_frame_rate") else "")),
              ("duration (s)", number(probe.get("duration_s"), 2)), ("audio", probe.get("audio_codec") or "none"),
              ("frames processed", (numbers["frames"], "frames")), ("detections", (numbers["detections"], "detections")),
-             ("in a track", numbers["tracked"]), ("distinct objects (tracks)", (numbers["objects"], "objects"))]
+             ("detections in a track", numbers["tracked"]), ("tracks (confirmed)", (numbers["objects"], "objects"))]
+    if numbers.get("ground_truth_objects") is not None:
+        facts.append(("objects in the ground truth", (numbers["ground_truth_objects"], "ground-truth objects")))
     parts.append(table(None, facts, sortable=False))
     if files:
         parts.append("<p>files: " + ", ".join(
@@ -234,24 +153,40 @@ def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet
         parts.append(f"<p>{esc(sheet_note)}</p>")
     else:
         src = href(page_path, PATHS["annotated"].format(video=video))
-        parts.append(f'<video controls preload="auto" src="{src}" data-check="video"></video>'
+        fps = float(probe.get("fps") or 25.0)
+        parts.append(f'<video controls preload="auto" src="{src}" data-check="video" data-fps="{fps:g}"></video>'
                      f'<p><a href="{src}">download the MP4</a></p>')
+    evaluation = data.evaluation
+    if evaluation:
+        parts.append(f"<h2>Errors against {esc(evaluation.get('ground_truth', 'the ground truth'))}</h2>")
+        parts.append(sections.policy(evaluation))
+        if data.errors is not None:
+            found = sections.episodes(data.errors, data.frame_numbers)
+            parts.append(sections.errors_section(evaluation, found, numbers["duration_s"]))
+        else:
+            parts.append("<p>no errors table (results/errors) for this video: rerun its evaluate job</p>")
+    parts.append("<h2>Classes</h2>")
+    parts.append(sections.classes_table(data.detections, numbers["objects_per_class"], evaluation))
+    parts.append("<h2>Tracks</h2>")
+    parts.append(_figure(f"{assets}/tracks.png", PLOTS["tracks.png"], axes.get("tracks.png")))
+    parts.append(sections.tracks_section(data.tracks))
+    parts.append("<h2>Detections</h2>")
+    parts += [_figure(f"{assets}/{name}", PLOTS[name], axes.get(name)) for name in ("detections.png", "scores.png")]
     parts.append("<h2>Contact sheet</h2>")
     parts.append(f"<p>{esc(sheet_note)}</p>" if sheet_note else
                  _figure(f"{assets}/contact_sheet.png", "Annotated frames at evenly spaced times"))
-    parts.append("<h2>Detections</h2>")
-    parts += [_figure(f"{assets}/{name}", caption) for name, caption in PLOTS.items()]
-    per_class = [(name, (count, f"detections:{name}"), (numbers["objects_per_class"].get(name, 0), f"objects:{name}"))
-                 for name, count in sorted(data.detections.items())]
-    parts.append(table(["class", "detections", "distinct objects"], per_class))
-    if data.evaluation:
-        parts.append(_evaluation(data.evaluation, assets))
+    if evaluation:
+        parts.append(_evaluation(evaluation, assets))
     parts.append("<h2>Provenance</h2>" + _provenance_table(data.provenance))
     return page(f"{video} - vidseg report", "\n".join(parts))
 
 
-def _figure(src: str, caption: str) -> str:
-    return f'<figure><img src="{src}" alt="{esc(caption)}" loading="eager"><figcaption>{esc(caption)}</figcaption></figure>'
+def _figure(src: str, caption: str, axis: Sequence[float] | None = None) -> str:
+    """An image and its caption; with a time `axis` (plots.time_axis), a click on it seeks the video."""
+    seek = "" if axis is None else f' data-time-axis="{",".join(f"{v:g}" for v in axis)}"'
+    caption += "" if axis is None else " (click to see that moment in the video)"
+    return (f'<figure><img src="{src}" alt="{esc(caption)}" loading="eager"{seek}>'
+            f'<figcaption>{esc(caption)}</figcaption></figure>')
 
 
 def _status_line(status: Mapping[str, str]) -> str:
@@ -300,15 +235,19 @@ def read_status(root: Path) -> pd.DataFrame:
 
 
 def index_page(status: pd.DataFrame, numbers: Mapping[str, dict], summary: pd.DataFrame | None, built: str,
-               errors: Mapping[str, str] | None = None) -> str:
-    """The dataset page; `errors`: videos whose page could not be built, and why."""
+               errors: Mapping[str, str] | None = None, logs: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The dataset page; `errors`: videos whose page could not be built, and why; `logs`: the logs of the failed
+    stage of a video that did not finish (paths relative to the run's folder)."""
     errors = errors or {}
     report = PATHS["report"]
     counts = status["status"].value_counts()
     totals = {key: sum(n[key] for n in numbers.values()) for key in ("frames", "detections", "objects")}
     cards = [("videos", len(status)), ("done", int(counts.get("ok", 0))), ("failed", int(counts.get("failed", 0))),
              ("not run", int(counts.get("not run", 0))), ("frames processed", totals["frames"]),
-             ("detections", totals["detections"]), ("distinct objects", totals["objects"])]
+             ("detections", totals["detections"]), ("tracks", totals["objects"])]
+    truth = [n["ground_truth_objects"] for n in numbers.values() if n.get("ground_truth_objects") is not None]
+    if truth:  # named apart from the tracks: a split track is two tracks of one object
+        cards.append((f"objects in the ground truth ({len(truth)} video{'s' if len(truth) > 1 else ''})", sum(truth)))
     parts = ["<h1>vidseg report</h1>", f"<p>{esc(len(numbers))} of {esc(len(status))} videos have tables; built {esc(built)} "
              f"by vidseg {esc(__version__)}. Tables: <code>results/detections</code>, <code>results/frames</code>, "
              f"<code>results/tracks</code> (Parquet); status: <a href=\"{href(report, PATHS['status'])}\">status.tsv</a>.</p>"]
@@ -325,15 +264,17 @@ def index_page(status: pd.DataFrame, numbers: Mapping[str, dict], summary: pd.Da
         for name, count in n["objects_per_class"].items():
             per_class.setdefault(name, [0, 0, 0])[1] += count
     rows = [(name, (d, f"detections:{name}"), (o, f"objects:{name}"), v) for name, (d, o, v) in sorted(per_class.items())]
-    parts.append(table(["class", "detections", "distinct objects", "videos with it"], rows, check="class-list")
+    parts.append(table(["class", "detections", "tracks", "videos with it"], rows, check="class-list")
                  if rows else "<p>no detections</p>")
 
     bad = status[status["status"] != "ok"]
     if len(bad):
+        logs = logs or {}
         parts.append(f'<h2 class="failed">Failed or not run ({len(bad)})</h2>')
-        parts.append(table(["video", "stage", "status", "reason"],
-                           [(row.video, row.stage, row.status, row.reason) for row in bad.itertuples()],
-                           check="failure-list"))
+        parts.append(table(["video", "stage", "status", "reason", "log"],
+                           [(row.video, row.stage, row.status, row.reason,
+                             Markup(", ".join(link(href(report, log), Path(log).name) for log in logs.get(row.video, ()))))
+                            for row in bad.itertuples()], check="failure-list"))
     if errors:
         parts.append(f'<h2 class="failed">Pages that could not be built ({len(errors)}; see {esc(LOGS["report"])})</h2>')
         parts.append(table(["video", "error"], sorted(errors.items()), check="page-errors"))
@@ -342,24 +283,59 @@ def index_page(status: pd.DataFrame, numbers: Mapping[str, dict], summary: pd.Da
     rows = []
     for row in status.itertuples():
         n = numbers.get(row.video)
-        name = link(href(report, PATHS["report_video"].format(video=row.video)), row.video) if n else row.video
-        figures = ("",) * 6 if n is None else (n["frames"], n["detections"], n["objects"], n["duration_s"],
-                                                n["mask_AP"], n["HOTA"])
-        rows.append((name, row.status, row.stage if row.status != "ok" else "", *figures, row.note))
-    parts.append(table(["video", "status", "stage", "frames", "detections", "objects", "duration (s)", "mask AP", "HOTA",
-                        "note"], rows, check="video-list"))
+        page_href = href(report, PATHS["report_video"].format(video=row.video))
+        name = link(page_href, row.video) if n else row.video
+        poster = "" if not (n and n.get("poster")) else Markup(
+            f'<a href="{esc(page_href)}"><img class="poster" alt="" loading="lazy" src="'
+            f'{esc(href(report, PATHS["report_assets"].format(video=row.video) + "/" + POSTER))}"></a>')
+        figures = ("",) * 7 if n is None else (n["frames"], n["detections"], n["objects"], n["duration_s"],
+                                                n["mask_AP"], n["HOTA"], n.get("errors"))
+        rows.append((poster, name, row.status, row.stage if row.status != "ok" else "", *figures, row.note))
+    parts.append(table(["", "video", "status", "stage", "frames", "detections", "tracks", "duration (s)", "mask AP",
+                        "HOTA", "errors (frames)", "note"], rows, check="video-list"))
+    parts.append(class_by_video(numbers, report))
 
     written = f" (written {summary.attrs['written']})" if summary is not None and "written" in summary.attrs else ""
-    parts.append(f'<h2>Summary table</h2><p><a href="{href(report, PATHS["summary"])}">summary.csv</a>{esc(written)}: '
-                 "per video and class.</p>")
     if summary is None:
-        parts.append("<p>not written in this run (it needs every video that passed the probe; see the failures)</p>")
+        parts.append("<h2>Summary table</h2><p>summary.csv (per video and class) was not written in this run (it "
+                     "needs every video that passed the probe; see the failures)</p>")
     else:
+        videos = (f'; a video\'s overall and tracking figures are in <a href="{href(report, PATHS["evaluation_summary"])}">'
+                  "evaluation.csv</a>" if summary.attrs.get("evaluation_table") else "")
+        parts.append(f'<h2>Summary table</h2><p><a href="{href(report, PATHS["summary"])}">summary.csv</a>{esc(written)}: '
+                     f"per video and class, each row with its own class's figures only{videos}.</p>")
         rows = [tuple(_plain(v) for v in record) for record in summary.itertuples(index=False)]
         parts.append(table(list(summary.columns), rows, check="summary-table"))
 
     parts.append("<h2>Provenance</h2>" + _provenances(numbers))
     return page("vidseg report", "\n".join(parts))
+
+
+MAX_CHART_CLASSES = 20  # classes (the most detected) in the index's class x video table
+
+
+def class_by_video(numbers: Mapping[str, dict], report: str) -> str:
+    """Detections of each class (columns, the most detected first) in each video (rows), shaded by count."""
+    totals: dict[str, int] = {}
+    for n in numbers.values():
+        for name, count in n["detections_per_class"].items():
+            totals[name] = totals.get(name, 0) + count
+    classes = sorted(totals, key=lambda name: (-totals[name], name))[:MAX_CHART_CLASSES]
+    if not classes:
+        return ""
+    top = max(count for n in numbers.values() for count in n["detections_per_class"].values()) or 1
+    rows = []
+    for video, n in sorted(numbers.items()):
+        cells = "".join(
+            f'<td class="n" data-sort="{c}" style="background:rgba(31,111,180,{0.08 + 0.6 * c / top:.2f})">{number(c)}</td>'
+            if (c := n["detections_per_class"].get(name, 0)) else '<td class="n" data-sort="0"></td>' for name in classes)
+        rows.append(Markup(f'<tr><td>{link(href(report, PATHS["report_video"].format(video=video)), video)}</td>'
+                           f"{cells}</tr>"))
+    note = f" (the {MAX_CHART_CLASSES} most detected of {len(totals)})" if len(totals) > len(classes) else ""
+    head = "".join(f"<th>{esc(name)}</th>" for name in ["video", *classes])
+    return (f"<h2>Classes by video</h2><p>Detections of each class{note} in each video; darker: more.</p>"
+            f'<div class="scroll"><table class="sortable" data-check="class-by-video"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _plain(value: Any) -> Any:
@@ -412,10 +388,33 @@ def build_report(root: str | Path = ".", jobs: int = 1) -> tuple[Path, int]:
     summary = pd.read_csv(summary_path) if summary_path.is_file() else None
     if summary is not None:  # the file can be older than this run's tables (a failed video stops the summary job)
         summary.attrs["written"] = _utc(summary_path.stat().st_mtime)
+        summary.attrs["evaluation_table"] = (root / PATHS["evaluation_summary"]).is_file()
     built = _utc(time.time())
     index = root / PATHS["report"]
-    write_text(index, index_page(status, numbers, summary, built, errors))
+    write_text(index, index_page(status, numbers, summary, built, errors, failure_logs(root, status)))
     return index, len(numbers)
+
+
+def failure_logs(root: Path, status: pd.DataFrame) -> dict[str, list[str]]:
+    """Per video that did not finish, the logs of the stage it stopped at that exist (a segment job's log is its
+    unit's: results/units.json names a video's units)."""
+    units = None
+    out = {}
+    for row in status[status["status"] != "ok"].itertuples():
+        pattern = LOGS.get(row.stage)
+        if pattern is None:
+            continue
+        if "{video}" in pattern:
+            paths = [pattern.format(video=row.video)]
+        else:
+            if units is None:
+                from vidseg.workflow.units import read_plan
+
+                plan_file = root / PATHS["units"]
+                units = read_plan(plan_file) if plan_file.is_file() else False
+            paths = [pattern.format(unit=u) for u in units.units_of(row.video)] if units else []
+        out[row.video] = [p for p in paths if (root / p).is_file()]
+    return out
 
 
 def _utc(seconds: float) -> str:
@@ -445,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--root", default=".", help="the run's working directory (holds results/); default: .")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for the video pages")
     parser.add_argument("--log", help="send logging (and a FAILED: line on error) to this file")
+    parser.add_argument("--zip", help="also write the report and every file its pages link to (videos, tables) "
+                                      "into this zip, to share: unpacked, results/report/index.html works as here")
     args = parser.parse_args(argv)
     if args.log:
         from vidseg.core.logs import log_to
@@ -454,11 +455,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
     try:
         index, pages = build_report(args.root, args.jobs)
+        if args.zip:
+            from vidseg.report.bundle import bundle
+
+            files = bundle(args.root, args.zip, skip=(KEY_FILE,))
     except VidsegError as err:
         if args.log:
             raise  # log_to's hook writes the FAILED: line
         raise SystemExit(f"report: {err}") from None
     line = f"report: {index} ({pages} video pages, {time.perf_counter() - start:.1f} s)"
+    if args.zip:
+        line += f"; {args.zip}: {files} files"
     if args.log:
         log.info(line)
     print(line)

@@ -93,8 +93,9 @@ def grid(thumbs: Sequence[np.ndarray], columns: int = COLUMNS, gap: int = GAP) -
 
 
 def contact_sheet(video: str | Path, times: Sequence[float], frame_size: tuple[int, int], out: str | Path,
-                  count: int = THUMBS) -> int:
-    """Write the contact sheet PNG of `video` (its frames shown at `times`, of `frame_size` w x h) to `out`.
+                  count: int = THUMBS, poster: str | Path | None = None) -> int:
+    """Write the contact sheet PNG of `video` (its frames shown at `times`, of `frame_size` w x h) to `out`, and its
+    middle thumbnail, unlabelled, to `poster` (the video's picture in the report's index).
 
     Returns the number of thumbnails.
     """
@@ -104,6 +105,8 @@ def contact_sheet(video: str | Path, times: Sequence[float], frame_size: tuple[i
     thumbs = read_thumbnails(video, positions, shown, size, len(times))
     labelled = [label(t, f"{s:.2f} s  frame {p}") for t, s, p in zip(thumbs, shown, positions)]
     write_png(grid(labelled), out)
+    if poster is not None:
+        write_png(thumbs[len(thumbs) // 2], poster)
     return len(thumbs)
 
 

@@ -11,12 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 
+from vidseg.evaluation.evaluate import SCORE_BINS
 from vidseg.formats.tables import read_provenance
 from vidseg.workflow.plan import PATHS
 
-SCORE_BINS = np.linspace(0.0, 1.0, 41)  # score histogram edges: 0.025 wide
+TRACK_COLUMNS = ["track_id", "class_name", "class_share", "first_time_s", "last_time_s", "frames_seen", "mean_score",
+                 "colour"]
+ERROR_COLUMNS = ["frame", "time_s", "kind", "class_name", "score", "track_id", "object_id", "object_class", "iou",
+                 "previous_track_id"]
 BATCH_ROWS = 16384  # the tables' row group size (vidseg.formats.tables.ROW_GROUP_ROWS)
 
 
@@ -26,6 +31,7 @@ class VideoData:
 
     video: str
     times: np.ndarray  # (frames,) presentation time of each processed frame, seconds
+    frame_numbers: np.ndarray = field(default_factory=lambda: np.array([], np.int64))  # (frames,) their numbers
     per_frame: dict[str, np.ndarray] = field(default_factory=dict)  # class -> (frames,) detections in each frame
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # class -> counts in SCORE_BINS
     class_ids: dict[str, int] = field(default_factory=dict)  # class name -> class id
@@ -33,6 +39,7 @@ class VideoData:
     tracks: dict[str, np.ndarray] = field(default_factory=dict)  # column -> values, one per track
     probe: dict | None = None
     evaluation: dict | None = None
+    errors: pd.DataFrame | None = None  # the errors table (vidseg.evaluation.errors), where there is one
     provenance: dict | None = None
 
     @property
@@ -60,17 +67,19 @@ def read_video(root: Path, video: str) -> VideoData:
     frame_numbers = frames.column("frame").to_numpy()
     order = np.argsort(frame_numbers, kind="stable")
     frame_numbers = frame_numbers[order]
-    data = VideoData(video, frames.column("time_s").to_numpy()[order])
+    data = VideoData(video, frames.column("time_s").to_numpy()[order], frame_numbers)
     detections = root / PATHS["detections"].format(video=video)
     _count_detections(data, detections, frame_numbers)
     data.provenance = read_provenance(detections)
     tracks_path = root / PATHS["tracks"].format(video=video)
     if tracks_path.is_file():
-        columns = ["track_id", "class_name", "first_time_s", "last_time_s", "frames_seen"]
-        table = pq.read_table(tracks_path, columns=columns)
-        data.tracks = {name: table.column(name).to_numpy(zero_copy_only=False) for name in columns}
+        table = pq.read_table(tracks_path, columns=TRACK_COLUMNS)
+        data.tracks = {name: table.column(name).to_numpy(zero_copy_only=False) for name in TRACK_COLUMNS}
     data.probe = _json(root / PATHS["probe"].format(video=video))
     data.evaluation = _json(root / PATHS["evaluation"].format(video=video))
+    errors = root / PATHS["errors"].format(video=video)
+    if data.evaluation is not None and errors.is_file():
+        data.errors = pd.read_parquet(errors, columns=ERROR_COLUMNS)
     return data
 
 

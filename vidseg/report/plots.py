@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vidseg.media.render import class_colour, track_colour  # noqa: E402
+from vidseg.media.render import class_colour  # noqa: E402
 
 WIDTH_IN, DPI = 7.2, 90  # 648 px wide
 MAX_POINTS = 400  # time bins of the detections plot
@@ -59,10 +59,19 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def time_axis(ax, duration: float) -> tuple[float, float, float]:
+    """Put time 0-`duration` on the x axis; returns (left, right, end): the plot area's edges as fractions of the
+    image's width and the time at its right edge, which let a click on the image seek the video (data-time-axis)."""
+    end = max(duration, 1e-3)
+    ax.set_xlim(0, end)
+    box = ax.get_position()
+    return round(box.x0, 4), round(box.x1, 4), end
+
+
 def detections_over_time(path: Path, times: np.ndarray, per_frame: dict[str, np.ndarray], class_ids: dict[str, int],
-                         duration: float) -> None:
+                         duration: float) -> tuple[float, float, float]:
     """Detections per frame of each class against time (up to `duration`, s); long videos are averaged over
-    MAX_POINTS time bins."""
+    MAX_POINTS time bins. Returns its `time_axis`."""
     notes = [f"mean over bins of {len(times) / MAX_POINTS:.1f} frames"] if len(times) > MAX_POINTS else []
     notes += [f"the {MAX_CLASSES} most detected of {len(per_frame)} classes"] if len(per_frame) > MAX_CLASSES else []
     fig, ax = _figure(2.4, top_in(bool(notes)))
@@ -83,11 +92,14 @@ def detections_over_time(path: Path, times: np.ndarray, per_frame: dict[str, np.
     else:
         ax.text(0.5, 0.5, "no detections", transform=ax.transAxes, ha="center", va="center")
     ax.grid(alpha=0.3)
+    axis = time_axis(ax, max(duration, times[-1] if len(times) else 0.0))
     _save(fig, path)
+    return axis
 
 
-def tracks_timeline(path: Path, tracks: dict[str, np.ndarray], duration: float) -> None:
-    """One horizontal bar per confirmed track, from first to last sight, in the track's video colour."""
+def tracks_timeline(path: Path, tracks: dict[str, np.ndarray], duration: float) -> tuple[float, float, float]:
+    """One horizontal bar per confirmed track, from first to last sight, in the track's video colour. Returns its
+    `time_axis`."""
     ids = tracks.get("track_id", np.array([], dtype=np.int64))
     order = np.lexsort((ids, tracks["first_time_s"])) if len(ids) else np.array([], dtype=int)
     height = float(np.clip(0.8 + 0.18 * len(ids), 1.4, 9.0))
@@ -97,7 +109,7 @@ def tracks_timeline(path: Path, tracks: dict[str, np.ndarray], duration: float) 
         start, end = tracks["first_time_s"][order], tracks["last_time_s"][order]
         row_points = (height - margins[2] - margins[3]) * 72 / len(ids)
         ax.hlines(np.arange(len(order)), start, np.maximum(end, start + duration / 400),
-                  linewidth=max(0.7 * row_points, 0.6), colors=[rgb(track_colour(ids[i])) for i in order],
+                  linewidth=max(0.7 * row_points, 0.6), colors=[tracks["colour"][i] for i in order],
                   capstyle="butt")
         ax.set_ylim(len(ids) - 0.5, -0.5)
     if 0 < len(ids) <= MAX_TRACK_LABELS:
@@ -106,29 +118,42 @@ def tracks_timeline(path: Path, tracks: dict[str, np.ndarray], duration: float) 
         ax.set_ylabel("track (by first sight)")
     if not len(ids):
         ax.text(0.5, 0.5, "no confirmed tracks", transform=ax.transAxes, ha="center", va="center")
-    ax.set_xlim(0, max(duration, 1e-3))
+    axis = time_axis(ax, duration)
     ax.set_xlabel("time (s)")
     ax.grid(axis="x", alpha=0.3)
     _save(fig, path)
+    return axis
 
 
-def score_histogram(path: Path, edges: np.ndarray, scores: dict[str, np.ndarray], class_ids: dict[str, int]) -> None:
-    """Detection scores per class, stacked."""
+def score_histogram(path: Path, edges: np.ndarray, scores: dict[str, np.ndarray], class_ids: dict[str, int],
+                    threshold: float | None = None, scored: np.ndarray | None = None) -> None:
+    """Detection scores per class, stacked, with the tables' `threshold` marked; `scored` (counts of every detection
+    the evaluation scored, in the same bins) adds those below the threshold in grey."""
     fig, ax = _figure(2.2, top_in(len(scores) > MAX_CLASSES))
     if len(scores) > MAX_CLASSES:
         ax.set_title(f"the {MAX_CLASSES} most detected of {len(scores)} classes", fontsize=9)
     bottom = np.zeros(len(edges) - 1)
+    if scored is not None and threshold is not None:
+        below = np.where(edges[1:] <= threshold + 1e-9, np.asarray(scored, float), 0.0)
+        if below.any():
+            ax.bar(edges[:-1], below, width=np.diff(edges), align="edge", color="#bbbbbb", edgecolor="white",
+                   linewidth=0.3, label="scored, not kept")
     for name, counts in most_detected(scores):
         ax.bar(edges[:-1], counts, width=np.diff(edges), bottom=bottom, align="edge", label=name,
                color=rgb(class_colour(class_ids[name])), edgecolor="white", linewidth=0.3)
         bottom += counts
-    lowest = edges[np.argmax(bottom > 0)] if bottom.any() else 0.0
-    ax.set_xlim(max(0.0, lowest - 0.05), 1.0)
+    if threshold is not None:
+        ax.axvline(threshold, color="#222", linestyle="--", linewidth=1, label=f"tables keep \u2265 {threshold:g}")
+    if bottom.max(initial=0) > 20 * max(1.0, bottom[bottom > 0].min(initial=1.0)) or \
+            (scored is not None and np.count_nonzero(scored)):  # a few low scores stay visible beside a tall bar
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(0, None)
+    ax.set_xlim(0.0, 1.0)
     ax.set_xlabel("score")
     ax.set_ylabel("detections")
-    if scores:
+    if scores or threshold is not None:
         _legend(ax)
-    else:
+    if not scores:
         ax.text(0.5, 0.5, "no detections", transform=ax.transAxes, ha="center", va="center")
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)

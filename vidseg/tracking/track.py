@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from vidseg.core.atomic import atomic_path
 from vidseg.formats.tables import (CHUNK_DETECTIONS_SCHEMA, DETECTIONS_SCHEMA, FRAMES_SCHEMA, ROW_GROUP_ROWS,
                                    TRACKS_SCHEMA, chunks_provenance, read_parts, with_provenance, write_atomic)
+from vidseg.media.palette import assign_colours, hex_colour
 from vidseg.tracking.tracker import UNTRACKED, Tracker, TrackSettings
 
 BATCH_ROWS = 4096
@@ -136,6 +137,7 @@ class _TrackSums:
             **{f"first_{c}": first[f"first_{c}"].to_numpy(np.int32) for c in BOX},
             **{f"last_{c}": last[f"last_{c}"].to_numpy(np.int32) for c in BOX},
         })
+        out["colour"] = [hex_colour(i) for i in assign_colours(out.first_frame.to_numpy(), out.last_frame.to_numpy())]
         return pa.Table.from_pandas(out, schema=TRACKS_SCHEMA, preserve_index=False)
 
 

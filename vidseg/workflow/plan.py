@@ -45,9 +45,11 @@ PATHS = {
     "tracks": "results/tracks/video_id={video}/part-0.parquet",
     "annotated": "results/videos/{video}.mp4",
     "evaluation": "results/eval/{video}.json",
+    "errors": "results/errors/video_id={video}/part-0.parquet",  # vidseg.evaluation.errors
     "coco_export": "results/exports/coco/{video}.json",
     "mots_export": "results/exports/mots/{video}.txt",
     "summary": "results/summary.csv",
+    "evaluation_summary": "results/evaluation.csv",  # per evaluated video
     "status": "results/status.tsv",
     "report": "results/report/index.html",
     "report_video": "results/report/videos/{video}.html",
