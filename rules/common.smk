@@ -104,7 +104,8 @@ def all_outputs(wildcards):
     """Every video's results (those the config switches on), and the summary."""
     per_video = [PATHS["annotated"], PATHS["detections"], PATHS["tracks"]]
     per_video += [EXPORT_PATHS[name] for name in exports(config)]
-    return [*expand(per_video, video=good_videos()), *evaluated(PATHS["evaluation"])(wildcards), PATHS["summary"]]
+    return [*expand(per_video, video=good_videos()), *evaluated(PATHS["evaluation"])(wildcards),
+            *evaluated(PATHS["truth_video"])(wildcards), PATHS["summary"]]
 
 
 EXPORT_PATHS = {"coco": PATHS["coco_export"], "mots": PATHS["mots_export"]}

@@ -109,3 +109,21 @@ def test_labels_stay_inside_the_frame_and_apart():
         for b in rects[i + 1:]:
             assert not (a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]), (a, b)
     assert corners[0] == (100, 100 - 12)
+
+
+def test_the_ground_truths_outlines_are_drawn_over_the_detections_only_where_given():
+    from vidseg.media.render import OUTLINE, render_frames
+
+    mask = np.zeros((60, 80), np.uint8)
+    mask[20:40, 30:60] = 1
+    rle = mask_utils.encode(np.asfortranarray(mask))
+    images = [np.full((60, 80, 3), 100, np.uint8) for _ in range(2)]
+    frames = list(render_frames(images, [], overlay=lambda frame: [(rle, "GT box 7")] if frame == 1 else []))
+    assert (frames[0] == 100).all()  # no outline where the overlay has none
+    drawn = frames[1]
+    assert (drawn[31:37, 30] == OUTLINE).all()  # the object's left edge, below its label: the outline
+    assert (drawn[31:37, 28] == 0).all()  # on a black edge outside it
+    assert (drawn[32:36, 40:50] == 100).all()  # inside: the picture (the detections' masks), not filled
+    assert (drawn[20:40, 20:26] == 100).all()  # outside: untouched
+    label = drawn[22:29, 30:60]
+    assert (label == 0).any() and (label > 150).any()  # the label, light text on black

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from vidseg.inference.unit import Member, Unit
+from vidseg.workflow.plan import PATHS
 from vidseg.workflow.status import describe, write_status
 from vidseg.workflow.units import UnitPlan
 
@@ -99,8 +100,15 @@ def test_status_rows_for_each_way_a_video_ends(tmp_path):
     noted = write_status(["done", "pending"], [], root=tmp_path, notes={"done": "demo model on other videos"})
     assert noted.note.tolist() == ["demo model on other videos", ""]
     assert describe(noted).endswith("\n  note (1 video): demo model on other videos")
-    # an evaluated video is done only with its evaluation
+    # an evaluated video is done only with its evaluation, then its video with the ground truth's outlines
     assert write_status(["done"], ["done"], root=tmp_path).stage.tolist() == ["evaluate"]
+    (tmp_path / PATHS["evaluation"].format(video="done")).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / PATHS["evaluation"].format(video="done")).write_text("{}")
+    pending = write_status(["done"], ["done"], root=tmp_path)
+    assert (pending.stage.tolist(), pending.status.tolist()) == (["truth video"], ["not run"])
+    (tmp_path / PATHS["truth_video"].format(video="done")).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / PATHS["truth_video"].format(video="done")).write_bytes(b"mp4")
+    assert write_status(["done"], ["done"], root=tmp_path).status.tolist() == ["ok"]
 
 
 def _job(tmp_path, body):

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from flow import REPO, SNAKEMAKE, snakemake
+from media import stream_info
 from vidseg.formats.tables import TRACKS_SCHEMA
 from vidseg.workflow.plan import PATHS
 
@@ -190,6 +191,36 @@ def test_annotated_frames_show_track_ids(runs):
     assert share(bgr(colours[row.track_id])) > 0.25 and share(bgr(other)) < 0.05
 
 
+def test_the_ground_truth_video_is_the_annotated_one_with_the_objects_outlined(runs):
+    """Decoded, a frame of results/truth_videos is the annotated video's frame with the ground truth's outlines drawn
+    on it (draw_outlines), up to the codec's noise, and elsewhere the same picture."""
+    from vidseg.formats.coco import read_ground_truth, truth_outlines
+    from vidseg.media.render import draw_outlines
+
+    chunked, _ = runs
+    outlines = truth_outlines(read_ground_truth(chunked / "resources/demo/demo_0.json"))
+    annotated, outlined = (chunked / PATHS[kind].format(video="demo_0") for kind in ("annotated", "truth_video"))
+    assert [s["nb_read_frames"] for s in stream_info(outlined) if s["codec_type"] == "video"] == \
+        [s["nb_read_frames"] for s in stream_info(annotated) if s["codec_type"] == "video"]
+
+    def frame(path, number):
+        capture = cv2.VideoCapture(str(path))
+        capture.set(cv2.CAP_PROP_POS_FRAMES, number)
+        ok, image = capture.read()
+        assert ok
+        return image
+
+    for number in (5, 20):
+        plain, drawn = frame(annotated, number), frame(outlined, number).astype(int)
+        assert outlines(number)
+        expected = draw_outlines(plain.copy(), outlines(number)).astype(int)
+        plain = plain.astype(int)
+        outline = (expected != plain).any(axis=2)
+        assert outline.sum() > 500
+        assert np.abs(drawn - expected)[outline].mean() < 10 < 60 < np.abs(drawn - plain)[outline].mean()
+        assert np.abs(drawn - plain)[~outline].mean() < 3
+
+
 def test_snakemakes_own_report_carries_the_results(runs, tmp_path):
     """`snakemake --report report.zip` after the run: the annotated video (the run's file), the dataset tables and the
     evaluation, under their categories and captions."""
@@ -201,7 +232,8 @@ def test_snakemakes_own_report_carries_the_results(runs, tmp_path):
     with zipfile.ZipFile(out) as archive:
         files = {Path(name).name: name for name in archive.namelist()}
         assert {"demo_0.mp4", "summary.csv", "evaluation.csv", "demo_0.json", "report.html"} <= set(files)
-        assert archive.read(files["demo_0.mp4"]) == (whole / PATHS["annotated"].format(video="demo_0")).read_bytes()
+        videos = {archive.read(name) for name in archive.namelist() if Path(name).name == "demo_0.mp4"}
+        assert videos == {(whole / PATHS[kind].format(video="demo_0")).read_bytes() for kind in ("annotated", "truth_video")}
         assert archive.read(files["summary.csv"]) == (whole / PATHS["summary"]).read_bytes()
         page = archive.read(files["report.html"]).decode()
     for text in ("Annotated videos", "Dataset", "Evaluation", "in its track's colour", "per evaluated video"):
@@ -315,6 +347,13 @@ def check_finding_things(page, run, tracks) -> None:
     page.fill('input[data-filter="tracks"]', "0.99")
     page.dispatch_event('input[data-filter="tracks"]', "input")
     assert sum(r.is_visible() for r in track_rows.all()) == (tracks.mean_score >= 0.99).sum()
+    toggle = page.locator("input[data-video-src]")  # the same moment with the ground truth's outlines, and back
+    time = page.evaluate("() => document.querySelector('video').currentTime")
+    for checked, folder in ((True, "truth_videos"), (False, "/videos/")):
+        toggle.set_checked(checked)
+        page.wait_for_function(f"() => {{ const v = document.querySelector('video'); return v.currentSrc.includes("
+                               f"'{folder}') && v.readyState >= 1 && Math.abs(v.currentTime - {time}) < 1e-3; }}",
+                               timeout=10000)
     plot = page.locator('img[src$="tracks.png"]')
     left, right, end = map(float, plot.get_attribute("data-time-axis").split(","))
     box = plot.bounding_box()

@@ -268,7 +268,7 @@ def test_editing_a_module_reruns_every_stage_that_imports_it(workdir, tmp_path):
 
     repo = tmp_path / "repo"
     repo.mkdir()
-    for part in ("Snakefile", "environment.yml", "rules", "scripts", "config", "vidseg", "profiles"):
+    for part in ("Snakefile", "environment.yml", "rules", "scripts", "config", "report", "vidseg", "profiles"):
         copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
         copy(REPO / part, repo / part, **({"ignore": shutil.ignore_patterns("__pycache__")} if (REPO / part).is_dir() else {}))
     env = {**os.environ, "PYTHONPATH": str(repo)}

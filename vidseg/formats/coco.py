@@ -19,7 +19,7 @@ import contextlib
 import io
 import json
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -91,3 +91,19 @@ def describe_coco(video_id: str, count: int, ground_truth: str | Path | None) ->
     """A log line of what `export_coco` wrote."""
     source = f"of the ground truth {ground_truth}" if ground_truth else "of the model"
     return f"{video_id}: {count} detections as COCO results, category ids {source}"
+
+
+def truth_outlines(gt: COCO) -> Callable[[int], list[tuple[dict, str]]]:
+    """`outlines(frame)`: the ground truth's objects in that frame as (RLE, label) pairs, label `GT <class> <id>` (the
+    object's `track_id`, else its annotation id); crowd regions labelled `GT crowd <class>`."""
+    names = {c["id"]: c["name"] for c in gt.dataset.get("categories", [])}
+
+    def outlines(frame: int) -> list[tuple[dict, str]]:
+        out = []
+        for a in gt.imgToAnns.get(int(frame), []):
+            name = names.get(a["category_id"], str(a["category_id"]))
+            label = f"GT crowd {name}" if a.get("iscrowd") else f"GT {name} {a.get('track_id', a['id'])}"
+            out.append((gt.annToRLE(a), label))
+        return out
+
+    return outlines

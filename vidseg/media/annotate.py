@@ -24,18 +24,20 @@ from vidseg.media.render import render_frames
 def annotate_video(frames_dir: str | Path, times: Sequence[float],
                    detections: Iterable[tuple[int, pd.DataFrame]] | Callable[[], Iterable[tuple[int, pd.DataFrame]]],
                    image_format: str, probe: dict, source: str | Path, out: str | Path,
-                   settings: EncodeSettings = EncodeSettings(), threads: int | None = None) -> int:
+                   settings: EncodeSettings = EncodeSettings(), threads: int | None = None,
+                   overlay: Callable[[int], Sequence[tuple[dict, str]]] | None = None) -> int:
     """Draw `detections` on the frames of `frames_dir` and encode them into `out` (MP4, atomically), each frame
     at its time in `times`; `probe` is the video's probe record. Returns the number of frames.
 
     `detections` is read once per encoding: where a hardware encoder cannot run
     (no driver, no free encoder session) the video is made again with libx264, and
     the log says why, so pass a re-iterable (a list, or a callable returning the groups).
+    `overlay(frame)`: outlines drawn over the detections (vidseg.media.render.draw_outlines), e.g. a ground truth's.
     """
     def attempt(with_settings: EncodeSettings) -> int:
         groups = detections() if callable(detections) else detections
         images = read_frames(frames_dir, len(times), image_format)
-        return encode(render_frames(images, groups), times, probe, source, out, with_settings, threads)
+        return encode(render_frames(images, groups, overlay), times, probe, source, out, with_settings, threads)
 
     try:
         return attempt(settings)

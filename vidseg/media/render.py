@@ -9,7 +9,7 @@ without track ids) in its class's colour, labelled `<class> <score>`.
 from __future__ import annotations
 
 import colorsys
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -127,8 +127,33 @@ def draw(image_bgr: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def render_frames(images: Iterable[np.ndarray], detections: Iterable[tuple[int, pd.DataFrame]]) -> Iterator[np.ndarray]:
-    """The annotated frames: each of `images` (frames 0, 1, ... in order) with its detection rows drawn.
+OUTLINE = (255, 255, 255)  # the ground truth's outlines and labels, on a black edge: apart from every track colour
+
+
+def draw_outlines(image_bgr: np.ndarray, outlines: Sequence[tuple[dict, str]]) -> np.ndarray:
+    """`image_bgr` (drawn on in place) with each `(rle, label)` of `outlines` as a white outline on a black edge and
+    its label, white on black, at the object's top left: the ground truth over the detections."""
+    h, w = image_bgr.shape[:2]
+    scale, thickness = label_style(h, w)
+    for rle, label in outlines:
+        mask = np.ascontiguousarray(mask_utils.decode(rle))
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if not contours:
+            continue
+        cv2.drawContours(image_bgr, contours, -1, (0, 0, 0), thickness + 2)
+        cv2.drawContours(image_bgr, contours, -1, OUTLINE, thickness)
+        x, y, _, _ = cv2.boundingRect(np.concatenate(contours))
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        y = min(max(y, 0), h - th - base)
+        cv2.rectangle(image_bgr, (x, y), (x + tw, y + th + base), (0, 0, 0), cv2.FILLED)
+        cv2.putText(image_bgr, label, (x, y + th), cv2.FONT_HERSHEY_SIMPLEX, scale, OUTLINE, 1, cv2.LINE_AA)
+    return image_bgr
+
+
+def render_frames(images: Iterable[np.ndarray], detections: Iterable[tuple[int, pd.DataFrame]],
+                  overlay: Callable[[int], Sequence[tuple[dict, str]]] | None = None) -> Iterator[np.ndarray]:
+    """The annotated frames: each of `images` (frames 0, 1, ... in order) with its detection rows drawn, and with
+    `overlay(frame)`'s outlines over them (`draw_outlines`) where given.
 
     `detections` yields `(frame, rows)` in frame order (`vidseg.formats.tables.frame_groups`
     streams them from the table), so memory does not grow with the video's length.
@@ -140,7 +165,11 @@ def render_frames(images: Iterable[np.ndarray], detections: Iterable[tuple[int, 
         rows = None
         if upcoming is not None and upcoming[0] == index:
             rows, upcoming = upcoming[1], next(groups, None)
-        yield draw(image, rows) if rows is not None else image
+        drawn = draw(image, rows) if rows is not None else image
+        if overlay is not None:
+            outlines = overlay(index)
+            drawn = draw_outlines(drawn if rows is not None else drawn.copy(), outlines) if outlines else drawn
+        yield drawn
         count = index + 1
     if upcoming is not None:
         raise VidsegError(f"detections for frame {upcoming[0]}, but the video has {count} frames")

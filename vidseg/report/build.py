@@ -44,7 +44,8 @@ PLOTS = {  # file -> caption
 
 # A video's files the page is made from or links to, with their labels.
 FILES = {"detections": "detections (Parquet)", "frames_table": "frames (Parquet)", "tracks": "tracks (Parquet)",
-         "errors": "errors (Parquet)", "annotated": "annotated video (MP4)", "coco_export": "COCO results (JSON)", "mots_export": "MOTS tracks (txt)",
+         "errors": "errors (Parquet)", "annotated": "annotated video (MP4)",
+         "truth_video": "annotated video with the ground truth (MP4)", "coco_export": "COCO results (JSON)", "mots_export": "MOTS tracks (txt)",
          "evaluation": "evaluation (JSON)", "probe": "probe (JSON)"}
 
 
@@ -154,8 +155,13 @@ def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet
     else:
         src = href(page_path, PATHS["annotated"].format(video=video))
         fps = float(probe.get("fps") or 25.0)
-        parts.append(f'<video controls preload="auto" src="{src}" data-check="video" data-fps="{fps:g}"></video>'
-                     f'<p><a href="{src}">download the MP4</a></p>')
+        parts.append(f'<video controls preload="auto" src="{src}" data-src="{src}" data-check="video" '
+                     f'data-fps="{fps:g}"></video>')
+        if "truth_video" in files:
+            truth = href(page_path, PATHS["truth_video"].format(video=video))
+            parts.append(f'<p><label><input type="checkbox" data-video-src="{truth}"> show the ground truth\'s '
+                         f"outlines (white, labelled GT) over the detections</label></p>")
+        parts.append(f'<p><a href="{src}">download the MP4</a></p>')
     evaluation = data.evaluation
     if evaluation:
         parts.append(f"<h2>Errors against {esc(evaluation.get('ground_truth', 'the ground truth'))}</h2>")

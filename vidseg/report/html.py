@@ -66,6 +66,16 @@ document.addEventListener("click", event => {
     if (x >= 0 && x <= 1) seek(x * end);
   }
 });
+// A checkbox with data-video-src plays that video instead (checked) at the same moment, or the page's own.
+for (const box of document.querySelectorAll("input[data-video-src]")) {
+  box.addEventListener("change", () => {
+    const video = document.querySelector("video[data-fps]");
+    const time = video.currentTime, playing = !video.paused;
+    video.addEventListener("loadedmetadata", () => { video.currentTime = time; if (playing) video.play(); },
+                           {once: true});
+    video.src = box.checked ? box.dataset.videoSrc : video.dataset.src;
+  });
+}
 // Filtering a table's rows: controls with data-filter (the table's id) and data-key (the rows' data-<key>);
 // a select keeps equal values ("" keeps all), an input with data-min keeps values at least its own.
 for (const control of document.querySelectorAll("[data-filter]")) {

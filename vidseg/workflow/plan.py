@@ -44,6 +44,7 @@ PATHS = {
     "frames_table": "results/frames/video_id={video}/part-0.parquet",
     "tracks": "results/tracks/video_id={video}/part-0.parquet",
     "annotated": "results/videos/{video}.mp4",
+    "truth_video": "results/truth_videos/{video}.mp4",  # evaluated videos: the ground truth's outlines drawn too
     "evaluation": "results/eval/{video}.json",
     "errors": "results/errors/video_id={video}/part-0.parquet",  # vidseg.evaluation.errors
     "coco_export": "results/exports/coco/{video}.json",
@@ -73,6 +74,7 @@ LOGS = {
     "segment": "logs/segment/{unit}.log",
     "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
+    "annotate_truth": "logs/annotate_truth/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
     "export": "logs/export/{video}.log",
     "summary": "logs/summary.log",
@@ -105,7 +107,8 @@ EXPORT_STAGES = {  # config `export.<format>` -> its stage
     "coco": Stage("export", "export", PATHS["coco_export"]),
     "mots": Stage("export", "export", PATHS["mots_export"]),
 }
-EVALUATE_STAGE = Stage("evaluate", "evaluate", PATHS["evaluation"])
+EVALUATE_STAGES = (Stage("evaluate", "evaluate", PATHS["evaluation"]),
+                   Stage("truth video", "annotate_truth", PATHS["truth_video"]))
 
 
 def exports(config: Mapping[str, Any]) -> list[str]:
@@ -116,7 +119,7 @@ def exports(config: Mapping[str, Any]) -> list[str]:
 def stages(evaluated: bool, exported: Sequence[str] = ()) -> tuple[Stage, ...]:
     """The stages a video goes through after the probe, in workflow order (`exported`: the formats of `exports`)."""
     return (VIDEO_STAGES + tuple(EXPORT_STAGES[name] for name in exported)
-            + ((EVALUATE_STAGE,) if evaluated else ()))
+            + (EVALUATE_STAGES if evaluated else ()))
 
 
 def code_digests() -> dict[str, str]:
