@@ -5,8 +5,9 @@
 The dataset is one finished video of a real run (`make run` leaves demo_0: 100 frames at 256x192 with
 tracks and an evaluation) copied under `--videos` ids, plus two videos failed at the probe; the report
 is then built three times as `python -m vidseg.report` (as the end of a run does): from nothing,
-again with nothing changed, and after one video's tables changed. Prints wall times and the size of
-results/report (the annotated videos are linked, not in it).
+again with nothing changed, and after one video's tables changed. Prints wall times, the size of
+results/report (the annotated videos are linked, not in it) and one video page's weight (its HTML and
+images, what a browser loads before the video streams).
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ def main() -> None:
         print(f"results/report size:       {folder_mib(report):6.1f} MiB "
               f"(contact sheets {sum(p.stat().st_size for p in sheets) / 2**20:.1f} MiB; annotated videos linked: "
               f"{folder_mib(root / Path(PATHS['annotated']).parent):.1f} MiB beside it)")
+        page = root / PATHS["report_video"].format(video="clip_000")
+        images = sorted((root / PATHS["report_assets"].format(video="clip_000")).glob("*.png"))
+        kib = {"page": page.stat().st_size / 1024, "images": sum(p.stat().st_size for p in images) / 1024}
+        video = (root / PATHS["annotated"].format(video="clip_000")).stat().st_size / 1024
+        print(f"one video's page weight:   {kib['page'] + kib['images']:6.0f} KiB (the HTML {kib['page']:.0f} KiB, "
+              f"{len(images)} images {kib['images']:.0f} KiB; its annotated video {video:.0f} KiB, streamed)")
 
 
 if __name__ == "__main__":
