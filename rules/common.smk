@@ -102,7 +102,7 @@ def evaluated(path):
 
 def all_outputs(wildcards):
     """Every video's results (those the config switches on), and the summary."""
-    per_video = [PATHS["annotated"], PATHS["detections"], PATHS["tracks"]]
+    per_video = [PATHS["annotated"], PATHS["detections"], PATHS["tracks"], PATHS["plots"]]
     per_video += [EXPORT_PATHS[name] for name in exports(config)]
     return [*expand(per_video, video=good_videos()), *evaluated(PATHS["evaluation"])(wildcards),
             *evaluated(PATHS["truth_video"])(wildcards), PATHS["summary"]]
@@ -117,6 +117,10 @@ def ground_truth_path(wildcards):
 
 def ground_truth_if_any(wildcards):
     return ground_truth_path(wildcards) if wildcards.video in GROUND_TRUTH else []
+
+
+def evaluation_if_any(wildcards):
+    return PATHS["evaluation"].format(video=wildcards.video) if wildcards.video in GROUND_TRUTH else []
 
 
 def detect_min_confidence(wildcards):

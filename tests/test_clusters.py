@@ -59,7 +59,7 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, 
     assert set(jobs) == set(submitted.values()) and len(jobs) == sum(planned.values())
     by_rule = collections.Counter(re.match(r"rule_(\w+?)_wildcards", fields["Comment"]).group(1)
                                   for fields in jobs.values())
-    assert by_rule == planned == {"frames": 1, "segment": 1, "track": 1, "annotate": 1, "export": 1}
+    assert by_rule == planned == {"frames": 1, "segment": 1, "track": 1, "annotate": 1, "export": 1, "plots": 1}
     assert not LOCAL_RULES & set(by_rule)
     assert {fields["JobState"] for fields in jobs.values()} == {"COMPLETED"}
 

@@ -237,7 +237,7 @@ def test_the_code_digest_covers_the_modules_drawing_the_pages():
 
 def test_the_tables_are_streamed_without_masks(run, monkeypatch):
     """Small batches give the same figures as one batch, and no read asks for mask_rle."""
-    whole = report_data.read_video(run, "cars")
+    whole = report.read_video(run, "cars")
     requested = []
     real = pq.ParquetFile.iter_batches
 
@@ -247,7 +247,7 @@ def test_the_tables_are_streamed_without_masks(run, monkeypatch):
 
     monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
     monkeypatch.setattr(report_data, "BATCH_ROWS", 7)
-    batched = report_data.read_video(run, "cars")
+    batched = report.read_video(run, "cars")
     assert requested and all(columns is not None and "mask_rle" not in columns for columns in requested)
     assert whole.detections == batched.detections == {"car": 40, "person": 20}
     for name in whole.per_frame:
@@ -270,6 +270,29 @@ def test_the_index_shows_a_poster_per_video_a_class_by_video_table_and_each_fail
     assert re.search(r'cars</a></td><td class="n" data-sort="40"', chart) and ">quiet</a></td><td class" in chart
     failures = re.search(r'data-check="failure-list".*?</table>', html, re.S).group(0)
     assert '<a href="../../logs/probe/broken.log">broken.log</a>' in failures
+
+
+def test_a_page_shows_the_figures_the_plots_rule_drew_and_draws_them_only_without(run):
+    """Where results/plots/<id> (the plots job's folder) has the figures, the page shows those and its own folder keeps
+    only its bookkeeping; a redrawn figures record redraws the page."""
+    from vidseg.report.figures import FIGURES_FILE, draw_figures
+
+    build_report(run)  # no plots job yet: drawn by the report
+    assets = run / PATHS["report_assets"].format(video="cars")
+    assert (assets / "tracks.png").is_file()
+    drawn = run / PATHS["plots"].format(video="cars")
+    draw_figures(report.read_video(run, "cars"), run / PATHS["annotated"].format(video="cars"), drawn)
+    index = build_report(run)[0].read_text()
+    page = (run / PATHS["report_video"].format(video="cars")).read_text()
+    assert re.findall(r'src="([^"]+\.png)"', page) == [f"../../plots/cars/{name}.png" for name in
+                                                      ("tracks", "detections", "scores", "contact_sheet", "pr_curve")]
+    assert [p.name for p in assets.iterdir()] == ["key.json"]
+    assert 'src="../plots/cars/poster.png"' in index
+    before = (run / PATHS["report_video"].format(video="cars")).stat().st_mtime_ns
+    record = drawn / FIGURES_FILE
+    record.write_text(record.read_text().replace('"duration_s": 2.0', '"duration_s": 2.5'))
+    build_report(run)
+    assert (run / PATHS["report_video"].format(video="cars")).stat().st_mtime_ns != before
 
 
 def test_the_zip_to_share_holds_every_file_the_pages_link(run, tmp_path):

@@ -222,8 +222,8 @@ def test_the_ground_truth_video_is_the_annotated_one_with_the_objects_outlined(r
 
 
 def test_snakemakes_own_report_carries_the_results(runs, tmp_path):
-    """`snakemake --report report.zip` after the run: the annotated video (the run's file), the dataset tables and the
-    evaluation, under their categories and captions."""
+    """`snakemake --report report.zip` after the run: the annotated videos (the run's files), the dataset tables, the
+    evaluation and the video's plots, under their categories and captions."""
     import zipfile
 
     _, whole = runs
@@ -231,12 +231,15 @@ def test_snakemakes_own_report_carries_the_results(runs, tmp_path):
     snakemake(whole, "--report", str(out))
     with zipfile.ZipFile(out) as archive:
         files = {Path(name).name: name for name in archive.namelist()}
-        assert {"demo_0.mp4", "summary.csv", "evaluation.csv", "demo_0.json", "report.html"} <= set(files)
+        assert {"demo_0.mp4", "summary.csv", "evaluation.csv", "demo_0.json", "report.html", "detections.png",
+                "tracks.png", "scores.png", "pr_curve.png", "contact_sheet.png"} <= set(files)
+        plots = whole / PATHS["plots"].format(video="demo_0")
+        assert archive.read(files["tracks.png"]) == (plots / "tracks.png").read_bytes()
         videos = {archive.read(name) for name in archive.namelist() if Path(name).name == "demo_0.mp4"}
         assert videos == {(whole / PATHS[kind].format(video="demo_0")).read_bytes() for kind in ("annotated", "truth_video")}
         assert archive.read(files["summary.csv"]) == (whole / PATHS["summary"]).read_bytes()
         page = archive.read(files["report.html"]).decode()
-    for text in ("Annotated videos", "Dataset", "Evaluation", "in its track's colour", "per evaluated video"):
+    for text in ("Annotated videos", "Dataset", "Evaluation", "Plots", "in its track's colour", "per evaluated video"):
         assert text in page, text
 
 

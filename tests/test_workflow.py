@@ -83,7 +83,7 @@ def test_reruns_redo_only_what_changed(workdir):
     assert planned_jobs(workdir) == {}
     # a changed tracking key: tracking and what reads its tables, not segmentation
     write_config(workdir, {"track": {"max_lost": 5}})
-    assert planned_jobs(workdir) == {"track": 2, "annotate": 2, "export": 2, "summary": 1, "all": 1}
+    assert planned_jobs(workdir) == {"track": 2, "annotate": 2, "export": 2, "plots": 2, "summary": 1, "all": 1}
     # any other key outside segmentation's (here the annotated video's quality) leaves segmentation alone
     write_config(workdir, {"encode": {"preset": "ultrafast", "crf": 30}})
     assert "segment" not in planned_jobs(workdir) and planned_jobs(workdir)["annotate"] == 2
@@ -133,7 +133,7 @@ def test_dry_run_plans_every_probe_at_once(tmp_path):
     chunk = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["segment"]["chunk_size"]
     placeholder_probes(tmp_path, ids, frames_per_video=2 * chunk + 1)  # 3 segment chunks each
     assert planned_jobs(tmp_path) == {"all": 1, "frames": 5, "segment": 15, "track": 5, "annotate": 5,
-                                      "export": 5, "summary": 1}
+                                      "export": 5, "plots": 5, "summary": 1}
 
 
 def segment_plan(workdir, cores: int) -> list[tuple[int, int]]:
@@ -231,7 +231,7 @@ def test_tables_record_how_they_were_made(workdir):
         assert len(record.get("config_digest", "0" * 16)) == 16
 
 
-STAGE_RULES = ("probe", "plan", "frames", "segment", "track", "annotate", "export", "evaluate", "summary")
+STAGE_RULES = ("probe", "plan", "frames", "segment", "track", "annotate", "export", "evaluate", "plots", "summary")
 
 # Run in a scratch copy of the workflow: each package module edited in turn, which rules' code digests change
 # (vidseg.workflow.plan.code_digests, the `code` param of every rule).

@@ -29,11 +29,11 @@ import pandas as pd
 from vidseg import __version__
 from vidseg.core.atomic import atomic_path
 from vidseg.core.errors import VidsegError
+from vidseg.report.figures import FIGURES_FILE, POSTER
 from vidseg.report.html import Markup, esc, href, link, number, page, table, write_text
 from vidseg.workflow.plan import LOGS, PATHS
 
 KEY_FILE = "key.json"
-POSTER = "poster.png"  # a video's middle contact-sheet frame, in the index
 PLOTS = {  # file -> caption
     "detections.png": "Detections per frame of each class over time",
     "tracks.png": "Confirmed tracks from first to last sight, in their colours in the video",
@@ -50,11 +50,13 @@ FILES = {"detections": "detections (Parquet)", "frames_table": "frames (Parquet)
 
 
 def input_key(root: Path, video: str, status: Mapping[str, str], code: str) -> dict:
-    """What a video's page is made from: its files' sizes and times, its status row, the report code."""
+    """What a video's page is made from: its files' sizes and times (and the plots rule's figures record), its status
+    row, the report code."""
     stamps = {}
-    for kind in FILES:
+    for kind in [*FILES, "figures"]:
+        path = f"{PATHS['plots']}/{FIGURES_FILE}" if kind == "figures" else PATHS[kind]
         try:
-            info = (root / PATHS[kind].format(video=video)).stat()
+            info = (root / path.format(video=video)).stat()
         except FileNotFoundError:
             stamps[kind] = None
         else:
@@ -62,8 +64,20 @@ def input_key(root: Path, video: str, status: Mapping[str, str], code: str) -> d
     return {"inputs": stamps, "status": dict(status), "code": code}
 
 
+def has_tables(root: Path, video: str) -> bool:
+    return all((root / PATHS[kind].format(video=video)).is_file() for kind in ("detections", "frames_table"))
+
+
+def read_video(root: Path, video: str):
+    """A video's report figures (vidseg.report.data.VideoData) from the run's files under `root`."""
+    from vidseg.report.data import READ, read_files
+
+    return read_files(video, {kind: root / PATHS[kind].format(video=video) for kind in READ})
+
+
 def build_video(root: Path, video: str, status: Mapping[str, str], code: str) -> dict:
-    """Write a video's page and its images unless they are up to date; return its numbers for the overview."""
+    """Write a video's page unless it is up to date, with its figures (those the plots rule drew, else drawn here);
+    return its numbers for the overview."""
     assets = root / PATHS["report_assets"].format(video=video)
     key_path = assets / KEY_FILE
     key = input_key(root, video, status, code)
@@ -71,69 +85,50 @@ def build_video(root: Path, video: str, status: Mapping[str, str], code: str) ->
         cached = json.loads(key_path.read_text())
         if cached.get("key") == key:
             return cached["numbers"]
-    from vidseg.report import plots as report_plots
-    from vidseg.report.data import SCORE_BINS, read_video
+    from vidseg.report.figures import draw_figures
 
     data = read_video(root, video)
     assets.mkdir(parents=True, exist_ok=True)
-    duration = float(data.probe.get("duration_s") or 0) if data.probe else 0.0
-    duration = max(duration, float(data.times[-1]) if data.n_frames else 0.0)
+    drawn = root / PATHS["plots"].format(video=video)
+    if key["inputs"]["figures"] is not None:  # the plots rule's
+        folder, figures = drawn, json.loads((drawn / FIGURES_FILE).read_text())
+        for stale in assets.iterdir():  # figures this report drew before the rule did
+            if stale.name != KEY_FILE:
+                stale.unlink()
+    else:
+        folder, figures = assets, draw_figures(data, root / PATHS["annotated"].format(video=video), assets)
     evaluation = data.evaluation or {}
-    axes = {"detections.png": report_plots.detections_over_time(assets / "detections.png", data.times, data.per_frame,
-                                                                data.class_ids, duration),
-            "tracks.png": report_plots.tracks_timeline(assets / "tracks.png", data.tracks, duration)}
-    threshold = evaluation.get("table_min_confidence", (data.provenance or {}).get("detection_min_confidence"))
-    report_plots.score_histogram(assets / "scores.png", SCORE_BINS, data.scores, data.class_ids, threshold,
-                                 evaluation.get("scored_histogram"))
-    if evaluation.get("pr_curve"):
-        report_plots.pr_curves(assets / "pr_curve.png", evaluation["pr_curve"])
-    sheet_note = _contact_sheet(root, video, data, assets / "contact_sheet.png")
+    sheet_note = figures["sheet_note"]
     numbers = {
         "frames": data.n_frames, "detections": sum(data.detections.values()), "tracked": data.tracked,
-        "objects": sum(data.objects.values()), "duration_s": duration,
+        "objects": sum(data.objects.values()), "duration_s": figures["duration_s"],
         "ground_truth_objects": (evaluation.get("tracking") or {}).get("objects"),
         "errors": sum(evaluation["errors"].values()) if evaluation.get("errors") else None,
-        "poster": not sheet_note,
+        "poster": None if sheet_note else str((folder / POSTER).relative_to(root)),
         "detections_per_class": data.detections, "objects_per_class": data.objects,
         "mask_AP": (evaluation.get("segm") or {}).get("AP"), "HOTA": (evaluation.get("tracking") or {}).get("HOTA"),
         "provenance": data.provenance,
     }
-    files = [kind for kind, stamp in key["inputs"].items() if stamp is not None]  # the files that exist
-    write_text(root / PATHS["report_video"].format(video=video),
-               video_page(video, status, data, numbers, sheet_note, files, axes))
+    files = [kind for kind, stamp in key["inputs"].items() if stamp is not None and kind in FILES]  # those that exist
+    page_path = PATHS["report_video"].format(video=video)
+    write_text(root / page_path, video_page(video, status, data, numbers, sheet_note, files, figures["axes"],
+                                            href(page_path, str(folder.relative_to(root)))))
     with atomic_path(key_path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps({"key": key, "numbers": numbers}))
     return numbers
 
 
-def _contact_sheet(root: Path, video: str, data, out: Path) -> str:
-    """Write the contact sheet from the annotated video; '' or why there is none."""
-    from vidseg.report.contact_sheet import contact_sheet
-
-    out.unlink(missing_ok=True)
-    (out.parent / POSTER).unlink(missing_ok=True)
-    annotated = root / PATHS["annotated"].format(video=video)
-    if not annotated.is_file():
-        return "no annotated video (see the status above)"
-    if not data.n_frames or not data.probe:
-        return "no frames"
-    try:
-        contact_sheet(annotated, data.times, (data.probe["width"], data.probe["height"]), out,
-                      poster=out.parent / POSTER)
-    except VidsegError as err:
-        return str(err)
-    return ""
-
-
 def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet_note: str,
-               files: Sequence[str] = (), axes: Mapping[str, tuple] | None = None) -> str:
+               files: Sequence[str] = (), axes: Mapping[str, Sequence[float]] | None = None,
+               assets: str | None = None) -> str:
     """A video's page; `files`: the kinds (PATHS keys, FILES) of its files that exist, linked at the top; `axes`: the
-    time axis of each plot with one (plots.time_axis), which makes a click on it seek the video."""
+    time axis of each plot with one (plots.time_axis), which makes a click on it seek the video; `assets`: the URL of
+    its figures' folder, relative to the page."""
     from vidseg.report import sections
 
     axes = axes or {}
     page_path = PATHS["report_video"].format(video=video)
-    assets = quote(Path(PATHS["report_assets"].format(video=video)).name)
+    assets = assets or quote(Path(PATHS["report_assets"].format(video=video)).name)
     parts = [f'<p><a href="{href(page_path, PATHS["report"])}">&larr; all videos</a></p>', f"<h1>{esc(video)}</h1>"]
     parts.append(_status_line(status))
     probe = data.probe or {}
@@ -293,7 +288,7 @@ def index_page(status: pd.DataFrame, numbers: Mapping[str, dict], summary: pd.Da
         name = link(page_href, row.video) if n else row.video
         poster = "" if not (n and n.get("poster")) else Markup(
             f'<a href="{esc(page_href)}"><img class="poster" alt="" loading="lazy" src="'
-            f'{esc(href(report, PATHS["report_assets"].format(video=row.video) + "/" + POSTER))}"></a>')
+            f'{esc(href(report, n["poster"]))}"></a>')
         figures = ("",) * 7 if n is None else (n["frames"], n["detections"], n["objects"], n["duration_s"],
                                                 n["mask_AP"], n["HOTA"], n.get("errors"))
         rows.append((poster, name, row.status, row.stage if row.status != "ok" else "", *figures, row.note))
@@ -375,8 +370,6 @@ def build_report(root: str | Path = ".", jobs: int = 1) -> tuple[Path, int]:
     """Write the report of the run in `root`; returns the index path and the number of video pages."""
     root = Path(root)
     status = read_status(root)
-    from vidseg.report.data import has_tables
-
     rows = {row["video"]: row for row in status.to_dict("records") if has_tables(root, row["video"])}
     code = report_code()
     workers = min(max(1, jobs), len(rows))

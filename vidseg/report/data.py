@@ -1,4 +1,5 @@
-"""What the HTML report shows of one video, read from the run's tables a batch at a time.
+"""What the HTML report shows of one video, read from the run's tables a batch at a time (from the files it is given:
+the plots job's declared inputs, or the run's folder: vidseg.report.build.read_video).
 
 Only the columns a figure needs are read (never `mask_rle`), and the detections
 table is streamed, so memory grows with frames x classes, not with detections.
@@ -16,7 +17,6 @@ import pyarrow.parquet as pq
 
 from vidseg.evaluation.evaluate import SCORE_BINS
 from vidseg.formats.tables import read_provenance
-from vidseg.workflow.plan import PATHS
 
 TRACK_COLUMNS = ["track_id", "class_name", "class_share", "first_time_s", "last_time_s", "frames_seen", "mean_score",
                  "colour"]
@@ -57,30 +57,31 @@ class VideoData:
         return {str(name): int(count) for name, count in zip(names, counts)}
 
 
-def has_tables(root: Path, video: str) -> bool:
-    return all((root / PATHS[kind].format(video=video)).is_file() for kind in ("detections", "frames_table"))
+READ = ("frames_table", "detections", "tracks", "probe", "evaluation", "errors")  # the files a video's figures read
 
 
-def read_video(root: Path, video: str) -> VideoData:
-    """A video's report figures from its frames, detections and tracks tables, probe record and evaluation."""
-    frames = pq.read_table(root / PATHS["frames_table"].format(video=video), columns=["frame", "time_s"])
+def read_files(video: str, paths: dict[str, str | Path]) -> VideoData:
+    """A video's report figures from its frames, detections and tracks tables, probe record, evaluation and errors
+    table (`paths`: by kind of `READ`; the tracks, probe, evaluation and errors may be missing or absent)."""
+    frames = pq.read_table(paths["frames_table"], columns=["frame", "time_s"])
     frame_numbers = frames.column("frame").to_numpy()
     order = np.argsort(frame_numbers, kind="stable")
     frame_numbers = frame_numbers[order]
     data = VideoData(video, frames.column("time_s").to_numpy()[order], frame_numbers)
-    detections = root / PATHS["detections"].format(video=video)
-    _count_detections(data, detections, frame_numbers)
-    data.provenance = read_provenance(detections)
-    tracks_path = root / PATHS["tracks"].format(video=video)
-    if tracks_path.is_file():
-        table = pq.read_table(tracks_path, columns=TRACK_COLUMNS)
+    _count_detections(data, Path(paths["detections"]), frame_numbers)
+    data.provenance = read_provenance(paths["detections"])
+    if _exists(paths.get("tracks")):
+        table = pq.read_table(paths["tracks"], columns=TRACK_COLUMNS)
         data.tracks = {name: table.column(name).to_numpy(zero_copy_only=False) for name in TRACK_COLUMNS}
-    data.probe = _json(root / PATHS["probe"].format(video=video))
-    data.evaluation = _json(root / PATHS["evaluation"].format(video=video))
-    errors = root / PATHS["errors"].format(video=video)
-    if data.evaluation is not None and errors.is_file():
-        data.errors = pd.read_parquet(errors, columns=ERROR_COLUMNS)
+    data.probe = _json(paths.get("probe"))
+    data.evaluation = _json(paths.get("evaluation"))
+    if data.evaluation is not None and _exists(paths.get("errors")):
+        data.errors = pd.read_parquet(paths["errors"], columns=ERROR_COLUMNS)
     return data
+
+
+def _exists(path) -> bool:
+    return bool(path) and Path(path).is_file()
 
 
 def _count_detections(data: VideoData, path: Path, frame_numbers: np.ndarray) -> None:
@@ -110,5 +111,5 @@ def _count_detections(data: VideoData, path: Path, frame_numbers: np.ndarray) ->
                 data.scores[name] = hist
 
 
-def _json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
+def _json(path) -> dict | None:
+    return json.loads(Path(path).read_text()) if _exists(path) else None

@@ -52,6 +52,7 @@ PATHS = {
     "summary": "results/summary.csv",
     "evaluation_summary": "results/evaluation.csv",  # per evaluated video
     "status": "results/status.tsv",
+    "plots": "results/plots/{video}",  # a video's figures (vidseg.report.figures), drawn by the plots rule
     "report": "results/report/index.html",
     "report_video": "results/report/videos/{video}.html",
     "report_assets": "results/report/videos/{video}",
@@ -75,6 +76,7 @@ LOGS = {
     "track": "logs/track/{video}.log",
     "annotate": "logs/annotate/{video}.log",
     "annotate_truth": "logs/annotate_truth/{video}.log",
+    "plots": "logs/plots/{video}.log",
     "evaluate": "logs/evaluate/{video}.log",
     "export": "logs/export/{video}.log",
     "summary": "logs/summary.log",
