@@ -295,6 +295,17 @@ def test_a_page_shows_the_figures_the_plots_rule_drew_and_draws_them_only_withou
     assert (run / PATHS["report_video"].format(video="cars")).stat().st_mtime_ns != before
 
 
+def test_a_tracks_table_from_before_track_colours_shows_the_colours_its_video_was_drawn_in(run):
+    from vidseg.media.render import track_colour
+
+    path = run / PATHS["tracks"].format(video="cars")
+    pq.write_table(pq.read_table(path).drop_columns(["colour"]), path)
+    build_report(run)
+    page = (run / PATHS["report_video"].format(video="cars")).read_text()
+    b, g, r = track_colour(2)
+    assert f'style="background:#{r:02x}{g:02x}{b:02x}"></span>#2<' in page
+
+
 def test_the_zip_to_share_holds_every_file_the_pages_link(run, tmp_path):
     """`--zip`: unpacked elsewhere, every link and image of every page resolves inside it, and nothing else came."""
     import zipfile

@@ -132,7 +132,8 @@ def evaluate_video(video_id: str, parts: Sequence[str | Path], ground_truth: str
         write_atomic(error_table(video_id, errors), errors_out)
         report["errors"] = {kind: int((errors.kind == kind).sum()) for kind in KINDS}
         report["errors_per_class"] = _errors_per_class(errors)
-        report["kept_detections"] = int(table.frame.isin(gt.getImgIds()).sum())
+        report["kept_detections"] = int((table.frame.isin(gt.getImgIds())
+                                         & table.class_name.isin(list(category_ids(gt)))).sum())
     with atomic_path(out) as tmp:
         Path(tmp).write_text(json.dumps(report, indent=1))
     return report

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from vidseg.evaluation.evaluate import SCORE_BINS
 from vidseg.formats.tables import read_provenance
+from vidseg.media.render import track_colour
 
 TRACK_COLUMNS = ["track_id", "class_name", "class_share", "first_time_s", "last_time_s", "frames_seen", "mean_score",
                  "colour"]
@@ -71,8 +72,11 @@ def read_files(video: str, paths: dict[str, str | Path]) -> VideoData:
     _count_detections(data, Path(paths["detections"]), frame_numbers)
     data.provenance = read_provenance(paths["detections"])
     if _exists(paths.get("tracks")):
-        table = pq.read_table(paths["tracks"], columns=TRACK_COLUMNS)
-        data.tracks = {name: table.column(name).to_numpy(zero_copy_only=False) for name in TRACK_COLUMNS}
+        names = pq.read_schema(paths["tracks"]).names
+        table = pq.read_table(paths["tracks"], columns=[c for c in TRACK_COLUMNS if c in names])
+        data.tracks = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+        if "colour" not in names:  # a tracks table from before the palette: the colours its video was drawn in
+            data.tracks["colour"] = np.array([hex_of(track_colour(int(i))) for i in data.tracks["track_id"]], object)
     data.probe = _json(paths.get("probe"))
     data.evaluation = _json(paths.get("evaluation"))
     if data.evaluation is not None and _exists(paths.get("errors")):
@@ -113,3 +117,9 @@ def _count_detections(data: VideoData, path: Path, frame_numbers: np.ndarray) ->
 
 def _json(path) -> dict | None:
     return json.loads(Path(path).read_text()) if _exists(path) else None
+
+
+def hex_of(bgr: tuple[int, int, int]) -> str:
+    """OpenCV's (b, g, r) as "#rrggbb"."""
+    b, g, r = bgr
+    return f"#{r:02x}{g:02x}{b:02x}"

@@ -47,8 +47,8 @@ def policy(evaluation: Mapping[str, Any]) -> str:
     if kept is None or scored is None:
         return f'<p class="note">{esc(evaluation.get("note", ""))}</p>'
     return (f'<p data-check="policy">The tables and the annotated video keep detections with score &ge; {esc(threshold)} '
-            f'(<b>{number(kept)}</b> in the frames of the ground truth). COCOeval scores every detection down to '
-            f'score {esc(lowest)} (<b>{number(scored)}</b>): the {number(max(0, scored - kept))} below {esc(threshold)} '
+            f'(<b>{number(kept)}</b> of the ground truth\'s classes in its frames). COCOeval scores every detection down '
+            f'to score {esc(lowest)} (<b>{number(scored)}</b>): the {number(max(0, scored - kept))} below {esc(threshold)} '
             f"count in AP and the precision-recall curve, never in the tables. The errors are those of the "
             f"{number(kept)} kept detections, matched to the ground truth at mask IoU 0.5.</p>")
 
