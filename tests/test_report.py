@@ -63,7 +63,8 @@ def write_video_tables(root: Path, video: str, n_frames: int, detections: list[t
                "y_max": 9, "mask_rle": "PPYo0", "mask_area": 64, "width": 96, "height": 64}
         for name in columns:
             columns[name].append(row[name])
-    provenance = {"model_name": "tiny", "vidseg_version": "0.1.0", "precision": "float32"}
+    provenance = {"model_name": "tiny", "vidseg_version": "0.1.0", "precision": "float32",
+                  "detection_min_confidence": 0.5, "detected_down_to": 0.0}
     detections_table = with_provenance(pa.table(columns, schema=DETECTIONS_SCHEMA), provenance)
     columns = {name: [] for name in TRACKS_SCHEMA.names}
     for track_id, class_name, first, last in tracks:
@@ -139,6 +140,7 @@ def test_overview_numbers_are_those_of_the_tables(run):
     assert int(shown["detections"]) == len(detections) == 60
     assert int(shown["tracks"]) == len(tracks) == 3
     assert shown["objects in the ground truth (1 video)"] == "2"  # tracks and objects named apart
+    assert "holds the detections with score &ge; 0.5" in html and "detected down to 0 for COCOeval" in html
     assert (shown["videos"], shown["done"], shown["failed"], shown["not run"]) == ("3", "2", "1", "0")
     for name, count in detections.groupby("class_name").size().items():
         assert int(shown[f"detections:{name}"]) == count

@@ -255,6 +255,7 @@ def index_page(status: pd.DataFrame, numbers: Mapping[str, dict], summary: pd.Da
     parts.append('<div class="cards">' + "".join(
         f'<div class="card"><b data-check="{esc(name)}" data-value="{value}">{number(value)}</b>{esc(name)}</div>'
         for name, value in cards) + "</div>")
+    parts.append(_confidence_policy(numbers))
 
     parts.append("<h2>Classes</h2>")
     per_class: dict[str, list[int]] = {}
@@ -310,6 +311,22 @@ def index_page(status: pd.DataFrame, numbers: Mapping[str, dict], summary: pd.Da
 
     parts.append("<h2>Provenance</h2>" + _provenances(numbers))
     return page("vidseg report", "\n".join(parts))
+
+
+def _confidence_policy(numbers: Mapping[str, dict]) -> str:
+    """One line: what score the tables keep (the tables' provenance) and what the evaluation scores besides."""
+    kept = sorted({n["provenance"].get("detection_min_confidence") for n in numbers.values()
+                   if n.get("provenance") and n["provenance"].get("detection_min_confidence") is not None})
+    scored = sorted({n["provenance"].get("detected_down_to") for n in numbers.values()
+                     if n.get("provenance") and n["provenance"].get("detected_down_to") is not None} - set(kept))
+    if not kept:
+        return ""
+    line = (f"Every table, count and annotated video here holds the detections with score &ge; "
+            f"{esc(' or '.join(f'{k:g}' for k in kept))} (the model's DETECTION_MIN_CONFIDENCE).")
+    if scored:
+        line += (f" Videos with a ground truth were also detected down to {esc(' or '.join(f'{k:g}' for k in scored))}"
+                 " for COCOeval, whose AP counts those lower scores too; each page says how many.")
+    return f'<p class="note" data-check="confidence-policy">{line}</p>'
 
 
 MAX_CHART_CLASSES = 20  # classes (the most detected) in the index's class x video table
