@@ -8,7 +8,7 @@ from vidseg.core.errors import VidsegError
 from vidseg.inference.gpu import segment_on_gpu
 from vidseg.inference.threads import segment_threads as threads_for_segment
 from vidseg.workflow.inputs import ID_PATTERN
-from vidseg.workflow.plan import DEMO_MODEL, LOGS, PATHS, WORKFLOW_DIR, build_plan, exports, trained_paths
+from vidseg.workflow.plan import DEMO_MODEL, LOGS, PATHS, WORKFLOW_DIR, build_plan, exports, plot_paths, trained_paths
 from vidseg.workflow.units import read_plan
 
 
@@ -102,7 +102,7 @@ def evaluated(path):
 
 def all_outputs(wildcards):
     """Every video's results (those the config switches on), and the summary."""
-    per_video = [PATHS["annotated"], PATHS["detections"], PATHS["tracks"], PATHS["plots"]]
+    per_video = [PATHS["annotated"], PATHS["detections"], PATHS["tracks"], plot_paths(PATHS["plots"])["record"]]
     per_video += [EXPORT_PATHS[name] for name in exports(config)]
     return [*expand(per_video, video=good_videos()), *evaluated(PATHS["evaluation"])(wildcards),
             *evaluated(PATHS["truth_video"])(wildcards), PATHS["summary"]]

@@ -1,5 +1,8 @@
 # A video's figures for the reports (vidseg.report.figures): drawn here, per video, so that Snakemake schedules,
 # stores and reports them; the HTML report at the end of the run shows them.
+PLOTS = plot_paths(PATHS["plots"])
+
+
 rule plots:
     input:
         detections=rules.track.output.detections,
@@ -9,8 +12,11 @@ rule plots:
         annotated=rules.annotate.output[0],
         evaluation=evaluation_if_any,
     output:
-        report(directory(PATHS["plots"]), patterns=["{name}.png"], caption="../report/plots.rst", category="Plots",
-               labels={"video": "{video}", "figure": "{name}"}),
+        **{kind: report(PLOTS[kind], caption="../report/plots.rst", category="Plots",
+                        labels={"video": "{video}", "figure": kind.replace("_", " ")})
+           for kind in ("detections", "tracks", "scores", "contact_sheet")},
+        poster=PLOTS["poster"],
+        record=PLOTS["record"],
     log:
         LOGS["plots"],
     conda:

@@ -275,24 +275,25 @@ def test_the_index_shows_a_poster_per_video_a_class_by_video_table_and_each_fail
 
 
 def test_a_page_shows_the_figures_the_plots_rule_drew_and_draws_them_only_without(run):
-    """Where results/plots/<id> (the plots job's folder) has the figures, the page shows those and its own folder keeps
-    only its bookkeeping; a redrawn figures record redraws the page."""
-    from vidseg.report.figures import FIGURES_FILE, draw_figures
+    """Where results/plots/<id> (the plots job's files) has the figures, the page shows those and its own folder keeps
+    only its bookkeeping and the evaluation's PR curve; a redrawn figures record redraws the page."""
+    from vidseg.report.figures import draw_figures
+    from vidseg.workflow.plan import plot_paths
 
     build_report(run)  # no plots job yet: drawn by the report
     assets = run / PATHS["report_assets"].format(video="cars")
     assert (assets / "tracks.png").is_file()
-    drawn = run / PATHS["plots"].format(video="cars")
+    drawn = {kind: run / path for kind, path in plot_paths(PATHS["plots"].format(video="cars")).items()}
     draw_figures(report.read_video(run, "cars"), run / PATHS["annotated"].format(video="cars"), drawn)
     index = build_report(run)[0].read_text()
     page = (run / PATHS["report_video"].format(video="cars")).read_text()
-    assert re.findall(r'src="([^"]+\.png)"', page) == [f"../../plots/cars/{name}.png" for name in
-                                                      ("tracks", "detections", "scores", "contact_sheet", "pr_curve")]
-    assert [p.name for p in assets.iterdir()] == ["key.json"]
+    assert re.findall(r'src="([^"]+\.png)"', page) == [*(f"../../plots/cars/{name}.png" for name in
+                                                        ("tracks", "detections", "scores", "contact_sheet")),
+                                                      "cars/pr_curve.png"]
+    assert sorted(p.name for p in assets.iterdir()) == ["key.json", "pr_curve.png"]
     assert 'src="../plots/cars/poster.png"' in index
     before = (run / PATHS["report_video"].format(video="cars")).stat().st_mtime_ns
-    record = drawn / FIGURES_FILE
-    record.write_text(record.read_text().replace('"duration_s": 2.0', '"duration_s": 2.5'))
+    drawn["record"].write_text(drawn["record"].read_text().replace('"duration_s": 2.0', '"duration_s": 2.5'))
     build_report(run)
     assert (run / PATHS["report_video"].format(video="cars")).stat().st_mtime_ns != before
 

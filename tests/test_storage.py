@@ -17,8 +17,7 @@ import pytest
 from conftest import seeded_model
 from flow import MODEL, run_raw, run_watched, snakemake_args, write_config
 from media import CLIPS, make_clips, make_video
-from vidseg.report.figures import FIGURES_FILE
-from vidseg.workflow.plan import LOGS, PATHS
+from vidseg.workflow.plan import LOGS, PATHS, plot_paths
 from vidseg.workflow.units import plan_units
 
 boto3 = pytest.importorskip("boto3")  # test extra: moto[server] (boto3 with it), snakemake-storage-plugin-s3
@@ -110,8 +109,7 @@ def results_of(frames, units, probes=True):
     """The files a finished run stores per video (exports on; `probes`: with the probe's), per unit, and once."""
     per_video = [PATHS[k] for k in ("probe", "frame_index", "detections", "frames_table", "tracks", "annotated",
                                     "coco_export", "mots_export") if probes or k != "probe"]
-    per_video += [f"{PATHS['plots']}/{name}" for name in ("detections.png", "tracks.png", "scores.png",
-                                                          "contact_sheet.png", "poster.png", FIGURES_FILE)]
+    per_video += list(plot_paths(PATHS["plots"]).values())
     per_unit = [f"{PATHS['segment']}/{{video}}.detections.parquet", f"{PATHS['segment']}/{{video}}.frames.parquet",
                 LOGS["segment"], PATHS["segment_benchmark"]]
     return ({p.format(video=v) for v in frames for p in per_video}

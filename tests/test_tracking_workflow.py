@@ -15,7 +15,7 @@ import yaml
 from flow import REPO, SNAKEMAKE, snakemake
 from media import stream_info
 from vidseg.formats.tables import TRACKS_SCHEMA
-from vidseg.workflow.plan import PATHS
+from vidseg.workflow.plan import PATHS, plot_paths
 
 FRAMES = 30
 
@@ -232,9 +232,9 @@ def test_snakemakes_own_report_carries_the_results(runs, tmp_path):
     with zipfile.ZipFile(out) as archive:
         files = {Path(name).name: name for name in archive.namelist()}
         assert {"demo_0.mp4", "summary.csv", "evaluation.csv", "demo_0.json", "report.html", "detections.png",
-                "tracks.png", "scores.png", "pr_curve.png", "contact_sheet.png"} <= set(files)
-        plots = whole / PATHS["plots"].format(video="demo_0")
-        assert archive.read(files["tracks.png"]) == (plots / "tracks.png").read_bytes()
+                "tracks.png", "scores.png", "contact_sheet.png"} <= set(files)
+        plots = plot_paths(PATHS["plots"].format(video="demo_0"))
+        assert archive.read(files["tracks.png"]) == (whole / plots["tracks"]).read_bytes()
         videos = {archive.read(name) for name in archive.namelist() if Path(name).name == "demo_0.mp4"}
         assert videos == {(whole / PATHS[kind].format(video="demo_0")).read_bytes() for kind in ("annotated", "truth_video")}
         assert archive.read(files["summary.csv"]) == (whole / PATHS["summary"]).read_bytes()

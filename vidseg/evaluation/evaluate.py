@@ -156,7 +156,7 @@ SUMMARY_ERRORS = {"false positive": "false_positives", "duplicate": "duplicates"
 
 
 def video_columns(reports: Sequence[dict]) -> pd.DataFrame:
-    """One row per evaluated video (results/evaluation.csv): detections scored and kept, its main COCO figures
+    """One row per evaluated video (the summary job's evaluation table): detections scored and kept, its main COCO figures
     (`bbox_AP`, ..., `segm_AP75`), tracking figures (`track_HOTA`, ..., empty when not scored; its identity switches
     are the errors table's) and its other errors."""
     columns = ["video_id", "scored_detections", "kept_detections", *(f"{kind}_{name}" for kind, name in VIDEO_FIGURES),

@@ -29,15 +29,15 @@ import pandas as pd
 from vidseg import __version__
 from vidseg.core.atomic import atomic_path
 from vidseg.core.errors import VidsegError
-from vidseg.report.figures import FIGURES_FILE, POSTER
 from vidseg.report.html import Markup, esc, href, link, number, page, table, write_text
-from vidseg.workflow.plan import LOGS, PATHS
+from vidseg.workflow.plan import LOGS, PATHS, PLOT_FILES, plot_paths
 
 KEY_FILE = "key.json"
-PLOTS = {  # file -> caption
-    "detections.png": "Detections per frame of each class over time",
-    "tracks.png": "Confirmed tracks from first to last sight, in their colours in the video",
-    "scores.png": "Scores of the kept detections; below the dashed line, in grey, the detections the evaluation "
+PR_CURVE = "pr_curve.png"  # the report's own figure (the evaluation's), in its folder for the video
+PLOTS = {  # kind (PLOT_FILES) -> caption
+    "detections": "Detections per frame of each class over time",
+    "tracks": "Confirmed tracks from first to last sight, in their colours in the video",
+    "scores": "Scores of the kept detections; below the dashed line, in grey, the detections the evaluation "
                   "scored that the tables do not keep",
 }
 # ---- one video ---------------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def input_key(root: Path, video: str, status: Mapping[str, str], code: str) -> d
     row, the report code."""
     stamps = {}
     for kind in [*FILES, "figures"]:
-        path = f"{PATHS['plots']}/{FIGURES_FILE}" if kind == "figures" else PATHS[kind]
+        path = plot_paths(PATHS["plots"])["record"] if kind == "figures" else PATHS[kind]
         try:
             info = (root / path.format(video=video)).stat()
         except FileNotFoundError:
@@ -91,20 +91,26 @@ def build_video(root: Path, video: str, status: Mapping[str, str], code: str) ->
     assets.mkdir(parents=True, exist_ok=True)
     drawn = root / PATHS["plots"].format(video=video)
     if key["inputs"]["figures"] is not None:  # the plots rule's
-        folder, figures = drawn, json.loads((drawn / FIGURES_FILE).read_text())
+        folder, figures = drawn, json.loads((drawn / PLOT_FILES["record"]).read_text())
         for stale in assets.iterdir():  # figures this report drew before the rule did
-            if stale.name != KEY_FILE:
+            if stale.name not in (KEY_FILE, PR_CURVE):
                 stale.unlink()
     else:
-        folder, figures = assets, draw_figures(data, root / PATHS["annotated"].format(video=video), assets)
+        paths = {kind: assets / name for kind, name in PLOT_FILES.items()}
+        folder, figures = assets, draw_figures(data, root / PATHS["annotated"].format(video=video), paths)
     evaluation = data.evaluation or {}
+    (assets / PR_CURVE).unlink(missing_ok=True)
+    if evaluation.get("pr_curve"):
+        from vidseg.report.plots import pr_curves
+
+        pr_curves(assets / PR_CURVE, evaluation["pr_curve"])
     sheet_note = figures["sheet_note"]
     numbers = {
         "frames": data.n_frames, "detections": sum(data.detections.values()), "tracked": data.tracked,
         "objects": sum(data.objects.values()), "duration_s": figures["duration_s"],
         "ground_truth_objects": (evaluation.get("tracking") or {}).get("objects"),
         "errors": sum(evaluation["errors"].values()) if evaluation.get("errors") else None,
-        "poster": None if sheet_note else str((folder / POSTER).relative_to(root)),
+        "poster": None if sheet_note else str((folder / PLOT_FILES["poster"]).relative_to(root)),
         "detections_per_class": data.detections, "objects_per_class": data.objects,
         "mask_AP": (evaluation.get("segm") or {}).get("AP"), "HOTA": (evaluation.get("tracking") or {}).get("HOTA"),
         "provenance": data.provenance,
@@ -169,15 +175,15 @@ def video_page(video: str, status: Mapping[str, str], data, numbers: dict, sheet
     parts.append("<h2>Classes</h2>")
     parts.append(sections.classes_table(data.detections, numbers["objects_per_class"], evaluation))
     parts.append("<h2>Tracks</h2>")
-    parts.append(_figure(f"{assets}/tracks.png", PLOTS["tracks.png"], axes.get("tracks.png")))
+    parts.append(_figure(f"{assets}/{PLOT_FILES['tracks']}", PLOTS["tracks"], axes.get("tracks")))
     parts.append(sections.tracks_section(data.tracks))
     parts.append("<h2>Detections</h2>")
-    parts += [_figure(f"{assets}/{name}", PLOTS[name], axes.get(name)) for name in ("detections.png", "scores.png")]
+    parts += [_figure(f"{assets}/{PLOT_FILES[kind]}", PLOTS[kind], axes.get(kind)) for kind in ("detections", "scores")]
     parts.append("<h2>Contact sheet</h2>")
     parts.append(f"<p>{esc(sheet_note)}</p>" if sheet_note else
-                 _figure(f"{assets}/contact_sheet.png", "Annotated frames at evenly spaced times"))
+                 _figure(f"{assets}/{PLOT_FILES['contact_sheet']}", "Annotated frames at evenly spaced times"))
     if evaluation:
-        parts.append(_evaluation(evaluation, assets))
+        parts.append(_evaluation(evaluation, quote(Path(PATHS["report_assets"].format(video=video)).name)))
     parts.append("<h2>Provenance</h2>" + _provenance_table(data.provenance))
     return page(f"{video} - vidseg report", "\n".join(parts))
 
@@ -199,7 +205,8 @@ def _status_line(status: Mapping[str, str]) -> str:
     return line
 
 
-def _evaluation(evaluation: dict, assets: str) -> str:
+def _evaluation(evaluation: dict, own: str) -> str:
+    """COCOeval's and TrackEval's figures; `own`: the URL of the report's own folder for the video (its PR curve)."""
     parts = [f"<h2>Evaluation against {esc(evaluation.get('ground_truth', 'the ground truth'))}</h2>",
              f"<p>COCOeval (pycocotools) over detections with score &ge; {esc(evaluation.get('min_confidence'))}; "
              f"-1: no object of that size.</p>"]
@@ -208,7 +215,7 @@ def _evaluation(evaluation: dict, assets: str) -> str:
     rows = [(name, *[(evaluation[k].get(name), f"{k}:{name}") for k in kinds]) for name in names]
     parts.append(table(["figure", *[{"bbox": "boxes", "segm": "masks"}[k] for k in kinds]], rows, sortable=False))
     if evaluation.get("pr_curve"):
-        parts.append(_figure(f"{assets}/pr_curve.png", "Precision-recall (COCOeval, mean over classes)"))
+        parts.append(_figure(f"{own}/{PR_CURVE}", "Precision-recall (COCOeval, mean over classes)"))
     tracking = evaluation.get("tracking")
     parts.append("<h3>Tracking (TrackEval)</h3>")
     if tracking:
@@ -413,7 +420,7 @@ def build_report(root: str | Path = ".", jobs: int = 1) -> tuple[Path, int]:
 
 def failure_logs(root: Path, status: pd.DataFrame) -> dict[str, list[str]]:
     """Per video that did not finish, the logs of the stage it stopped at that exist (a segment job's log is its
-    unit's: results/units.json names a video's units)."""
+    unit's: the plan job's file of units names a video's units)."""
     units = None
     out = {}
     for row in status[status["status"] != "ok"].itertuples():

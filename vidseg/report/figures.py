@@ -1,22 +1,25 @@
-"""A video's figures: its plots, contact sheet and poster, drawn into one folder with `figures.json` beside them.
+"""A video's figures: its three plots, contact sheet and poster, and a record of what was drawn.
 
-The workflow's `plots` rule draws them per video into results/plots/<id>/ (declared,
-so Snakemake schedules, stores and reports them: `snakemake --report`); the HTML
-report's page shows that folder's images, and draws them into its own folder only
-for a video the rule has not drawn (a run stopped before, a failed job).
+The workflow's `plots` rule draws them per video into results/plots/<id>/, each file a
+declared output (so Snakemake schedules, stores and reports them: `snakemake --report`);
+the HTML report's page shows them, and draws them into its own folder only for a video
+the rule has not drawn (a run stopped before, a failed job). Which file holds which
+figure is the run plan's (`vidseg.workflow.plan.PLOT_FILES`); here a figure is a kind:
+`FIGURES`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from vidseg.core.atomic import atomic_path
 from vidseg.core.errors import VidsegError
 
-FIGURES_FILE = "figures.json"  # what was drawn: each time plot's axis (plots.time_axis), the contact sheet's note
-POSTER = "poster.png"  # the video's middle contact-sheet frame, in the report's index
+FIGURES = ("detections", "tracks", "scores", "contact_sheet", "poster", "record")
+# record: each time plot's axis (plots.time_axis, by kind), the contact sheet's note ('' or why there is none), the
+# video's length
 
 
 def duration_of(data) -> float:
@@ -25,44 +28,42 @@ def duration_of(data) -> float:
     return max(duration, float(data.times[-1]) if data.n_frames else 0.0)
 
 
-def draw_figures(data, annotated: str | Path | None, out: str | Path) -> dict[str, Any]:
-    """Draw `data`'s (vidseg.report.data.VideoData) figures into the folder `out`, the contact sheet and poster from
-    the `annotated` video; write and return the figures record (`FIGURES_FILE`)."""
+def draw_figures(data, annotated: str | Path | None, paths: Mapping[str, str | Path]) -> dict[str, Any]:
+    """Draw `data`'s (vidseg.report.data.VideoData) figures to `paths` (a path per kind of `FIGURES`), the contact
+    sheet and poster from the `annotated` video; write and return the record."""
     from vidseg.report import plots
     from vidseg.report.data import SCORE_BINS
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: Path(path) for kind, path in paths.items()}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
     duration = duration_of(data)
     evaluation = data.evaluation or {}
-    axes = {"detections.png": plots.detections_over_time(out / "detections.png", data.times, data.per_frame,
-                                                         data.class_ids, duration),
-            "tracks.png": plots.tracks_timeline(out / "tracks.png", data.tracks, duration)}
+    axes = {"detections": plots.detections_over_time(paths["detections"], data.times, data.per_frame,
+                                                     data.class_ids, duration),
+            "tracks": plots.tracks_timeline(paths["tracks"], data.tracks, duration)}
     threshold = evaluation.get("table_min_confidence", (data.provenance or {}).get("detection_min_confidence"))
-    plots.score_histogram(out / "scores.png", SCORE_BINS, data.scores, data.class_ids, threshold,
+    plots.score_histogram(paths["scores"], SCORE_BINS, data.scores, data.class_ids, threshold,
                           evaluation.get("scored_histogram"))
-    (out / "pr_curve.png").unlink(missing_ok=True)
-    if evaluation.get("pr_curve"):
-        plots.pr_curves(out / "pr_curve.png", evaluation["pr_curve"])
-    record = {"axes": axes, "sheet_note": _contact_sheet(data, annotated, out), "duration_s": duration}
-    with atomic_path(out / FIGURES_FILE, suffix=".json") as tmp:
+    record = {"axes": axes, "sheet_note": _contact_sheet(data, annotated, paths["contact_sheet"], paths["poster"]),
+              "duration_s": duration}
+    with atomic_path(paths["record"], suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(record))
     return record
 
 
-def _contact_sheet(data, annotated: str | Path | None, out: Path) -> str:
+def _contact_sheet(data, annotated: str | Path | None, sheet: Path, poster: Path) -> str:
     """Write the contact sheet and poster from the annotated video; '' or why there are none."""
     from vidseg.report.contact_sheet import contact_sheet
 
-    for name in ("contact_sheet.png", POSTER):
-        (out / name).unlink(missing_ok=True)
+    for path in (sheet, poster):
+        path.unlink(missing_ok=True)
     if annotated is None or not Path(annotated).is_file():
         return "no annotated video (see the status above)"
     if not data.n_frames or not data.probe:
         return "no frames"
     try:
-        contact_sheet(annotated, data.times, (data.probe["width"], data.probe["height"]), out / "contact_sheet.png",
-                      poster=out / POSTER)
+        contact_sheet(annotated, data.times, (data.probe["width"], data.probe["height"]), sheet, poster=poster)
     except VidsegError as err:
         return str(err)
     return ""

@@ -52,7 +52,7 @@ PATHS = {
     "summary": "results/summary.csv",
     "evaluation_summary": "results/evaluation.csv",  # per evaluated video
     "status": "results/status.tsv",
-    "plots": "results/plots/{video}",  # a video's figures (vidseg.report.figures), drawn by the plots rule
+    "plots": "results/plots/{video}",  # a video's figures (PLOT_FILES), drawn by the plots rule
     "report": "results/report/index.html",
     "report_video": "results/report/videos/{video}.html",
     "report_assets": "results/report/videos/{video}",
@@ -66,6 +66,16 @@ PATHS = {
     "trained_weights": "models/{name}.h5",
     "trained_model_file": "models/{name}.yaml",
 }
+
+# The files of a video's figures in its plots folder, by kind (vidseg.report.figures.FIGURES).
+PLOT_FILES = {"detections": "detections.png", "tracks": "tracks.png", "scores": "scores.png",
+              "contact_sheet": "contact_sheet.png", "poster": "poster.png", "record": "figures.json"}
+
+
+def plot_paths(folder: str) -> dict[str, str]:
+    """The figures' paths in `folder` (PATHS["plots"], or the report's own folder), by kind."""
+    return {kind: f"{folder}/{name}" for kind, name in PLOT_FILES.items()}
+
 
 # Each rule's log (the job script's first line sends its logging there).
 LOGS = {
