@@ -109,3 +109,9 @@ def bgr(colour: str) -> tuple[int, int, int]:
     """"#rrggbb" -> OpenCV's (b, g, r)."""
     value = int(colour.lstrip("#"), 16)
     return value & 255, (value >> 8) & 255, value >> 16
+
+
+def hex_of(colour: tuple[int, int, int]) -> str:
+    """OpenCV's (b, g, r) -> "#rrggbb" (`bgr`'s inverse)."""
+    b, g, r = colour
+    return f"#{r:02x}{g:02x}{b:02x}"

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from vidseg.evaluation.evaluate import SCORE_BINS
 from vidseg.formats.tables import read_provenance
+from vidseg.media.palette import hex_of
 from vidseg.media.render import track_colour
 
 TRACK_COLUMNS = ["track_id", "class_name", "class_share", "first_time_s", "last_time_s", "frames_seen", "mean_score",
@@ -118,8 +119,3 @@ def _count_detections(data: VideoData, path: Path, frame_numbers: np.ndarray) ->
 def _json(path) -> dict | None:
     return json.loads(Path(path).read_text()) if _exists(path) else None
 
-
-def hex_of(bgr: tuple[int, int, int]) -> str:
-    """OpenCV's (b, g, r) as "#rrggbb"."""
-    b, g, r = bgr
-    return f"#{r:02x}{g:02x}{b:02x}"

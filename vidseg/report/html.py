@@ -105,14 +105,16 @@ def number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def cell(value: Any, check: str | None = None) -> str:
-    """A table cell; numbers align right and sort by value; `check` names it for tests (data-check)."""
+def cell(value: Any, check: str | None = None, digits: int = 3) -> str:
+    """A table cell; numbers (numpy's too) align right, sort by value and show `digits` decimals; `check` names it for
+    tests (data-check)."""
     attrs = f' data-check="{esc(check)}"' if check else ""
+    value = value.item() if hasattr(value, "item") and not isinstance(value, str) else value  # numpy scalars
     if value is None:
         return f"<td{attrs}></td>"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         sort = "" if value != value else f' data-sort="{value}"'
-        return f'<td class="n"{sort}{attrs}>{esc(number(value))}</td>'
+        return f'<td class="n"{sort}{attrs}>{esc(number(value, digits))}</td>'
     if isinstance(value, Markup):
         return f"<td{attrs}>{value}</td>"
     return f"<td{attrs}>{esc(value)}</td>"

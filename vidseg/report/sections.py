@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from vidseg.evaluation.errors import KINDS
-from vidseg.report.html import Markup, esc, number, table
+from vidseg.report.html import Markup, cell, esc, number, table
 
 KIND_COLOURS = {"false positive": "#d62728", "duplicate": "#e67e00", "wrong class": "#8e44ad", "missed": "#1f6fb4",
                 "id switch": "#238b45"}  # the timeline's lanes; distinct in hue and for red-green colour blindness
@@ -73,8 +73,9 @@ def errors_section(evaluation: Mapping[str, Any], found: pd.DataFrame, duration:
         obj = "" if e.kind == "false positive" else f"{e.object_class} (object {e.object_id})"
         rows.append(Markup(f'<tr data-seek="{e.first_time_s:.6f}" data-kind="{esc(e.kind)}">'
                            f'<td><span class="swatch" style="background:{KIND_COLOURS[e.kind]}"></span>{esc(e.kind)}</td>'
-                           f'{_num(e.first_time_s, 2)}{_num(e.last_time_s, 2)}{_num(e.first_frame)}{_num(e.frames)}'
-                           f'<td>{esc(detected)}</td><td>{esc(obj)}</td>{_num(e.score, 2)}{_num(e.iou, 2)}</tr>'))
+                           f'{cell(e.first_time_s, digits=2)}{cell(e.last_time_s, digits=2)}'
+                           f'{cell(e.first_frame)}{cell(e.frames)}'
+                           f'<td>{esc(detected)}</td><td>{esc(obj)}</td>{cell(e.score, digits=2)}{cell(e.iou, digits=2)}</tr>'))
     filter_by = _select("errors", "kind", "kind", [k for k in KINDS if (found.kind == k).any()])
     note = f"<p>the first {MAX_ROWS} of {len(found)} (all in results/errors)</p>" if len(found) > MAX_ROWS else ""
     parts.append(filter_by + note + _row_table("errors", ["kind", "from (s)", "to (s)", "first frame", "frames",
@@ -144,8 +145,9 @@ def tracks_section(tracks: Mapping[str, np.ndarray]) -> str:
             f'data-score="{float(tracks["mean_score"][i]):.4f}"><td data-sort="{int(ids[i])}">'
             f'<span class="swatch" style="background:{esc(tracks["colour"][i])}"></span>#{int(ids[i])}</td>'
             f'<td>{esc(name)}</td>'
-            f'{_num(tracks["class_share"][i], 2)}{_num(tracks["first_time_s"][i], 2)}{_num(tracks["last_time_s"][i], 2)}'
-            f'{_num(int(tracks["frames_seen"][i]))}{_num(tracks["mean_score"][i], 3)}</tr>'))
+            f'{cell(tracks["class_share"][i], digits=2)}{cell(tracks["first_time_s"][i], digits=2)}'
+            f'{cell(tracks["last_time_s"][i], digits=2)}'
+            f'{cell(int(tracks["frames_seen"][i]))}{cell(tracks["mean_score"][i], digits=3)}</tr>'))
     classes = sorted(set(map(str, tracks["class_name"])))
     controls = (_select("tracks", "class", "class", classes) +
                 '<label>mean score &ge; <input type="number" min="0" max="1" step="0.05" value="0" '
@@ -155,13 +157,6 @@ def tracks_section(tracks: Mapping[str, np.ndarray]) -> str:
             "detections that have its class (a track keeps its main class).</p>" + controls + note +
             _row_table("tracks", ["track", "class", "class share", "first seen (s)", "last seen (s)", "frames seen",
                                   "mean score"], rows))
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    value = value.item() if hasattr(value, "item") else value  # numpy scalars as Python numbers
-    if value is None or (isinstance(value, float) and value != value):
-        return "<td></td>"
-    return f'<td class="n" data-sort="{value}">{esc(number(value, digits))}</td>'
 
 
 def _select(target: str, key: str, label: str, values: list[str]) -> str:
