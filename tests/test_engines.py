@@ -11,6 +11,7 @@ from pycocotools import mask as mask_utils
 
 from vidseg.core.errors import VidsegError
 from vidseg.inference.segment import load_model
+from vidseg.maskrcnn import winograd
 from vidseg.maskrcnn.export import match_detections
 from vidseg.maskrcnn.preprocess import mold_batch
 from vidseg.media.synthetic import scene_frames
@@ -30,15 +31,23 @@ def scenes(demo):
     return scene_frames(4)  # 640x480 scenes of shapes, what the demo model detects
 
 
+@pytest.mark.parametrize("every_3x3", [False, True], ids=["wide-3x3-by-winograd", "every-3x3-by-winograd"])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_engine_finds_the_keras_detections(demo, scenes, engine):
+def test_engine_finds_the_keras_detections(demo, scenes, engine, every_3x3, monkeypatch):
+    """Float32 engines run the wide 3x3 convolutions by Winograd's algorithm (vidseg.maskrcnn.winograd); the demo
+    model's are narrow (64 channels), so `every_3x3` lowers the bar to run all of its own 3x3s that way."""
     demo.use_engine("keras")
     want = demo.detect(scenes, batch=2)
+    calls = []
+    if every_3x3:
+        monkeypatch.setattr(winograd, "MIN_CHANNELS", 64)
+        monkeypatch.setattr(winograd, "conv3x3", lambda *args, f=winograd.conv3x3: calls.append(1) or f(*args))
     demo.use_engine(engine)
     try:
         got = demo.detect(scenes, batch=2)
     finally:
         demo.use_engine("keras")
+    assert len(calls) >= (13 if every_3x3 else 0)  # ResNet-50's 16 and the FPN's 4, in the dense part and mask head
     total = 0
     for a, b in zip(want, got):
         pairs = match_detections(a.boxes, a.class_ids, b.boxes, b.class_ids)

@@ -31,6 +31,7 @@ graphs when every output is within `DENSE_TOLERANCE` of the largest value.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 from pathlib import Path
@@ -99,15 +100,24 @@ def graph_function(model, part: str):
     raise VidsegError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
 
 
-def concrete_function(model, part: str):
-    """`graph_function` traced for `input_specs` under `kernels.portable()` (what converters read)."""
+def concrete_function(model, part: str, fast_3x3: bool = False):
+    """`graph_function` traced for `input_specs` under `kernels.portable()` (what converters read); with `fast_3x3`,
+    its wide 3x3 convolutions by Winograd's algorithm (`vidseg.maskrcnn.winograd`: faster where the runtime's
+    own convolution is direct; equal up to float rounding)."""
     import tensorflow as tf
 
-    from vidseg.maskrcnn import kernels
-
     fn = tf.function(graph_function(model, part), autograph=False)
-    with kernels.portable():
+    with _tracing(fast_3x3):
         return fn.get_concrete_function(*input_specs(model, part))
+
+
+@contextlib.contextmanager
+def _tracing(fast_3x3: bool):
+    """How graphs for other runtimes are traced: `kernels.portable()`, and `winograd.tracing()` with `fast_3x3`."""
+    from vidseg.maskrcnn import kernels, winograd
+
+    with kernels.portable(), winograd.tracing() if fast_3x3 else contextlib.nullcontext():
+        yield
 
 
 def export_path(path: str | Path, fmt: str) -> Path:
@@ -173,17 +183,16 @@ def _write_onnx(model, part: str, path: Path) -> None:
     onnx.save(onnx_proto(model, part), str(path))
 
 
-def onnx_proto(model, part: str):
-    """`part` of `model` as a checked ONNX `ModelProto` (opset `ONNX_OPSET`), outputs named as `graph_function`'s."""
+def onnx_proto(model, part: str, fast_3x3: bool = False):
+    """`part` of `model` as a checked ONNX `ModelProto` (opset `ONNX_OPSET`), outputs named as `graph_function`'s;
+    `fast_3x3` as `concrete_function`'s."""
     import onnx
     import tensorflow as tf
     import tf2onnx
 
-    from vidseg.maskrcnn import kernels
-
     names = OUTPUTS[part]
     fn = tf.function(graph_function(model, part), autograph=False)
-    with kernels.portable():
+    with _tracing(fast_3x3):
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=input_specs(model, part),
                                                  opset=ONNX_OPSET)
     # tf2onnx names outputs after graph tensors ("Identity:0", ...), in the order TensorFlow flattens the

@@ -3,11 +3,15 @@
 The layers here are Keras' own plus one hook used only by
 `seeded_weights`: on request, a layer rescales itself on the next (eager) call
 so that its output has a target scale. Trained weights never use it.
+Conv2D has one more: inside `winograd.tracing()` (the graphs traced for OpenVINO
+and ONNX Runtime), a wide 3x3 convolution computes by Winograd's algorithm.
 """
 
 from __future__ import annotations
 
 import keras
+
+from vidseg.maskrcnn import winograd
 
 
 class _Calibration:
@@ -28,7 +32,14 @@ class _Calibration:
 
 
 class Conv2D(_Calibration, keras.layers.Conv2D):
-    pass
+    """Keras's Conv2D; in graphs traced for other runtimes, 3x3 ones by Winograd's algorithm (`winograd.suits`)."""
+
+    def call(self, inputs, *args, **kw):
+        if winograd.suits(self, inputs):
+            out = winograd.conv3x3(inputs, self.kernel)
+            out = out + self.bias if self.use_bias else out
+            return out if self.activation is None else self.activation(out)
+        return super().call(inputs, *args, **kw)
 
 
 class Dense(_Calibration, keras.layers.Dense):

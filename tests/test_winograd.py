@@ -1,0 +1,65 @@
+"""Winograd's 3x3 convolution (vidseg.maskrcnn.winograd): the graphs OpenVINO and ONNX Runtime run compute the wide
+3x3 convolutions by it, equal to the direct ones up to float rounding; the Keras model's own graphs never do."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import seeded_model
+
+from vidseg.maskrcnn import winograd
+from vidseg.maskrcnn.export import DENSE_OUTPUTS, concrete_function
+from vidseg.maskrcnn.layers import conv
+from vidseg.maskrcnn.preprocess import mold_batch
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 16, 8, 4), (1, 14, 14, 32, 16), (3, 13, 10, 5, 7), (1, 1, 1, 4, 4),
+                                   (1, 6, 3, 2, 2)])
+def test_conv3x3_is_the_direct_convolution(shape):
+    n, h, w, c, k = shape
+    rng = np.random.default_rng(sum(shape))
+    x = rng.normal(size=(n, h, w, c)).astype(np.float32)
+    kernel = rng.normal(size=(3, 3, c, k)).astype(np.float32)
+    want = tf.nn.conv2d(x, kernel, 1, "SAME").numpy()
+    got = winograd.conv3x3(tf.constant(x), kernel).numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+    # traced with an unknown batch size, as the runtimes' graphs are
+    traced = tf.function(lambda t: winograd.conv3x3(t, kernel)).get_concrete_function(
+        tf.TensorSpec([None, h, w, c], tf.float32))
+    np.testing.assert_allclose(traced(tf.constant(x)).numpy(), got, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
+def test_only_wide_float32_3x3_convolutions_of_stride_1_in_traced_graphs_take_it():
+    wide = keras.KerasTensor((1, 16, 16, winograd.MIN_CHANNELS))
+    narrow = keras.KerasTensor((1, 16, 16, winograd.MIN_CHANNELS // 2))
+    unsized = keras.KerasTensor((1, None, None, winograd.MIN_CHANNELS))
+    same = conv(8, 3, "same3x3", padding="same")
+    others = [conv(8, 1, "one"), conv(8, 3, "valid"), conv(8, 3, "strided", strides=2, padding="same"),
+              conv(8, 3, "dilated", padding="same", dilation_rate=2),
+              conv(8, 3, "bf16", padding="same", dtype="mixed_bfloat16")]
+    assert not winograd.suits(same, wide)  # outside `tracing()`: the Keras model's own graphs
+    with winograd.tracing():
+        assert winograd.suits(same, wide)
+        assert not winograd.suits(same, narrow) and not winograd.suits(same, unsized)
+        assert not any(winograd.suits(layer, wide) for layer in others)
+    assert not winograd.suits(same, wide)
+
+
+def _matmuls(function) -> int:
+    return sum(op.type in ("MatMul", "BatchMatMulV2", "BatchMatMulV3") for op in function.graph.get_operations())
+
+
+def test_the_dense_part_traced_for_runtimes_is_the_direct_one_up_to_rounding():
+    model = seeded_model(0)  # 256 FPN channels: the FPN's and RPN's 3x3 convolutions, and ResNet's widest
+    images = mold_batch([np.random.default_rng(1).integers(0, 255, (96, 128, 3), np.uint8)], model.config)[0]
+    own_before = [np.asarray(t) for t in model._features(images)[1:]]
+    direct, fast = concrete_function(model, "dense"), concrete_function(model, "dense", fast_3x3=True)
+    assert _matmuls(direct) == 0 < _matmuls(fast)
+    want, got = direct(tf.constant(images)), fast(tf.constant(images))
+    for name in DENSE_OUTPUTS:
+        scale = float(np.abs(want[name]).max())
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-4 * scale, err_msg=name)
+    own_after = [np.asarray(t) for t in model._features(images)[1:]]  # the Keras model's graphs are as they were
+    for a, b in zip(own_before, own_after):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,111 @@
+"""3x3 convolutions by Winograd's minimal filtering, F(4x4, 3x3), for the graphs other runtimes run.
+
+A 3x3 "same" convolution of stride 1 computes each 4x4 block of outputs from a 6x6
+tile of input in a transformed domain: U = G g G^T per kernel slice (a constant once
+a converter folds it), V = B^T d B per input tile, then 36 matrix products M = V U
+(input channels to output channels, one per transformed position) and Y = A^T M A.
+That is 36 multiply-adds per input-output channel pair for 16 outputs instead of
+144: a quarter of a direct convolution's, plus the two transforms. The matrices are
+the standard F(4x4, 3x3) ones (points 0, +-1, +-2 and infinity; Lavin and Gray, "Fast
+Algorithms for Convolutional Neural Networks", 2016).
+
+Why: a runtime's direct float32 convolution already runs near the CPU's peak (the
+RPN's shared 3x3 at P2: 55 GMAC/s on one Zen 4 core capped at AVX2), and the RPN's
+and FPN's 3x3 convolutions at P2 and P3 are most of the dense part's arithmetic.
+OpenVINO and ONNX Runtime run them directly on CPUs (OpenVINO's profile names its
+brgconv kernels), so the graph spells Winograd out in plain ops they both run well
+(slices, reshapes, matrix products, a transpose): the dense part then ran 1.4-1.5x
+faster under either (docs/benchmarks.md, "Winograd's 3x3 convolutions in the
+runtimes' graphs"). The results differ from the direct convolution's by float
+rounding (about 2e-5 of the largest output).
+
+Written with TensorFlow ops: it is used when tracing the graphs the runtimes read
+(`vidseg.maskrcnn.export`), never in the Keras model's own path.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+TILE = 4  # outputs per tile side
+WINDOW = TILE + 2  # input tile side
+B_T = np.array([[4, 0, -5, 0, 1, 0],
+                [0, -4, -4, 1, 1, 0],
+                [0, 4, -4, -1, 1, 0],
+                [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0],
+                [0, 4, 0, -5, 0, 1]], np.float64)
+G = np.array([[1 / 4, 0, 0],
+              [-1 / 6, -1 / 6, -1 / 6],
+              [-1 / 6, 1 / 6, -1 / 6],
+              [1 / 24, 1 / 12, 1 / 6],
+              [1 / 24, -1 / 12, 1 / 6],
+              [0, 0, 1]], np.float64)
+A_T = np.array([[1, 1, 1, 1, 1, 0],
+                [0, 1, -1, 2, -2, 0],
+                [0, 1, 1, 4, 4, 0],
+                [0, 1, -1, 8, -8, 1]], np.float64)
+
+
+MIN_CHANNELS = 256  # narrower ones gain less than the transforms cost (64 channels at 128x128: 12 ms direct, 15+)
+
+_active = False
+
+
+@contextmanager
+def tracing():
+    """Trace graphs whose suitable 3x3 convolutions (`suits`) compute by `conv3x3` (what the runtimes read)."""
+    global _active
+    before, _active = _active, True
+    try:
+        yield
+    finally:
+        _active = before
+
+
+def suits(layer, inputs) -> bool:
+    """Does `layer` (a Keras Conv2D) on `inputs` compute by `conv3x3` now: inside `tracing()`, a float32 3x3 "same"
+    convolution of stride and dilation 1 over at least MIN_CHANNELS channels of static size?"""
+    return (_active and tuple(layer.kernel_size) == (3, 3) and tuple(layer.strides) == (1, 1)
+            and tuple(layer.dilation_rate) == (1, 1) and layer.padding == "same" and layer.groups == 1
+            and layer.data_format == "channels_last" and layer.compute_dtype == "float32"
+            and None not in tuple(inputs.shape[1:]) and inputs.shape[-1] >= MIN_CHANNELS)
+
+
+def conv3x3(x, kernel):
+    """The 3x3 "same" convolution of stride 1 of `x` [N, H, W, C] (float32, static H, W and C) with `kernel`
+    [3, 3, C, K], no bias -> [N, H, W, K].
+
+    The kernel's transform is part of the graph: converters fold it into a constant (a quarter the size a
+    precomputed one would be while they copy the graph around)."""
+    import tensorflow as tf
+
+    _, h, w, c = x.shape
+    k = kernel.shape[-1]
+    u = tf.reshape(tf.matmul(np.kron(G, G).astype(np.float32), tf.reshape(kernel, (9, -1))), (WINDOW * WINDOW, c, k))
+    th, tw = -(-h // TILE), -(-w // TILE)  # tiles per side; the last ones padded
+    # one row (column) of zeros before, after it as many as fill (count + 1) * TILE: windows reach count * TILE + 2
+    padded = tf.pad(x, [[0, 0], [1, (th + 1) * TILE - h - 1], [1, (tw + 1) * TILE - w - 1], [0, 0]])
+    tiles = _windows(_windows(padded, 1, th), 3, tw)  # [N, th, 6, tw, 6, C]: tile (i, j)'s element (r, s)
+    tiles = tf.transpose(tiles, (2, 4, 0, 1, 3, 5))  # [6, 6, N, th, tw, C]
+    v = tf.matmul(np.kron(B_T, B_T).astype(np.float32), tf.reshape(tiles, (WINDOW * WINDOW, -1)))  # B^T d B
+    m = tf.matmul(tf.reshape(v, (WINDOW * WINDOW, -1, c)), u)  # [36, N*th*tw, K]: u[a*6+b] = (G g G^T)[a, b]
+    y = tf.matmul(np.kron(A_T, A_T).astype(np.float32), tf.reshape(m, (WINDOW * WINDOW, -1)))
+    y = tf.transpose(tf.reshape(y, (TILE, TILE, -1, th, tw, k)), (2, 3, 0, 4, 1, 5))
+    return tf.reshape(y, (-1, th * TILE, tw * TILE, k))[:, :h, :w, :]
+
+
+def _windows(x, axis: int, count: int):
+    """The `count` overlapping windows of WINDOW elements, TILE apart, along `axis` of `x` (TILE * (count + 1)
+    long): that axis becomes two, (window, element). Reshapes and a concat, which every converter reads."""
+    import tensorflow as tf
+
+    def split(start):  # elements start .. start + TILE * count - 1 as [count, TILE]
+        part = x[(slice(None),) * axis + (slice(start, start + TILE * count),)]
+        shape = [-1 if size is None else size for size in part.shape]  # only the batch may be unknown
+        return tf.reshape(part, shape[:axis] + [count, TILE] + shape[axis + 1:])
+
+    head, tail = split(0), split(TILE)
+    return tf.concat([head, tail[(slice(None),) * (axis + 1) + (slice(0, WINDOW - TILE),)]], axis + 1)
