@@ -7,23 +7,25 @@ part is traced as `vidseg.maskrcnn.export` traces it and converted when the
 engine is chosen, with the weights then loaded:
 
 - "keras": the Keras graphs (TensorFlow, or the JAX backend), as without an engine.
-- "openvino": `openvino.convert_model` straight from the TensorFlow functions (8-11 s a job with
+- "openvino": `openvino.convert_model` straight from the TensorFlow functions (10-18 s a job with
   compiling, ResNet-50@512 to ResNet-101@1024) and OpenVINO's CPU plugin in float32 (`INFERENCE_PRECISION_HINT`: OpenVINO
   would otherwise pick bfloat16 on CPUs that have it), one stream per model stream of the
   job, one thread each. With `calibration` frames, every part is quantized to int8 by
   NNCF (Apache-2.0; post-training quantization, the activation ranges measured on
   those frames): `segment.precision: int8`.
-- "onnxruntime": ONNX from tf2onnx (50-90 s a job, ResNet-50@512 to ResNet-101@1024), then ONNX
+- "onnxruntime": ONNX from tf2onnx (85-130 s a job, ResNet-50@512 to ResNet-101@1024), then ONNX
   Runtime: its CUDA provider where the job has a GPU and onnxruntime-gpu is installed,
   else its CPU provider.
 
-Why these and what they gain (docs/benchmarks.md, "Runtimes"; ResNet-50@512, 2 cores,
-one thread per stream): on a Zen 4 CPU (AVX-512) the three run float32 within a few
-percent of each other, so "keras" stays the default (no conversion, and its tables are
-the reference); OpenVINO in int8 runs each part 3.3-3.8x faster than float32 there, and the segment stage 2.3-2.7x.
-Issue 36 measured OpenVINO's float32 dense part 1.54x TensorFlow's on an AVX2-only
-EPYC, where "openvino" pays in float32 too. Float32 detections match Keras's up to
-float rounding (tests/test_engines.py).
+Why these and what they gain (docs/benchmarks.md, "Runtimes and int8" and "Winograd's 3x3
+convolutions"; ResNet-50@512, 2 cores, one thread per stream, the steady state of a long video):
+the float32 engines' graphs compute the wide 3x3 convolutions by Winograd's algorithm
+(`vidseg.maskrcnn.winograd`), a quarter of their multiplies; a runtime's direct convolution
+already runs at the CPU's peak, so that is where float32 gains. On a Zen 4 CPU capped at AVX2
+(what AVX2-only CPUs run) OpenVINO float32 then ran the segment stage 1.15-1.41x Keras's speed at
+ResNet-50@512 and 1.40x at ResNet-101@1024, int8 1.74x and 2.32x. "keras" stays the default: no
+conversion, no extra packages, and its tables are the reference the others are checked against.
+Float32 detections match Keras's up to float rounding (tests/test_engines.py).
 """
 
 from __future__ import annotations
@@ -120,14 +122,18 @@ def _openvino(model, streams: int, samples: dict | None) -> Callable[[str], Part
     precision = "float32" if samples is None else "int8"
 
     def part(name: str) -> Part:
-        graph = ov.convert_model(concrete_function(model, name))  # any batch (and detection count)
+        # any batch (and detection count); int8 quantizes the direct convolutions (Winograd's transformed
+        # inputs span wider ranges than 8 bits keep)
+        graph = ov.convert_model(concrete_function(model, name, fast_3x3=samples is None))
         if samples is not None:
             graph = quantize(graph, samples[name], name)
         input_name = input_specs(model, name)[0].name
 
         def build(shape: tuple) -> Part:
             graph.reshape({input_name: list(shape)})  # static shapes compile to faster kernels
-            compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+            # threads not pinned to cores: the parts' streams and TensorFlow's threads between them share the
+            # job's cores (pinned: 0.94x Keras's speed against 1.30x unpinned, ResNet-50@512 on 2 cores)
+            compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "ENABLE_CPU_PINNING": False,
                                                          "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams})
             outputs = {o.get_any_name(): o for o in compiled.outputs}
             local = threading.local()  # one infer request per calling thread
@@ -175,7 +181,8 @@ def _onnxruntime(model, gpu: bool) -> Callable[[str], Part]:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one thread per model stream: the job's streams call at once
         options.inter_op_num_threads = 1
-        session = ort.InferenceSession(onnx_proto(model, name).SerializeToString(), options, providers=providers)
+        proto = onnx_proto(model, name, fast_3x3=providers[0] == "CPUExecutionProvider")  # GPUs have their own
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=providers)
         names, input_name = list(OUTPUTS[name]), session.get_inputs()[0].name
         log.info("ONNX Runtime %s runs the %s (%s)", ort.__version__, name, providers[0])
         return lambda x: dict(zip(names, session.run(names, {input_name: np.ascontiguousarray(x, np.float32)})))
