@@ -13,15 +13,17 @@ engine is chosen, with the weights then loaded:
   job, one thread each. With `calibration` frames, every part is quantized to int8 by
   NNCF (Apache-2.0; post-training quantization, the activation ranges measured on
   those frames): `segment.precision: int8`.
-- "onnxruntime": ONNX from tf2onnx (85-130 s a job, ResNet-50@512 to ResNet-101@1024), then ONNX
+- "onnxruntime": ONNX from tf2onnx (40-90 s a job, ResNet-50@512 to ResNet-101@1024), then ONNX
   Runtime: its CUDA provider where the job has a GPU and onnxruntime-gpu is installed,
   else its CPU provider.
 
 Why these and what they gain (docs/benchmarks.md, "Runtimes and int8" and "Winograd's 3x3
 convolutions"; ResNet-50@512, 2 cores, one thread per stream, the steady state of a long video):
-the float32 engines' graphs compute the wide 3x3 convolutions by Winograd's algorithm
+OpenVINO's float32 graphs compute the wide 3x3 convolutions by Winograd's algorithm
 (`vidseg.maskrcnn.winograd`), a quarter of their multiplies; a runtime's direct convolution
-already runs at the CPU's peak, so that is where float32 gains. On a Zen 4 CPU capped at AVX2
+already runs at the CPU's peak, so that is where float32 gains. ONNX Runtime gained as much
+(dense part 1.47x), but tf2onnx ran out of 24 GB converting ResNet-101@1024's Winograd graph, so
+its graphs keep direct convolutions. On a Zen 4 CPU capped at AVX2
 (what AVX2-only CPUs run) OpenVINO float32 then ran the segment stage 1.15-1.41x Keras's speed at
 ResNet-50@512 and 1.40x at ResNet-101@1024, int8 1.74x and 2.32x. "keras" stays the default: no
 conversion, no extra packages, and its tables are the reference the others are checked against.
@@ -181,8 +183,7 @@ def _onnxruntime(model, gpu: bool) -> Callable[[str], Part]:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one thread per model stream: the job's streams call at once
         options.inter_op_num_threads = 1
-        proto = onnx_proto(model, name, fast_3x3=providers[0] == "CPUExecutionProvider")  # GPUs have their own
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=providers)
+        session = ort.InferenceSession(onnx_proto(model, name).SerializeToString(), options, providers=providers)
         names, input_name = list(OUTPUTS[name]), session.get_inputs()[0].name
         log.info("ONNX Runtime %s runs the %s (%s)", ort.__version__, name, providers[0])
         return lambda x: dict(zip(names, session.run(names, {input_name: np.ascontiguousarray(x, np.float32)})))

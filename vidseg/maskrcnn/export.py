@@ -106,18 +106,11 @@ def concrete_function(model, part: str, fast_3x3: bool = False):
     own convolution is direct; equal up to float rounding)."""
     import tensorflow as tf
 
-    fn = tf.function(graph_function(model, part), autograph=False)
-    with _tracing(fast_3x3):
-        return fn.get_concrete_function(*input_specs(model, part))
-
-
-@contextlib.contextmanager
-def _tracing(fast_3x3: bool):
-    """How graphs for other runtimes are traced: `kernels.portable()`, and `winograd.tracing()` with `fast_3x3`."""
     from vidseg.maskrcnn import kernels, winograd
 
+    fn = tf.function(graph_function(model, part), autograph=False)
     with kernels.portable(), winograd.tracing() if fast_3x3 else contextlib.nullcontext():
-        yield
+        return fn.get_concrete_function(*input_specs(model, part))
 
 
 def export_path(path: str | Path, fmt: str) -> Path:
@@ -183,16 +176,20 @@ def _write_onnx(model, part: str, path: Path) -> None:
     onnx.save(onnx_proto(model, part), str(path))
 
 
-def onnx_proto(model, part: str, fast_3x3: bool = False):
-    """`part` of `model` as a checked ONNX `ModelProto` (opset `ONNX_OPSET`), outputs named as `graph_function`'s;
-    `fast_3x3` as `concrete_function`'s."""
+def onnx_proto(model, part: str):
+    """`part` of `model` as a checked ONNX `ModelProto` (opset `ONNX_OPSET`), outputs named as `graph_function`'s.
+
+    Always with direct convolutions: tf2onnx on ResNet-101@1024's dense part with Winograd's (`concrete_function`'s
+    `fast_3x3`) ran out of 24 GB while copying the graph."""
     import onnx
     import tensorflow as tf
     import tf2onnx
 
+    from vidseg.maskrcnn import kernels
+
     names = OUTPUTS[part]
     fn = tf.function(graph_function(model, part), autograph=False)
-    with _tracing(fast_3x3):
+    with kernels.portable():
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=input_specs(model, part),
                                                  opset=ONNX_OPSET)
     # tf2onnx names outputs after graph tensors ("Identity:0", ...), in the order TensorFlow flattens the
