@@ -7,7 +7,7 @@ part is traced as `vidseg.maskrcnn.export` traces it and converted when the
 engine is chosen, with the weights then loaded:
 
 - "keras": the Keras graphs (TensorFlow, or the JAX backend), as without an engine.
-- "openvino": `openvino.convert_model` straight from the TensorFlow functions (10-18 s a job with
+- "openvino": `openvino.convert_model` straight from the TensorFlow functions (12-19 s a job with
   compiling, ResNet-50@512 to ResNet-101@1024) and OpenVINO's CPU plugin in float32 (`INFERENCE_PRECISION_HINT`: OpenVINO
   would otherwise pick bfloat16 on CPUs that have it), one stream per model stream of the
   job, one thread each. With `calibration` frames, every part is quantized to int8 by
@@ -24,8 +24,8 @@ OpenVINO's float32 graphs compute the wide 3x3 convolutions by Winograd's algori
 already runs at the CPU's peak, so that is where float32 gains. ONNX Runtime gained as much
 (dense part 1.47x), but tf2onnx ran out of 24 GB converting ResNet-101@1024's Winograd graph, so
 its graphs keep direct convolutions. On a Zen 4 CPU capped at AVX2
-(what AVX2-only CPUs run) OpenVINO float32 then ran the segment stage 1.15-1.41x Keras's speed at
-ResNet-50@512 and 1.40x at ResNet-101@1024, int8 1.74x and 2.32x. "keras" stays the default: no
+(what AVX2-only CPUs run) OpenVINO float32 then ran the segment stage 1.46x Keras's speed at
+ResNet-50@512 and 1.45x at ResNet-101@1024, int8 1.99x and 2.32x. "keras" stays the default: no
 conversion, no extra packages, and its tables are the reference the others are checked against.
 Float32 detections match Keras's up to float rounding (tests/test_engines.py).
 """

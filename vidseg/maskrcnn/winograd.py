@@ -17,7 +17,9 @@ brgconv kernels), so the graph spells Winograd out in plain ops they both run we
 (slices, reshapes, matrix products, a transpose): the dense part then ran 1.4-1.5x
 faster under either (docs/benchmarks.md, "Winograd's 3x3 convolutions in the
 runtimes' graphs"). The results differ from the direct convolution's by float
-rounding (about 2e-5 of the largest output).
+rounding (about 2e-5 of the largest output). OpenVINO's float32 graphs use it
+(`vidseg.maskrcnn.engines`); ONNX Runtime's do not (tf2onnx ran out of memory on
+ResNet-101@1024's).
 
 Written with TensorFlow ops: it is used when tracing the graphs the runtimes read
 (`vidseg.maskrcnn.export`), never in the Keras model's own path.
