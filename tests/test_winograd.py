@@ -1,5 +1,5 @@
-"""Winograd's 3x3 convolution (vidseg.maskrcnn.winograd): the graphs OpenVINO and ONNX Runtime run compute the wide
-3x3 convolutions by it, equal to the direct ones up to float rounding; the Keras model's own graphs never do."""
+"""Winograd's 3x3 convolution (vidseg.maskrcnn.winograd): the float32 graphs OpenVINO runs compute the wide 3x3
+convolutions by it, equal to the direct ones up to float rounding; the Keras model's own graphs never do."""
 
 import keras
 import numpy as np

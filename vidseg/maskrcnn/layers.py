@@ -3,8 +3,8 @@
 The layers here are Keras' own plus one hook used only by
 `seeded_weights`: on request, a layer rescales itself on the next (eager) call
 so that its output has a target scale. Trained weights never use it.
-Conv2D has one more: inside `winograd.tracing()` (the graphs traced for OpenVINO
-and ONNX Runtime), a wide 3x3 convolution computes by Winograd's algorithm.
+Conv2D has one more: inside `winograd.tracing()` (the float32 graphs traced for
+OpenVINO), a wide 3x3 convolution computes by Winograd's algorithm.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class _Calibration:
 
 
 class Conv2D(_Calibration, keras.layers.Conv2D):
-    """Keras's Conv2D; in graphs traced for other runtimes, 3x3 ones by Winograd's algorithm (`winograd.suits`)."""
+    """Keras's Conv2D; in graphs traced for OpenVINO, wide 3x3 ones by Winograd's algorithm (`winograd.suits`)."""
 
     def call(self, inputs, *args, **kw):
         if winograd.suits(self, inputs):
