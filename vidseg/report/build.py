@@ -96,8 +96,7 @@ def build_video(root: Path, video: str, status: Mapping[str, str], code: str) ->
             if stale.name not in (KEY_FILE, PR_CURVE):
                 stale.unlink()
     else:
-        paths = {kind: assets / name for kind, name in PLOT_FILES.items()}
-        folder, figures = assets, draw_figures(data, root / PATHS["annotated"].format(video=video), paths)
+        folder, figures = assets, draw_figures(data, root / PATHS["annotated"].format(video=video), plot_paths(str(assets)))
     evaluation = data.evaluation or {}
     (assets / PR_CURVE).unlink(missing_ok=True)
     if evaluation.get("pr_curve"):
