@@ -63,3 +63,13 @@ def test_the_dense_part_traced_for_runtimes_is_the_direct_one_up_to_rounding():
     own_after = [np.asarray(t) for t in model._features(images)[1:]]  # the Keras model's graphs are as they were
     for a, b in zip(own_before, own_after):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_convolution_applied_at_several_levels_transforms_its_kernel_once():
+    """As the RPN's shared convolution on P2..P6: one kernel transform, three matrix products per application."""
+    layer = conv(8, 3, "shared", padding="same")
+    levels = [tf.TensorSpec([None, size, size, winograd.MIN_CHANNELS], tf.float32) for size in (8, 4)]
+    function = tf.function(lambda a, b: [layer(a), layer(b)])
+    with winograd.tracing():
+        traced = function.get_concrete_function(*levels)
+    assert _matmuls(traced) == 1 + 2 * 3

@@ -37,8 +37,7 @@ class Conv2D(_Calibration, keras.layers.Conv2D):
     def call(self, inputs, *args, **kw):
         if winograd.suits(self, inputs):
             out = winograd.conv3x3(inputs, self.kernel)
-            out = out + self.bias if self.use_bias else out
-            return out if self.activation is None else self.activation(out)
+            return self.activation(out + self.bias if self.use_bias else out)  # Keras's linear when none
         return super().call(inputs, *args, **kw)
 
 

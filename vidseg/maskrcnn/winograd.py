@@ -53,14 +53,14 @@ A_T = np.array([[1, 1, 1, 1, 1, 0],
 
 MIN_CHANNELS = 256  # narrower ones gain less than the transforms cost (64 channels at 128x128: 12 ms direct, 15+)
 
-_active = False
+_active: dict | None = None  # inside `tracing()`: the kernel transforms made so far, by (graph, kernel)
 
 
 @contextmanager
 def tracing():
     """Trace graphs whose suitable 3x3 convolutions (`suits`) compute by `conv3x3` (what the runtimes read)."""
     global _active
-    before, _active = _active, True
+    before, _active = _active, {}
     try:
         yield
     finally:
@@ -70,7 +70,7 @@ def tracing():
 def suits(layer, inputs) -> bool:
     """Does `layer` (a Keras Conv2D) on `inputs` compute by `conv3x3` now: inside `tracing()`, a float32 3x3 "same"
     convolution of stride and dilation 1 over at least MIN_CHANNELS channels of static size?"""
-    return (_active and tuple(layer.kernel_size) == (3, 3) and tuple(layer.strides) == (1, 1)
+    return (_active is not None and tuple(layer.kernel_size) == (3, 3) and tuple(layer.strides) == (1, 1)
             and tuple(layer.dilation_rate) == (1, 1) and layer.padding == "same" and layer.groups == 1
             and layer.data_format == "channels_last" and layer.compute_dtype == "float32"
             and None not in tuple(inputs.shape[1:]) and inputs.shape[-1] >= MIN_CHANNELS)
@@ -81,19 +81,26 @@ def conv3x3(x, kernel):
     [3, 3, C, K], no bias -> [N, H, W, K].
 
     The kernel's transform is part of the graph: converters fold it into a constant (a quarter the size a
-    precomputed one would be while they copy the graph around)."""
+    precomputed one would be while they copy the graph around). Inside `tracing()` a graph transforms each kernel
+    once, however often it is applied (the RPN's shared convolution runs on five pyramid levels)."""
     import tensorflow as tf
 
     _, h, w, c = x.shape
     k = kernel.shape[-1]
-    u = tf.reshape(tf.matmul(np.kron(G, G).astype(np.float32), tf.reshape(kernel, (9, -1))), (WINDOW * WINDOW, c, k))
+    key = (tf.compat.v1.get_default_graph(), id(kernel))
+    u = None if _active is None else _active.get(key)
+    if u is None:
+        u = tf.matmul(np.kron(G, G).astype(np.float32), tf.reshape(kernel, (9, -1)))
+        u = tf.reshape(u, (WINDOW * WINDOW, c, k))  # u[a*6+b] = (G g G^T)[a, b]
+        if _active is not None:
+            _active[key] = u
     th, tw = -(-h // TILE), -(-w // TILE)  # tiles per side; the last ones padded
     # one row (column) of zeros before, after it as many as fill (count + 1) * TILE: windows reach count * TILE + 2
     padded = tf.pad(x, [[0, 0], [1, (th + 1) * TILE - h - 1], [1, (tw + 1) * TILE - w - 1], [0, 0]])
     tiles = _windows(_windows(padded, 1, th), 3, tw)  # [N, th, 6, tw, 6, C]: tile (i, j)'s element (r, s)
     tiles = tf.transpose(tiles, (2, 4, 0, 1, 3, 5))  # [6, 6, N, th, tw, C]
     v = tf.matmul(np.kron(B_T, B_T).astype(np.float32), tf.reshape(tiles, (WINDOW * WINDOW, -1)))  # B^T d B
-    m = tf.matmul(tf.reshape(v, (WINDOW * WINDOW, -1, c)), u)  # [36, N*th*tw, K]: u[a*6+b] = (G g G^T)[a, b]
+    m = tf.matmul(tf.reshape(v, (WINDOW * WINDOW, -1, c)), u)  # [36, N*th*tw, K]
     y = tf.matmul(np.kron(A_T, A_T).astype(np.float32), tf.reshape(m, (WINDOW * WINDOW, -1)))
     y = tf.transpose(tf.reshape(y, (TILE, TILE, -1, th, tw, k)), (2, 3, 0, 4, 1, 5))
     return tf.reshape(y, (-1, th * TILE, tw * TILE, k))[:, :h, :w, :]
