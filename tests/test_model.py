@@ -169,3 +169,14 @@ def test_xla_compiled_dense_part_gives_the_same_detections(small_model, frames):
         agree += matched(a.boxes, a.class_ids, a.scores, b.boxes, b.class_ids, b.scores)
     # XLA fuses and rounds differently; with random weights one near-tied NMS decision may flip
     assert agree >= 0.9 * total, (agree, total)
+
+
+def test_the_classifier_as_matrix_products_computes_what_its_layers_do(small_model):
+    """The graphs the runtimes read (vidseg.maskrcnn.export) run the classifier head's two convolutions as matrix
+    products: the same sums, up to float rounding."""
+    net, rng = small_model.network, np.random.default_rng(0)
+    pool = net.config.POOL_SIZE
+    pooled = rng.standard_normal((2, 5, pool, pool, net.config.TOP_DOWN_PYRAMID_SIZE)).astype(np.float32)
+    for layers, products in zip(net.classifier(pooled), net.classifier(pooled, as_matmuls=True)):
+        assert products.shape == layers.shape
+        np.testing.assert_allclose(products, layers, rtol=1e-4, atol=1e-5 * float(np.abs(layers).max()))

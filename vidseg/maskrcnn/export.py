@@ -92,7 +92,7 @@ def graph_function(model, part: str):
         return dense
     if part == "classifier":
         def classifier(pooled):
-            _, class_probs, box_deltas = net.classifier(pooled, conv1_as_matmul=True)
+            _, class_probs, box_deltas = net.classifier(pooled, as_matmuls=True)
             return {"class_probs": class_probs, "box_deltas": box_deltas}
         return classifier
     if part == "mask_head":
