@@ -12,6 +12,7 @@ from pycocotools import mask as mask_utils
 from vidseg.core.errors import VidsegError
 from vidseg.inference.segment import load_model
 from vidseg.maskrcnn import winograd
+from vidseg.maskrcnn.engines import Engine
 from vidseg.maskrcnn.export import match_detections
 from vidseg.maskrcnn.preprocess import mold_batch
 from vidseg.media.synthetic import scene_frames
@@ -73,6 +74,31 @@ def test_engine_streams_called_at_once_give_what_one_call_gives(demo, scenes, en
     for a, b in zip(alone * 2, together):
         for key in ("boxes", "class_ids", "scores", "count", "masks"):
             np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_an_engines_mask_head_runs_on_the_real_detections_in_chunks_of_one_shape(demo, monkeypatch):
+    """Frames of 11 and 3 detections in 16 slots: 14 detections in two calls of MASK_CHUNK (8), each detection's
+    mask of its own class back in its slot, the slots past a frame's count zero."""
+    from vidseg.maskrcnn.model import MASK_CHUNK
+
+    rng = np.random.default_rng(0)
+    pooled = rng.standard_normal((2, 16, 2, 2, 3)).astype(np.float32)
+    class_ids = rng.integers(0, 5, (2, 16)).astype(np.int32)
+    count = np.array([11, 3])
+    shapes = []
+
+    def mask_head(x):  # per ROI and class a distinct constant mask: (the ROI's first value) * 10 + class
+        shapes.append(x.shape)
+        return {"masks": x[:, :, :1, :1, :1] * 10 + np.arange(5, dtype=np.float32) + np.zeros((1, 1, 4, 4, 5))}
+
+    monkeypatch.setattr(demo, "_parts", Engine("fake", None, None, mask_head))
+    masks = demo._engine_masks(pooled, class_ids, count, lambda name, part, *args: part(*args))
+    assert shapes == [(1, MASK_CHUNK, 2, 2, 3)] * 2
+    assert masks.shape == (2, 16, 4, 4)
+    for i in range(2):
+        for j in range(16):
+            want = pooled[i, j, 0, 0, 0] * 10 + class_ids[i, j] if j < count[i] else 0.0
+            np.testing.assert_allclose(masks[i, j], want, rtol=1e-6)
 
 
 def test_an_engine_compiles_the_weights_loaded_after_it(tmp_path):

@@ -25,7 +25,10 @@ already runs at the CPU's peak, so that is where float32 gains. ONNX Runtime gai
 (dense part 1.47x), but tf2onnx ran out of 24 GB converting ResNet-101@1024's Winograd graph, so
 its graphs keep direct convolutions. On a Zen 4 CPU capped at AVX2
 (what AVX2-only CPUs run) OpenVINO float32 then ran the segment stage 1.46x Keras's speed at
-ResNet-50@512 and 1.45x at ResNet-101@1024, int8 1.99x and 2.32x. "keras" stays the default: no
+ResNet-50@512 and 1.45x at ResNet-101@1024, int8 1.99x and 2.32x. The classifier head's graph then
+took its 1x1 convolution as a matrix product too (OpenVINO ran the convolution over 1,000 ROIs 4.6x
+slower), and the mask head runs on the frames' real detections in calls of `model.MASK_CHUNK`: on
+a Xeon capped at AVX2, 1.40x to 1.58x Keras at ResNet-50@512. "keras" stays the default: no
 conversion, no extra packages, and its tables are the reference the others are checked against.
 Float32 detections match Keras's up to float rounding (tests/test_engines.py).
 """
@@ -99,8 +102,8 @@ def calibration_inputs(model, images: np.ndarray) -> dict[str, list[np.ndarray]]
 
 
 def _per_shape(build: Callable[[tuple], Part]) -> Part:
-    """A part compiling one static-shape graph per input shape it meets (`build(shape)`), under a lock: the
-    mask head meets a few (1, 2, 4, ... detection slots), the others one."""
+    """A part compiling one static-shape graph per input shape it meets (`build(shape)`), under a lock: one per
+    batch size (the mask head takes `model.MASK_CHUNK` detections a call)."""
     graphs: dict[tuple, Part] = {}
     lock = threading.Lock()
 

@@ -152,6 +152,9 @@ def _run_part(name: str, part: Callable, *args):
     return part(*args)
 
 
+MASK_CHUNK = 8  # detections per call of an engine's mask head (per detection as fast as 32 or 64 at once)
+
+
 def mask_slots(count: int, max_instances: int) -> int:
     """Detection slots the mask head runs on for a batch whose fullest frame has `count` detections.
 
@@ -258,10 +261,22 @@ class MaskRCNN:
         if n == 0:
             out["masks"] = self._no_masks(len(images))
         else:
-            pooled = run("mask_pool", self._pool_masks, feature_maps, out["boxes"][:, :n])
-            masks = run("masks", parts.mask_head, np.asarray(pooled))["masks"]  # [B, n, m, m, K]
-            out["masks"] = np.asarray(own_class(masks, out["class_ids"][:, :n]))
+            pooled = np.asarray(run("mask_pool", self._pool_masks, feature_maps, out["boxes"][:, :n]))
+            out["masks"] = self._engine_masks(pooled, out["class_ids"][:, :n], out["count"], run)
         return out
+
+    def _engine_masks(self, pooled: np.ndarray, class_ids: np.ndarray, count: np.ndarray, run: PartRunner) -> np.ndarray:
+        """The engine's mask head on the frames' detections only, `MASK_CHUNK` at a time -> [B, n, m, m] (slots past
+        a frame's count zero). One input shape for every batch, where whole slot counts (`mask_slots`) would
+        compile a graph per power of two and compute up to twice the detections."""
+        frame, slot = np.nonzero(np.arange(pooled.shape[1]) < count[:, None])  # the real detections, in order
+        real = np.zeros((-(-len(frame) // MASK_CHUNK) * MASK_CHUNK, *pooled.shape[2:]), np.float32)
+        real[:len(frame)] = pooled[frame, slot]
+        probs = np.concatenate([run("masks", self._parts.mask_head, real[None, i:i + MASK_CHUNK])["masks"][0]
+                                for i in range(0, len(real), MASK_CHUNK)])  # [T, m, m, K]
+        masks = np.zeros((*pooled.shape[:2], *probs.shape[1:3]), np.float32)
+        masks[frame, slot] = probs[np.arange(len(frame)), :, :, class_ids[frame, slot]]  # each its own class
+        return masks
 
     def _slots(self, out: dict) -> int:
         return mask_slots(int(out["count"].max(initial=0)), self.config.DETECTION_MAX_INSTANCES)
