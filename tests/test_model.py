@@ -180,3 +180,17 @@ def test_the_classifier_as_matrix_products_computes_what_its_layers_do(small_mod
     for layers, products in zip(net.classifier(pooled), net.classifier(pooled, as_matmuls=True)):
         assert products.shape == layers.shape
         np.testing.assert_allclose(products, layers, rtol=1e-4, atol=1e-5 * float(np.abs(layers).max()))
+
+
+def test_the_model_builds_its_layers_without_tracing_them(small_model, monkeypatch):
+    """The backbone, RPN and heads create their variables by an eager call on a small input
+    (vidseg.maskrcnn.layers.Composite), not by Keras's symbolic trace of each call: the same variables in the same
+    order, in less than half the time."""
+    from keras.src import backend
+
+    traced = []
+    monkeypatch.setattr(backend, "compute_output_spec", lambda fn, *a, **kw: traced.append(fn) or ...)
+    model = MaskRCNN(small_model.config)
+    assert traced == []
+    assert [v.path for v in model.network.weights] == [v.path for v in small_model.network.weights]
+    assert [tuple(v.shape) for v in model.network.weights] == [tuple(v.shape) for v in small_model.network.weights]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from vidseg.maskrcnn.layers import FrozenBatchNorm, conv
+from vidseg.maskrcnn.layers import Composite, FrozenBatchNorm, conv
 
 # Identity blocks after the first (projection) block of stage 4.
 STAGE4_BLOCKS = {"resnet50": 5, "resnet101": 22}
 
 
-class Bottleneck(keras.layers.Layer):
+class Bottleneck(Composite):
     """One ResNet bottleneck block (1x1, 3x3, 1x1), with a projection shortcut in block 'a'.
 
     The stride sits on the first 1x1 convolution, as in the Caffe ResNet matterport uses.
@@ -51,7 +51,7 @@ class Bottleneck(keras.layers.Layer):
         return ops.relu(y + shortcut)
 
 
-class ResNetFPN(keras.layers.Layer):
+class ResNetFPN(Composite):
     """Image [B, H, W, 3] (mean-subtracted RGB) -> [P2, P3, P4, P5, P6] with `pyramid_size` channels.
 
     `width` scales every ResNet channel count (1.0 is matterport's network; the

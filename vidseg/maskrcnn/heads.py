@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from vidseg.maskrcnn.layers import Conv2DTranspose, Dense, FrozenBatchNorm, conv
+from vidseg.maskrcnn.layers import Composite, Conv2DTranspose, Dense, FrozenBatchNorm, conv
 
 
 def _merge_rois(x):
@@ -27,7 +27,7 @@ def _matmul(layer, x):
     return ops.reshape(flat, (-1, 1, 1, layer.filters))
 
 
-class ClassifierHead(keras.layers.Layer):
+class ClassifierHead(Composite):
     """Pooled ROIs -> (class logits [B, N, K], class probs [B, N, K], box deltas [B, N, K, 4])."""
 
     def __init__(self, num_classes: int, pool_size: int, fc_size: int = 1024, **kw):
@@ -63,7 +63,7 @@ class ClassifierHead(keras.layers.Layer):
         return logits, ops.softmax(logits, axis=-1), deltas
 
 
-class MaskHead(keras.layers.Layer):
+class MaskHead(Composite):
     """Pooled ROIs [B, N, 14, 14, C] -> per-class mask probabilities [B, N, 28, 28, K]."""
 
     def __init__(self, num_classes: int, conv_size: int = 256, **kw):

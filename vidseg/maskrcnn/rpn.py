@@ -13,10 +13,10 @@ from keras import ops
 
 from vidseg.maskrcnn import boxes as box_ops
 from vidseg.maskrcnn import kernels
-from vidseg.maskrcnn.layers import conv
+from vidseg.maskrcnn.layers import Composite, conv
 
 
-class RPNHead(keras.layers.Layer):
+class RPNHead(Composite):
     """Feature map [B, H, W, C] -> (logits [B, H*W*A, 2], probs [B, H*W*A, 2], deltas [B, H*W*A, 4])."""
 
     def __init__(self, anchors_per_location: int, anchor_stride: int = 1, conv_size: int = 512, **kw):
