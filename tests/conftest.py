@@ -84,8 +84,9 @@ def frames() -> list[np.ndarray]:
 def two_video_run(tmp_path_factory):
     """The workflow run locally (2 cores, 1 GPU slot) on two tiny videos with a seeded model.
 
-    Shared by the workflow tests (which go on to change and rerun it) and the Slurm test (which copies its
-    videos and config and compares tables), so the suite pays for one run.
+    Shared by the workflow tests (which go on to change and rerun it: its street clip stays as it is), the Slurm
+    test and test_robustness's second full run (which copy the street clip and the config and compare tables),
+    so the suite pays for one run.
     """
     from flow import MODEL, snakemake, write_config
     from media import make_video

@@ -1,12 +1,14 @@
 """Broken and awkward videos in one run with good ones: the good ones complete, the bad ones say why.
 
-Also: no shell injection through file names, and two full runs give identical tables. (A kill -9 inside a
+Also: no shell injection through file names, and two full runs (one of them the shared two-video run) give
+identical tables. (A kill -9 inside a
 segment job: tests/test_packing.py.)
 """
 
 import html
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote
@@ -81,8 +83,10 @@ def messy(tmp_path_factory):
     root = tmp_path_factory.mktemp("messy")
     make_messy_folder(root / "videos")
     seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
+    # chunks of 19 frames: the file cut short (20 frames listed, 10 decode) in two, the second with no frame to
+    # read; the other 38 frames in three packs (5 segment jobs; at 16 frames a chunk, 7)
     config = {"videos": "videos", "model": MODEL, "weights": str(root / "weights.h5"),
-              "segment": {"chunk_size": 16}, "encode": {"preset": "ultrafast"}}
+              "segment": {"chunk_size": 19}, "encode": {"preset": "ultrafast"}}
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     # two segment jobs at a time (one thread each) keep this 8-video run short on 2 cores
     proc = run_raw(root, "--resources", "gpu=2", "--set-threads", "segment=1", "--keep-going", cores=2)
@@ -171,39 +175,20 @@ def test_default_profile_keeps_going():
     assert profile["keep-going"] is True and profile["rerun-incomplete"] is True
 
 
-def one_video_run(root: Path, frames: int = 20) -> Path:
-    """A folder with one 96x64 video of `frames` frames, seeded weights and a config (batch 2, one chunk, its own
-    job: not packed)."""
-    make_video(root / "videos" / "clip.mp4", seconds=frames / 10, audio=True)
-    seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
-    config = {"videos": "videos", "model": MODEL, "weights": str(root / "weights.h5"),
-              "segment": {"chunk_size": 64, "device": "cpu", "pack": False}, "encode": {"preset": "ultrafast"}}
-    (root / "config.yaml").write_text(yaml.safe_dump(config))
-    return root
-
-
-def tables(root: Path) -> dict[str, pd.DataFrame]:
-    return {kind: pd.read_parquet(root / f"results/{kind}") for kind in ("detections", "frames")}
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """An uninterrupted run."""
-    root = one_video_run(tmp_path_factory.mktemp("reference"))
-    proc = run_raw(root, "--resources", "gpu=1", cores=2)
+def test_two_full_runs_give_identical_tables(two_video_run, tmp_path):
+    """The street clip again, its 15 frames in one segment job of 2 threads (2 model streams) against the shared
+    run's two jobs of 1 thread (the same batches of 2 frames): the same tables (vidseg.inference.threads)."""
+    (tmp_path / "videos").mkdir()
+    shutil.copy(two_video_run / "videos/street clip.mp4", tmp_path / "videos")
+    config = yaml.safe_load((two_video_run / "config.yaml").read_text())
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "segment": {**config["segment"], "chunk_size": 16}}))
+    proc = run_raw(tmp_path, PATHS["detections"].format(video="street_clip"), cores=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return root
-
-
-def test_two_full_runs_give_identical_tables(reference, tmp_path):
-    """The second on one core: without a GPU its segment job has 1 thread, the reference's 2
-    (vidseg.inference.threads)."""
-    again = one_video_run(tmp_path)
-    proc = run_raw(again, "--resources", "gpu=1", cores=1)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for root, threads in ((reference, "2 threads"), (again, "1 thread ")):
-        assert f"TensorFlow uses {threads}" in (root / "logs/segment/clip.0000.log").read_text()
-    first, second = tables(reference), tables(again)
-    assert len(first["detections"]) > 0
-    for kind in first:
-        pd.testing.assert_frame_equal(first[kind], second[kind])
+    assert "TensorFlow uses 2 threads" in (tmp_path / "logs/segment/street_clip.0000.log").read_text()
+    for unit in ("street_clip.0000", "street_clip.0001"):
+        assert "TensorFlow uses 1 thread " in (two_video_run / f"logs/segment/{unit}.log").read_text()
+    for kind in ("detections", "frames"):
+        part = f"results/{kind}/video_id=street_clip/part-0.parquet"
+        first, second = (pd.read_parquet(root / part) for root in (two_video_run, tmp_path))
+        assert len(first) > 0
+        pd.testing.assert_frame_equal(first, second)

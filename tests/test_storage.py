@@ -2,8 +2,8 @@
 plugin, videos read from the bucket and every result written there.
 
 The run is short clips packed into shared segment jobs and one long video in chunks (units of work); its tables,
-read back from the bucket, are compared with a local run of the same videos with one segment job per video (the
-long one in a single chunk). A second run with one video changed and one added reruns only the units they are
+read back from the bucket, are compared with a local run of the same videos in a single segment job (every video
+in one pack, the long one whole). A second run with one video changed and one added reruns only the units they are
 in, their videos' jobs and the dataset-wide ones.
 """
 
@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 
 BUCKET, PREFIX = "vidseg-test", "run"
 CHUNK = 32  # the 40-frame video in two chunks; the clips in packs of up to 32 frames
+LOCAL_CHUNK = 1800  # the local run's: every video in one pack
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto takes any
 
 
@@ -94,12 +95,12 @@ def stored(s3, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    """The same videos run locally with one segment job per video (the long one in one chunk), as far as the
-    tables."""
+    """The same videos run locally in one segment job (one pack of every video, the long one whole: other units
+    and other batches than the S3 run's), as far as the tables."""
     root = tmp_path_factory.mktemp("local")
     frames = make_clips(root / "videos")
     seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
-    write_config(root, {"segment": {"chunk_size": 1800, "pack": False}})
+    write_config(root, {"segment": {"chunk_size": LOCAL_CHUNK}})
     proc = run_raw(root, *(PATHS["detections"].format(video=video) for video in frames), cores=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
@@ -143,7 +144,7 @@ def test_a_run_on_s3_reads_the_bucket_and_writes_every_result_there(s3, stored):
     assert {row[4] for path, row in listed.items() if path in made} == {"ok"}
 
 
-def test_tables_from_the_bucket_equal_a_local_run_with_a_job_per_video(s3, stored, local, tmp_path):
+def test_tables_from_the_bucket_equal_a_local_run_in_one_job(s3, stored, local, tmp_path):
     """Packing, chunking and storage change no table; the README's queries work on the tables as the bucket holds
     them."""
     _, client = s3
@@ -156,8 +157,8 @@ def test_tables_from_the_bucket_equal_a_local_run_with_a_job_per_video(s3, store
                      for t in (got, want))
         pd.testing.assert_frame_equal(got, want)
     assert len(pd.read_parquet(tmp_path / "results/detections")) > 0
-    assert sorted(p.name for p in (local / "results/units").iterdir()) == sorted(  # segment.pack off: a unit each
-        [*(f"{name}.0000" for name in CLIPS), "long.0000"])
+    (unit,) = (local / "results/units").iterdir()  # one segment job for every video
+    assert sorted(p.name.split(".")[0] for p in unit.glob("*.detections.parquet")) == sorted([*CLIPS, "long"])
 
 
 def test_a_changed_and_a_new_video_rerun_only_their_units(s3, stored):

@@ -136,6 +136,24 @@ def test_dry_run_plans_every_probe_at_once(tmp_path):
                                       "export": 5, "plots": 5, "summary": 1}
 
 
+def test_segment_pack_off_gives_each_short_video_a_unit_of_its_own(tmp_path):
+    """The plan job on five probed 10-frame videos: packed into shared units by default; with segment.pack false
+    (the key changed: the plan runs again) a unit each."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from dag_build import placeholder_probes, placeholder_workflow
+    from vidseg.workflow.units import read_plan
+
+    ids = placeholder_workflow(tmp_path, 5)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    units = {}
+    for pack in (True, False):
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "segment": {"chunk_size": 100, "pack": pack}}))
+        placeholder_probes(tmp_path, ids, 10)
+        units[pack] = read_plan(tmp_path / PATHS["units"]).units
+    assert len(units[True]) < len(ids) and sorted(v for u in units[True].values() for v in u.videos) == ids
+    assert {name: unit.videos for name, unit in units[False].items()} == {f"{v}.0000": (v,) for v in ids}
+
+
 def segment_plan(workdir, cores: int) -> list[tuple[int, int]]:
     """(threads, gpu) of every segment job a dry run on `cores` cores plans."""
     proc = run_raw(workdir, "--resources", "gpu=1", "--dry-run", cores=cores)
