@@ -81,14 +81,9 @@ def frames() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def two_video_run(tmp_path_factory):
-    """The workflow run locally (2 cores, 1 GPU slot) on two tiny videos with a seeded model.
-
-    Shared by the workflow tests (which go on to change and rerun it: its street clip stays as it is), the Slurm
-    test and test_robustness's second full run (which copy the street clip and the config and compare tables),
-    so the suite pays for one run.
-    """
-    from flow import MODEL, snakemake, write_config
+def two_video_inputs(tmp_path_factory):
+    """Two tiny videos, seeded weights and a config, not yet run (`two_video_run` runs them)."""
+    from flow import MODEL, write_config
     from media import make_video
 
     root = tmp_path_factory.mktemp("workflow")
@@ -96,5 +91,18 @@ def two_video_run(tmp_path_factory):
     make_video(root / "videos" / "plain.mp4", seconds=1.0, size="80x60", fps="12")  # 12 frames: 2 chunks, no audio
     seeded_model(0, **{k: v for k, v in MODEL.items() if k != "name"}).save_weights(root / "weights.h5")
     write_config(root)
-    snakemake(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def two_video_run(two_video_inputs):
+    """The workflow run locally (2 cores, 1 GPU slot) on `two_video_inputs` with a seeded model.
+
+    Shared by the workflow tests (which go on to change and rerun it: its street clip stays as it is), the Slurm
+    test and test_robustness's second full run (which copy the street clip and the config and compare tables),
+    so the suite pays for one run.
+    """
+    from flow import snakemake
+
+    snakemake(two_video_inputs)
+    return two_video_inputs

@@ -62,15 +62,38 @@ def run_raw(workdir: Path, *extra: str, cores: int = 1) -> subprocess.CompletedP
     return run_watched(snakemake_args(workdir, *extra, cores=cores), workdir)
 
 
+class Watched:
+    """`args` started in the background, its stdout and stderr kept; `result` waits for its end."""
+
+    def __init__(self, args: list[str], env: dict | None = None):
+        self.args = args
+        self.out, self.err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self.run = subprocess.Popen(args, env=env, stdout=self.out, stderr=self.err, text=True)
+
+    def result(self, folder: Path) -> subprocess.CompletedProcess:
+        """The run's end however long the machine takes, failing on a hang (`wait_for_progress` on `folder`);
+        stdout and stderr in the result."""
+        try:
+            wait_for_progress(self.run, folder, lambda: False, poll_s=0.1)
+            self.out.seek(0)
+            self.err.seek(0)
+            return subprocess.CompletedProcess(self.args, self.run.wait(), self.out.read(), self.err.read())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the run (and whatever it started) if it still runs; drop its output."""
+        if self.run.poll() is None:
+            kill_tree(self.run.pid)
+            self.run.wait()
+        self.out.close()
+        self.err.close()
+
+
 def run_watched(args: list[str], folder: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `args` to its end however long the machine takes, failing on a hang (`wait_for_progress` on `folder`);
     stdout and stderr in the result."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        run = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
-        wait_for_progress(run, folder, lambda: False, poll_s=0.1)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(args, run.wait(), out.read(), err.read())
+    return Watched(args, env).result(folder)
 
 
 def output_times(workdir: Path) -> dict[str, int]:

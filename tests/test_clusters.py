@@ -14,14 +14,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from flow import REPO, SNAKEMAKE, run_watched, snakemake_args
+from flow import REPO, SNAKEMAKE, Watched, run_watched, snakemake_args
 from slurm_cluster import Cluster, missing_requirements
 
 LOCAL_RULES = {"all", "probe", "summary", "sample_video", "download_weights", "demo_video", "demo_dataset"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
+    """A one-node Slurm cluster (session-scoped so that `slurm_run` can start before the shared local run)."""
     reason = missing_requirements()
     if reason:
         if os.environ.get("VIDSEG_REQUIRE_SLURM"):
@@ -35,11 +36,16 @@ def cluster(tmp_path_factory):
         cluster.stop()
 
 
-def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, tmp_path):
-    work = tmp_path / "work"
-    (work / "videos").mkdir(parents=True)  # one of the two videos (with audio) keeps the run short
-    shutil.copy(two_video_run / "videos/street clip.mp4", work / "videos")
-    config = yaml.safe_load((two_video_run / "config.yaml").read_text())  # same seeded weights file
+@pytest.fixture(scope="session")
+def slurm_run(cluster, two_video_inputs, tmp_path_factory):
+    """The street clip of the shared two-video inputs through the Slurm profile, started in the background: most of
+    its minutes are Slurm's and the executor's waits, which the shared local run (`two_video_run`, requested after
+    this fixture) fills. Yields the work folder, the running snakemake (flow.Watched) and the jobs Slurm knew before.
+    """
+    work = tmp_path_factory.mktemp("slurm_work")
+    (work / "videos").mkdir()  # one of the two videos (with audio) keeps the run short
+    shutil.copy(two_video_inputs / "videos/street clip.mp4", work / "videos")
+    config = yaml.safe_load((two_video_inputs / "config.yaml").read_text())  # same seeded weights file
     # its 15 frames in one segment job (two locally): the same batches of 2 frames, so the same tables
     (work / "config.yaml").write_text(yaml.safe_dump({**config, "segment": {**config["segment"], "chunk_size": 16}}))
     args = snakemake_args(work, "--workflow-profile", str(REPO / "profiles/slurm"),
@@ -48,7 +54,16 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, two_video_run, 
                           "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
                           "--retries", "0", "--latency-wait", "5", cores=None)
     before = set(cluster.jobs())
-    proc = run_watched(args, work, env=cluster.env)
+    run = Watched(args, env=cluster.env)
+    try:
+        yield work, run, before
+    finally:
+        run.close()
+
+
+def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, slurm_run, two_video_run):
+    work, run, before = slurm_run
+    proc = run.result(work)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
 

@@ -1,4 +1,4 @@
-"""Tracking end to end: the bundled demo model on a demo video, segmented in chunks of 11 frames and of 1800."""
+"""Tracking end to end: the bundled demo model on a demo video, segmented in chunks of 15 frames and of 1800."""
 
 import json
 import re
@@ -18,6 +18,7 @@ from vidseg.formats.tables import TRACKS_SCHEMA
 from vidseg.workflow.plan import PATHS, plot_paths
 
 FRAMES = 30
+CHUNK = 15  # the chunked run's: two segment jobs, frames 0-14 and 15-29
 
 
 def demo_config(chunk_size: int) -> dict:
@@ -28,10 +29,10 @@ def demo_config(chunk_size: int) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same demo video run with chunks of 11 frames (3 segment jobs), then redone as a user's video in a pack (it
+    """The same demo video run in chunks of CHUNK frames (2 segment jobs), then redone as a user's video in a pack (it
     is shorter than a chunk), beside a broken one (its report is opened in a browser)."""
     chunked = tmp_path_factory.mktemp("chunked")
-    (chunked / "config.yaml").write_text(yaml.safe_dump(demo_config(11)))
+    (chunked / "config.yaml").write_text(yaml.safe_dump(demo_config(CHUNK)))
     snakemake(chunked)
     whole = tmp_path_factory.mktemp("whole")
     (whole / "videos").mkdir()
@@ -49,13 +50,13 @@ def runs(tmp_path_factory):
 
 def test_chunk_size_does_not_change_the_tracks(runs):
     chunked, whole = runs
-    assert len(list((chunked / "results/units").glob("demo_0.*/demo_0.detections.parquet"))) == 3  # 3 chunks
+    assert len(list((chunked / "results/units").glob("demo_0.*/demo_0.detections.parquet"))) == 2  # 2 chunks
     assert len(list((whole / "results/units").glob("*/demo_0.detections.parquet"))) == 1  # shorter than a chunk
     a = pd.read_parquet(chunked / "results/tracks")
     b = pd.read_parquet(whole / "results/tracks")
     assert list(a.columns) == TRACKS_SCHEMA.names and len(a) >= 2
     assert a.equals(b)  # bit for bit, means included
-    assert ((a.first_frame < 7) & (a.last_frame >= 7)).any()  # a track runs on across a chunk boundary
+    assert ((a.first_frame < CHUNK) & (a.last_frame >= CHUNK)).any()  # a track runs on across the chunk boundary
     import duckdb
 
     rows = duckdb.sql(f"select count(*), sum(frames_seen) from '{chunked}/results/tracks/*/*.parquet'").fetchall()[0]
