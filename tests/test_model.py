@@ -184,8 +184,8 @@ def test_the_classifier_as_matrix_products_computes_what_its_layers_do(small_mod
 
 def test_the_model_builds_its_layers_without_tracing_them(small_model, monkeypatch):
     """The backbone, RPN and heads create their variables by an eager call on a small input
-    (vidseg.maskrcnn.layers.Composite), not by Keras's symbolic trace of each call: the same variables in the same
-    order, in less than half the time."""
+    (vidseg.maskrcnn.layers.Composite), not by Keras's symbolic trace of each call first: the same variables in the
+    same order."""
     from keras.src import backend
 
     traced = []

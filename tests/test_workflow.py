@@ -14,6 +14,11 @@ from flow import REPO, SNAKEMAKE, job_counts, output_times, planned_jobs, run_ra
 from media import make_video, stream_info
 from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA
 from vidseg.workflow.plan import PATHS
+from vidseg.workflow.units import read_plan
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from dag_build import placeholder_probes, placeholder_workflow  # noqa: E402 - a placeholder workflow: probes, plan
+
 
 @pytest.fixture(scope="module")
 def workdir(two_video_run):
@@ -125,8 +130,6 @@ def test_config_errors_stop_before_any_job(tmp_path, config, message):
 def test_dry_run_plans_every_probe_at_once(tmp_path):
     """The DAG waits on one checkpoint, the plan job after every probe: a fresh dry run plans every video's probe
     and the plan; once the plan is written, every job (3 segment units of each video here)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from dag_build import placeholder_probes, placeholder_workflow
 
     ids = placeholder_workflow(tmp_path, 5)
     assert planned_jobs(tmp_path) == {"all": 1, "probe": 5, "plan": 1}
@@ -139,10 +142,6 @@ def test_dry_run_plans_every_probe_at_once(tmp_path):
 def test_segment_pack_off_gives_each_short_video_a_unit_of_its_own(tmp_path):
     """The plan job on five probed 10-frame videos: packed into shared units by default; with segment.pack false
     (the key changed: the plan runs again) a unit each."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from dag_build import placeholder_probes, placeholder_workflow
-    from vidseg.workflow.units import read_plan
-
     ids = placeholder_workflow(tmp_path, 5)
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     units = {}
@@ -172,8 +171,6 @@ def segment_plan(workdir, cores: int) -> list[tuple[int, int]]:
 def test_without_a_gpu_segmentation_plans_every_core(tmp_path, frames_per_video, jobs, threads):
     """segment.device cpu (auto on a machine without a GPU): threads per job times the jobs Snakemake can run
     at once (no job takes a GPU) is --cores; with a GPU, one 2-thread job per GPU."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from dag_build import placeholder_probes, placeholder_workflow
 
     ids = placeholder_workflow(tmp_path, 5)
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
