@@ -60,7 +60,7 @@ def test_digest_changes_with_any_module_of_the_closure(tmp_path, monkeypatch):
     script = tmp_path / "job.py"
     script.write_text("from vidseg.stage import run\n")
     monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
-    provenance._closure_of_module.cache_clear()
+    provenance.forget_imports()
     try:
         assert import_closure(script) == ["vidseg", "vidseg.lazy", "vidseg.stage", "vidseg.sub", "vidseg.sub.leaf"]
         before = code_digest(script)
@@ -69,7 +69,7 @@ def test_digest_changes_with_any_module_of_the_closure(tmp_path, monkeypatch):
         (package / "lazy.py").write_text("X = 2\n")
         assert code_digest(script) != before
     finally:
-        provenance._closure_of_module.cache_clear()
+        provenance.forget_imports()
 
 
 def test_file_sha256_is_sha256sum(tmp_path):
