@@ -17,19 +17,16 @@ engine is chosen, with the weights then loaded:
   Runtime: its CUDA provider where the job has a GPU and onnxruntime-gpu is installed,
   else its CPU provider.
 
-Why these and what they gain (docs/benchmarks.md, "Runtimes and int8" and "Winograd's 3x3
-convolutions"; ResNet-50@512, 2 cores, one thread per stream, the steady state of a long video):
+Why these (measured per CPU in docs/benchmarks.md, "Runtimes and int8" and the sections after it):
 OpenVINO's float32 graphs compute the wide 3x3 convolutions by Winograd's algorithm
 (`vidseg.maskrcnn.winograd`), a quarter of their multiplies; a runtime's direct convolution
-already runs at the CPU's peak, so that is where float32 gains. ONNX Runtime gained as much
-(dense part 1.47x), but tf2onnx ran out of 24 GB converting ResNet-101@1024's Winograd graph, so
-its graphs keep direct convolutions. On a Zen 4 CPU capped at AVX2
-(what AVX2-only CPUs run) OpenVINO float32 then ran the segment stage 1.46x Keras's speed at
-ResNet-50@512 and 1.45x at ResNet-101@1024, int8 1.99x and 2.32x. The classifier head's graph then
-took its 1x1 convolution as a matrix product too (OpenVINO ran the convolution over 1,000 ROIs 4.6x
-slower), and the mask head runs on the frames' real detections in calls of `model.MASK_CHUNK`: on
-a Xeon capped at AVX2, 1.40x to 1.58x Keras at ResNet-50@512. "keras" stays the default: no
-conversion, no extra packages, and its tables are the reference the others are checked against.
+already runs at the CPU's peak, so that is where float32 gains, on CPUs without AVX-512 most.
+ONNX Runtime gained as much from it, but tf2onnx ran out of 24 GB converting ResNet-101@1024's
+Winograd graph, so its graphs keep direct convolutions. The classifier head's graph takes its 1x1
+convolution as a matrix product (OpenVINO ran the convolution over 1,000 ROIs 4.6x slower), and
+the mask head runs on the frames' real detections in calls of `model.MASK_CHUNK`. "keras" stays
+the default: no conversion, no extra packages, and its tables are the reference the others are
+checked against.
 Float32 detections match Keras's up to float rounding (tests/test_engines.py).
 """
 
