@@ -178,6 +178,8 @@ def test_default_profile_keeps_going():
 def test_two_full_runs_give_identical_tables(two_video_run, tmp_path):
     """The street clip again, its 15 frames in one segment job of 2 threads (2 model streams) against the shared
     run's two jobs of 1 thread (the same batches of 2 frames): the same tables (vidseg.inference.threads)."""
+    if "one stream on the GPU" in (two_video_run / "logs/segment/street_clip.0000.log").read_text():
+        pytest.skip("the shared run segmented on a GPU (TensorFlow's CUDA build): this compares CPU model streams")
     (tmp_path / "videos").mkdir()
     shutil.copy(two_video_run / "videos/street clip.mp4", tmp_path / "videos")
     config = yaml.safe_load((two_video_run / "config.yaml").read_text())
