@@ -88,7 +88,7 @@ def imported_modules(path: str | Path, module: str = "") -> set[str]:
 @lru_cache(maxsize=None)
 def _imports_of_module(module: str) -> frozenset[str]:
     """`imported_modules` of a `vidseg` module, read once a process: the closures of the stages share most modules
-    (reading each once per stage made every Snakemake start 0.4 s slower)."""
+    (reading each once per stage cost every Snakemake start 0.17 s more: docs/benchmarks.md)."""
     return frozenset(imported_modules(module_path(module), module))
 
 
