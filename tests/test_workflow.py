@@ -131,7 +131,6 @@ def test_config_errors_stop_before_any_job(tmp_path, config, message):
 def test_dry_run_plans_every_probe_at_once(tmp_path):
     """The DAG waits on one checkpoint, the plan job after every probe: a fresh dry run plans every video's probe
     and the plan; once the plan is written, every job (3 segment units of each video here)."""
-
     ids = placeholder_workflow(tmp_path, 5)
     assert planned_jobs(tmp_path) == {"all": 1, "probe": 5, "plan": 1}
     chunk = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["segment"]["chunk_size"]
@@ -172,7 +171,6 @@ def segment_plan(workdir, cores: int) -> list[tuple[int, int]]:
 def test_without_a_gpu_segmentation_plans_every_core(tmp_path, frames_per_video, jobs, threads):
     """segment.device cpu (auto on a machine without a GPU): threads per job times the jobs Snakemake can run
     at once (no job takes a GPU) is --cores; with a GPU, one 2-thread job per GPU."""
-
     ids = placeholder_workflow(tmp_path, 5)
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["segment"] = {"chunk_size": 10, "device": "cpu"}
