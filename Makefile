@@ -15,6 +15,8 @@ CORES ?= all
 GPUS ?= 1
 EXTRA ?= cpu
 ARGS ?=
+# A TF2 port of matterport's mrcnn to compare with (the folder holding its mrcnn package; needs tf-keras)
+PORT ?=
 
 .PHONY: setup setup-test run test ffmpeg train-demo bench
 
@@ -63,5 +65,5 @@ bench: setup-test
 	$(VENV)/bin/python benchmarks/annotate.py
 	$(VENV)/bin/python benchmarks/mrcnn_layer.py
 	$(VENV)/bin/python examples/train_shapes.py
-	$(VENV)/bin/python benchmarks/runtimes.py
+	$(VENV)/bin/python benchmarks/runtimes.py $(if $(PORT),--port $(PORT))
 	$(VENV)/bin/python benchmarks/short_clips.py

@@ -1,14 +1,16 @@
 """The segment stage under each runtime and precision, side by side in one run (issue 36).
 
     python benchmarks/runtimes.py [--configs resnet50@512 resnet101@1024] [--frames 12] [--threads 2]
-                                  [--workflow-frames 24] [--isa native|avx2]
+                                  [--workflow-frames 24] [--isa native|avx2] [--port DIR]
 
 Per config (COCO's 81 classes, seeded weights: they detect arbitrary things), on
 real photographs (scikit-image's bundled ones, cut to 640x480 and repeated):
 
+- with --port DIR, "matterport port": a TF2 port of matterport's `mrcnn` (DIR holds its
+  `mrcnn` package; not in this repository, see benchmarks/matterport_port.py) on the same
+  weights and frames, one frame a call, in a process of its own: the issue's reference;
 - "matterport graph": Keras, float32, the mask head on every detection slot as in
-  matterport's graph (this repository's stand-in for a matterport port: the
-  independent TF2 port the issue measured against is not in it);
+  matterport's graph (this repository's stand-in for a matterport port where none is given);
 - keras float32 (the default), and keras mixed_bfloat16 where the CPU has AVX512-BF16 or AMX;
 - openvino float32, onnxruntime float32 (`segment.engine`);
 - openvino int8 (`segment.precision: int8`), quantized on the unit's own frames as a job does.
@@ -19,8 +21,9 @@ of one thread each, timed on a second pass over the frames: the steady state of 
 long video, where every graph shape (the mask head's detection counts) is traced or
 compiled once. Setup: the first pass's time beyond the second's (conversion,
 quantization, tracing, compiling). Agreement: the share of keras float32's
-detections found again (same class, box IoU >= 0.9) and their mean mask IoU.
-Seeded weights score many near-ties, so agreement on them is a lower bound.
+detections found again (same class, box IoU >= 0.9) and their mean mask IoU, and the same
+against the port's where it ran. Seeded weights score many near-ties, so agreement on them is
+a lower bound.
 
 Then the demo model (trained) on the demo video per runtime and precision:
 COCOeval mask and box AP, the accuracy int8 must keep. Last, with
@@ -92,27 +95,31 @@ def write_jpegs(frames: list[np.ndarray], work: Path) -> Path:
     return work / "index.tsv"
 
 
-def detections_of(work: Path, tag: str, count: int) -> list:
-    """The benchmark table written for `tag`, back as one `Detections`-like record per frame (for `agreement`)."""
+class Found:
+    """One frame's detections as `agreement` reads them: boxes [N, 4] in pixels, class ids [N], `rle()` [N]."""
+
+    def __init__(self, boxes, class_ids, rles: list[dict]):
+        self.boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        self.class_ids = np.asarray(class_ids, np.int64)
+        self._rle = rles
+
+    def __len__(self):
+        return len(self.class_ids)
+
+    def rle(self):
+        return self._rle
+
+
+def detections_of(work: Path, tag: str, count: int) -> list[Found]:
+    """The benchmark table written for `tag`, back as one `Found` per frame."""
     import pandas as pd
 
     from common import segment_table
     from vidseg.formats.tables import row_rles
 
-    class Found:
-        def __init__(self, rows):
-            self.boxes = rows[["y_min", "x_min", "y_max", "x_max"]].to_numpy(np.float64)
-            self.class_ids = rows.class_id.to_numpy()
-            self._rle = row_rles(rows)
-
-        def __len__(self):
-            return len(self.class_ids)
-
-        def rle(self):
-            return self._rle
-
     table = pd.read_parquet(segment_table(work, tag, "detections"))
-    return [Found(table[table.frame == i]) for i in range(count)]
+    return [Found(rows[["y_min", "x_min", "y_max", "x_max"]].to_numpy(), rows.class_id.to_numpy(), row_rles(rows))
+            for rows in (table[table.frame == i] for i in range(count))]
 
 
 VARIANTS = [  # (name, MaskRCNN options, engine, int8)
@@ -125,10 +132,41 @@ VARIANTS = [  # (name, MaskRCNN options, engine, int8)
 ]
 
 
-def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has_bf16: bool) -> list[dict]:
+def port_row(spec: str, port: Path, work: Path, count: int, threads: int) -> dict:
+    """The matterport port's row for `spec`: the same seeded weights and frames, one frame a call."""
+    import json
+
+    model = seeded_model(spec, 1, MIN_CONFIDENCE)
+    weights, config = work / f"{spec}.h5", work / f"{spec}.json"
+    model.save_weights(weights)
+    config.write_text(json.dumps(model.config.to_dict()))
+    out = work / f"{spec}-port.json"
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("matterport_port.py")), "--port", str(port),
+                           "--weights", str(weights), "--config", str(config), "--frames-dir", str(work / "frames"),
+                           "--count", str(count), "--threads", str(threads), "--out", str(out)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+    result = json.loads(out.read_text())
+    found = [Found([d["box"] for d in frame], [d["class_id"] for d in frame],
+                   [{"size": d["rle"]["size"], "counts": d["rle"]["counts"].encode()} for d in frame])
+             for frame in result["frames"]]
+    return {"config": spec, "variant": "matterport port", "s_per_frame": result["s_per_frame"],
+            "setup_s": result["setup_s"], "detections": sum(len(f) for f in found), "found": found}
+
+
+def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has_bf16: bool,
+               port: Path | None = None) -> list[dict]:
     from vidseg.inference.segment import calibrate
 
-    rows, reference = [], None
+    rows = []
+    if port is not None:
+        try:
+            rows.append(port_row(spec, port, work, count, streams))
+            print(f"  {spec} matterport port: {rows[-1]['s_per_frame']:.3f} s/frame, setup {rows[-1]['setup_s']:.1f} s, "
+                  f"{rows[-1]['detections']} detections", flush=True)
+        except Exception as err:  # noqa: BLE001 - as a variant's failure below
+            print(f"  {spec} matterport port: failed: {' '.join(str(err).split())[:300]}", flush=True)
     for name, options, engine, int8 in VARIANTS:
         if "bfloat16" in name and not has_bf16:
             continue
@@ -151,16 +189,18 @@ def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has
             print(f"  {spec} {name}: failed: {' '.join(str(err).split())[:300]}", flush=True)
             continue
         found = detections_of(work, tag, count)
-        row = {"config": spec, "variant": name, "s_per_frame": seconds, "setup_s": max(0.0, first - warm * seconds),
-               "detections": sum(len(f) for f in found)}
-        if name == "keras float32":
-            reference = found
-        if reference is not None:
-            row.update(agreement(reference, found))
-        rows.append(row)
+        rows.append({"config": spec, "variant": name, "s_per_frame": seconds,
+                     "setup_s": max(0.0, first - warm * seconds), "detections": sum(len(f) for f in found),
+                     "found": found})
+        row = rows[-1]
         print(f"  {spec} {name}: {seconds:.3f} s/frame, setup {row['setup_s']:.1f} s, "
               f"{row['detections']} detections", flush=True)
         gc.collect()
+    for reference, key in (("keras float32", "keras"), ("matterport port", "port")):
+        want = next((r["found"] for r in rows if r["variant"] == reference), None)
+        for row in rows:
+            if want is not None and row["variant"] != reference:
+                row.update({f"{key}_{name}": value for name, value in agreement(want, row["found"]).items()})
     return rows
 
 
@@ -240,6 +280,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=["models", "demo", "workflow"],
                         default=["models", "demo", "workflow"])
     parser.add_argument("--isa", choices=list(ISA_CAPS), default="native")
+    parser.add_argument("--port", type=Path, help="a folder holding a TF2 port's mrcnn package (matterport_port.py)")
     args = parser.parse_args()
     caps = ISA_CAPS[args.isa]
     if any(os.environ.get(k) != v for k, v in caps.items()):  # the caps hold only from a process's start
@@ -253,6 +294,11 @@ def main() -> None:
     isa = nominal_peak_gflops(args.threads)[1] if args.isa == "native" else \
         f"emulating an AVX2-only CPU: {' '.join(f'{k}={v}' for k, v in caps.items())}"
     print(f"CPU: {cpu_name()} ({isa}), {args.threads} threads as {streams} model streams", flush=True)
+    per_round = streams * streams  # each stream runs batches of `streams` frames (seeded_model's IMAGES_PER_GPU)
+    if args.frames % per_round:  # else one stream runs a batch more than the other while it idles: not a job's pace
+        args.frames += per_round - args.frames % per_round
+        print(f"  --frames rounded up to {args.frames}, a multiple of {per_round} (batches of {streams} frames over "
+              f"{streams} streams)", flush=True)
     if args.isa != "native":
         print("  (onnxruntime rows are not capped: its MLAS kernels pick the CPU's own instructions; nor are OpenVINO's\n"
               "   fully connected layers without a fused post-op, the classifier head's 12.8-GMAC one: MLAS too)", flush=True)
@@ -261,19 +307,21 @@ def main() -> None:
         index = write_jpegs(photos(args.frames), work)
         rows = []
         for spec in args.configs if "models" in args.parts else []:
-            rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native")
-        print("\n| config | variant | s/frame | frames/s | x matterport graph | x keras float32 | setup s | "
-              "detections | keras float32's found | mask IoU |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+            rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native", args.port)
+        print("\n| config | variant | s/frame | frames/s | x matterport port | x matterport graph | x keras float32 | "
+              "setup s | detections | keras float32's found | mask IoU | port's found | mask IoU |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for row in rows:
             same = [r for r in rows if r["config"] == row["config"]]
-            port = next((r["s_per_frame"] for r in same if r["variant"] == "matterport graph"), float("nan"))
-            keras = next((r["s_per_frame"] for r in same if r["variant"] == "keras float32"), float("nan"))
-            found = row.get("detections_found")
+            port, graph, keras = (next((r["s_per_frame"] for r in same if r["variant"] == name), float("nan"))
+                                  for name in ("matterport port", "matterport graph", "keras float32"))
+            agree = []
+            for key in ("keras", "port"):
+                found = row.get(f"{key}_detections_found")
+                agree += ["-" if found is None else f"{found:.3f}", f"{row.get(f'{key}_mask_iou_mean', float('nan')):.3f}"]
             print(f"| {row['config']} | {row['variant']} | {row['s_per_frame']:.3f} | {1 / row['s_per_frame']:.2f} | "
-                  f"{port / row['s_per_frame']:.2f} | {keras / row['s_per_frame']:.2f} | {row['setup_s']:.1f} | "
-                  f"{row['detections']} | {'-' if found is None else f'{found:.3f}'} | "
-                  f"{row.get('mask_iou_mean', float('nan')):.3f} |")
+                  f"{port / row['s_per_frame']:.2f} | {graph / row['s_per_frame']:.2f} | "
+                  f"{keras / row['s_per_frame']:.2f} | {row['setup_s']:.1f} | {row['detections']} | {' | '.join(agree)} |")
         print("\nThe demo model on the demo video (scored down to score 0, as the evaluate rule scores):")
         demo = demo_rows(work, streams) if "demo" in args.parts else []
         print("\n| demo model | mask AP | mask AP50 | box AP | box AP50 |\n|---|---|---|---|---|")
