@@ -73,7 +73,7 @@ def main() -> None:
         from mrcnn.config import Config
     except ImportError as err:
         sys.exit(f"--port {args.port}: cannot import its mrcnn: {err}")
-    if not str(Path(modellib.__file__).resolve()).startswith(str(args.port.resolve())):
+    if not Path(modellib.__file__).resolve().is_relative_to(args.port.resolve()):
         sys.exit(f"--port {args.port}: `import mrcnn` found {modellib.__file__}, not the port's")
 
     config = port_config(Config, json.loads(args.config.read_text()), args.batch)
