@@ -1,7 +1,7 @@
 """A TF2 port of matterport's Mask R-CNN, run on the benchmark's frames: its seconds a frame and its detections.
 
     python benchmarks/matterport_port.py --port DIR --weights W.h5 --config C.json --frames-dir F
-                                         --count N --batch B --threads T --out RESULT.json
+                                         --count N --threads T --out RESULT.json
 
 Issue 36 measures vidseg against "an independent TF2 port of matterport": the ports users run
 today are copies of matterport's `mrcnn` package (model.py, utils.py, config.py) edited to run on
@@ -13,7 +13,8 @@ TensorFlow to graph mode for the whole process, and needs Keras 2 (`pip install 
 script sets TF_USE_LEGACY_KERAS=1 so that `tensorflow.keras` is Keras 2). DIR goes first on the
 import path, so its `mrcnn` is found before the one vidseg installs.
 
-What is timed is what a port user's loop does per frame: read the JPEG, `model.detect` (mold,
+What is timed is what a port user's loop does per frame, a frame a call (IMAGES_PER_GPU 1, `--threads`
+intra-op threads): read the JPEG, `model.detect` (mold,
 the Keras graph, unmold with full-frame masks), and the COCO RLE of each mask (the segment stage
 encodes RLEs too). As `runtimes.py` does for vidseg's rows, the frames run once (graph build and
 first calls) and then again, timed. The port's configuration is vidseg's (`--config`, the
@@ -34,12 +35,12 @@ import time
 from pathlib import Path
 
 
-def port_config(port_config_class, values: dict, batch: int):
+def port_config(port_config_class, values: dict):
     """An instance of a subclass of the port's `Config` with vidseg's `values` where the port has the field."""
     known = {name for name in dir(port_config_class) if name.isupper()}
     derived = {"BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE"}
     fields = {key.upper(): value for key, value in values.items() if key.upper() in known - derived}
-    fields.update(GPU_COUNT=1, IMAGES_PER_GPU=batch)
+    fields.update(GPU_COUNT=1, IMAGES_PER_GPU=1)
     return type("VidsegBenchConfig", (port_config_class,), fields)()
 
 
@@ -50,7 +51,6 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True, help="vidseg Config.to_dict() as JSON")
     parser.add_argument("--frames-dir", type=Path, required=True)
     parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -76,7 +76,7 @@ def main() -> None:
     if not Path(modellib.__file__).resolve().is_relative_to(args.port.resolve()):
         sys.exit(f"--port {args.port}: `import mrcnn` found {modellib.__file__}, not the port's")
 
-    config = port_config(Config, json.loads(args.config.read_text()), args.batch)
+    config = port_config(Config, json.loads(args.config.read_text()))
     start = time.perf_counter()
     model = modellib.MaskRCNN(mode="inference", config=config, model_dir=str(args.out.parent))
     model.keras_model.load_weights(str(args.weights), by_name=True)
@@ -84,16 +84,13 @@ def main() -> None:
 
     def one_pass() -> list:
         found = []
-        for first in range(0, len(names), args.batch):
-            images = [cv2.cvtColor(cv2.imread(str(name)), cv2.COLOR_BGR2RGB) for name in names[first:first + args.batch]]
-            if len(images) < args.batch:  # the port's graph takes exactly IMAGES_PER_GPU frames
-                images += images[-1:] * (args.batch - len(images))
-            for result in model.detect(images, verbose=0)[:len(names) - first]:
-                masks = np.asfortranarray(result["masks"].astype(np.uint8))
-                rles = mask_utils.encode(masks) if masks.shape[-1] else []
-                found.append([{"class_id": int(c), "score": float(s), "box": [float(v) for v in box],
-                               "rle": {"size": list(r["size"]), "counts": r["counts"].decode()}}
-                              for c, s, box, r in zip(result["class_ids"], result["scores"], result["rois"], rles)])
+        for name in names:
+            (result,) = model.detect([cv2.cvtColor(cv2.imread(str(name)), cv2.COLOR_BGR2RGB)], verbose=0)
+            masks = np.asfortranarray(result["masks"].astype(np.uint8))
+            rles = mask_utils.encode(masks) if masks.shape[-1] else []
+            found.append([{"class_id": int(c), "score": float(s), "box": [float(v) for v in box],
+                           "rle": {"size": list(r["size"]), "counts": r["counts"].decode()}}
+                          for c, s, box, r in zip(result["class_ids"], result["scores"], result["rois"], rles)])
         return found
 
     one_pass()
@@ -102,7 +99,7 @@ def main() -> None:
     found = one_pass()
     seconds = (time.perf_counter() - start) / len(names)
     args.out.write_text(json.dumps({"s_per_frame": seconds, "setup_s": max(0.0, first - seconds * len(names)),
-                                    "module": modellib.__file__, "frames": found}))
+                                    "frames": found}))
 
 
 if __name__ == "__main__":

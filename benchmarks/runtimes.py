@@ -155,6 +155,15 @@ def port_row(spec: str, port: Path, work: Path, count: int, threads: int) -> dic
             "setup_s": result["setup_s"], "detections": sum(len(f) for f in found), "found": found}
 
 
+def report(spec: str, name: str, row: dict | None = None, error: Exception | None = None) -> None:
+    """A variant's line as it finishes: its time, setup and detections, or why it failed."""
+    if error is not None:
+        print(f"  {spec} {name}: failed: {' '.join(str(error).split())[:300]}", flush=True)
+    else:
+        print(f"  {spec} {name}: {row['s_per_frame']:.3f} s/frame, setup {row['setup_s']:.1f} s, "
+              f"{row['detections']} detections", flush=True)
+
+
 def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has_bf16: bool,
                port: Path | None = None) -> list[dict]:
     from vidseg.inference.segment import calibrate
@@ -163,10 +172,9 @@ def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has
     if port is not None:
         try:
             rows.append(port_row(spec, port, work, count, streams))
-            print(f"  {spec} matterport port: {rows[-1]['s_per_frame']:.3f} s/frame, setup {rows[-1]['setup_s']:.1f} s, "
-                  f"{rows[-1]['detections']} detections", flush=True)
+            report(spec, "matterport port", rows[-1])
         except Exception as err:  # noqa: BLE001 - as a variant's failure below
-            print(f"  {spec} matterport port: failed: {' '.join(str(err).split())[:300]}", flush=True)
+            report(spec, "matterport port", error=err)
     for name, options, engine, int8 in VARIANTS:
         if "bfloat16" in name and not has_bf16:
             continue
@@ -186,15 +194,13 @@ def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has
             first = time.perf_counter() - start
             seconds = segment_seconds(model, work, index, count, tag, streams=streams)
         except Exception as err:  # noqa: BLE001 - a variant that fails is a row that says so, not the end
-            print(f"  {spec} {name}: failed: {' '.join(str(err).split())[:300]}", flush=True)
+            report(spec, name, error=err)
             continue
         found = detections_of(work, tag, count)
         rows.append({"config": spec, "variant": name, "s_per_frame": seconds,
                      "setup_s": max(0.0, first - warm * seconds), "detections": sum(len(f) for f in found),
                      "found": found})
-        row = rows[-1]
-        print(f"  {spec} {name}: {seconds:.3f} s/frame, setup {row['setup_s']:.1f} s, "
-              f"{row['detections']} detections", flush=True)
+        report(spec, name, rows[-1])
         gc.collect()
     for reference, key in (("keras float32", "keras"), ("matterport port", "port")):
         want = next((r["found"] for r in rows if r["variant"] == reference), None)
