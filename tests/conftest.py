@@ -1,6 +1,8 @@
 """Shared fixtures: small seeded Mask R-CNN models that build in seconds on a CPU, and one local workflow run."""
 
+import functools
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -106,3 +108,39 @@ def two_video_run(two_video_inputs):
 
     snakemake(two_video_inputs)
     return two_video_inputs
+
+
+SHARED_RUN = "the two-video run"
+
+
+@functools.cache
+def _group(test_file: Path) -> tuple[int, str]:
+    """Where a test file runs under pytest-xdist, and how early: (rank, group). The files that name the session's
+    two-video run (`two_video_inputs`, `two_video_run`) are one group, so it runs once; every other file is a
+    group of its own, so its module fixtures (most are a workflow run) are made once. Rank 0: the shared run's
+    group; 1: files that run the workflow (they import `flow`), the longest; 2: the rest."""
+    source = test_file.read_text()
+    if "two_video_" in source:
+        return 0, SHARED_RUN
+    return (1 if "from flow import" in source else 2), test_file.name
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest groups first (`_group`), each file's tests in their order: two workers then end together."""
+    groups = {path: _group(path) for path in {item.path for item in items}}
+    items.sort(key=lambda item: groups[item.path][0])  # stable: each file stays in one piece
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs the suite in two pytest-xdist workers, a group of files (`_group`) to a worker, the groups
+    in the order collected. (xdist's own `--dist loadgroup` groups nothing under pytest 9.2: it renames node ids
+    through an attribute pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep pytest_collection_modifyitems's order
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(config.rootpath / nodeid.split("::", 1)[0])[1]
+
+    return ByGroup(config, log)
