@@ -1,4 +1,5 @@
-"""Shared fixtures: small seeded Mask R-CNN models that build in seconds on a CPU, and one local workflow run."""
+"""Shared fixtures: small seeded Mask R-CNN models that build in seconds on a CPU, and one local workflow run; how
+the suite is shared out between pytest-xdist's two workers."""
 
 import functools
 import os
