@@ -1,23 +1,29 @@
 """Shared fixtures: small seeded Mask R-CNN models that build in seconds on a CPU, and one local workflow run; how
 the suite is shared out between pytest-xdist's two workers."""
 
+from __future__ import annotations
+
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from vidseg.maskrcnn import Config, MaskRCNN  # noqa: E402
-from vidseg.maskrcnn.seeded_weights import seed_weights  # noqa: E402
+# Keras and the model are imported where used: pytest-xdist's controller loads this file too and runs no test,
+# and without TensorFlow it starts the workers sooner.
+if TYPE_CHECKING:
+    from vidseg.maskrcnn import Config, MaskRCNN
 
 
 def small_config(**overrides) -> Config:
     """81 classes like COCO, tiny input, all detections kept so random weights produce some."""
+    from vidseg.maskrcnn import Config
+
     settings = dict(
         name="test",
         num_classes=81,
@@ -36,6 +42,11 @@ def small_config(**overrides) -> Config:
 
 def seeded_model(seed: int = 0, **overrides) -> MaskRCNN:
     """A model with seeded weights whose batch-norm statistics are calibrated (spread-out scores)."""
+    import keras
+
+    from vidseg.maskrcnn import MaskRCNN
+    from vidseg.maskrcnn.seeded_weights import seed_weights
+
     keras.utils.set_random_seed(seed)
     model = MaskRCNN(small_config(**overrides))
     seed_weights(model, seed=seed, frames=make_frames())
@@ -44,6 +55,8 @@ def seeded_model(seed: int = 0, **overrides) -> MaskRCNN:
 
 def copy_model(model: MaskRCNN, config: Config | None = None, **options) -> MaskRCNN:
     """A new MaskRCNN (own traced graphs; `options` as MaskRCNN's) holding `model`'s weights."""
+    from vidseg.maskrcnn import MaskRCNN
+
     copy = MaskRCNN(config or model.config, **options)
     for a, b in zip(model.network.weights, copy.network.weights):
         b.assign(a)
