@@ -141,8 +141,7 @@ def _group(test_file: Path) -> tuple[int, str]:
 
 def pytest_collection_modifyitems(config, items):
     """The longest groups first (`_group`), each file's tests in their order: two workers then end together."""
-    groups = {path: _group(path) for path in {item.path for item in items}}
-    items.sort(key=lambda item: groups[item.path][0])  # stable: each file stays in one piece
+    items.sort(key=lambda item: _group(item.path)[0])  # stable: each file stays in one piece
 
 
 def pytest_xdist_make_scheduler(config, log):
