@@ -46,6 +46,20 @@ def test_only_wide_float32_3x3_convolutions_of_stride_1_in_traced_graphs_take_it
     assert not winograd.suits(same, wide)
 
 
+def test_the_windows_are_one_gather_and_the_output_one_transpose():
+    """The tiles' overlapping windows: one gather from the padded input, not slices and concatenations (on
+    OpenVINO those ran on reference kernels and cost as much as the multiplies); no crop where the tiles fit."""
+    kernel = np.ones((3, 3, 8, 4), np.float32)
+    traced = tf.function(lambda t: winograd.conv3x3(t, kernel)).get_concrete_function(
+        tf.TensorSpec([None, 16, 12, 8], tf.float32))
+    ops = traced.graph.get_operations()
+    kinds = [op.type for op in ops]
+    assert kinds.count("GatherV2") == 1 and kinds.count("Transpose") == 1 and kinds.count("Pad") == 1
+    assert "ConcatV2" not in kinds
+    # the one slice reads the batch size off the input's shape
+    assert [op.inputs[0].op.type for op in ops if op.type in ("StridedSlice", "Slice")] == ["Shape"]
+
+
 def _matmuls(function) -> int:
     return sum(op.type in ("MatMul", "BatchMatMulV2", "BatchMatMulV3") for op in function.graph.get_operations())
 

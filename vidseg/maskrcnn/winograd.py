@@ -14,9 +14,14 @@ RPN's shared 3x3 at P2: 55 GMAC/s on one Zen 4 core capped at AVX2), and the RPN
 and FPN's 3x3 convolutions at P2 and P3 are most of the dense part's arithmetic.
 OpenVINO and ONNX Runtime run them directly on CPUs (OpenVINO's profile names its
 brgconv kernels), so the graph spells Winograd out in plain ops they both run well
-(slices, reshapes, matrix products, a transpose): the dense part then ran 1.4-1.5x
+(a pad, a gather, reshapes, matrix products, a transpose): the dense part then ran 1.4-1.5x
 faster under either (docs/benchmarks.md, "Winograd's 3x3 convolutions in the
-runtimes' graphs"). The results differ from the direct convolution's by float
+runtimes' graphs"). The tiles' overlapping windows are one gather of C-long rows from the
+padded input, already in the order the matrix products read them: cut out by slices and
+concatenations instead (the first version), they ran on OpenVINO's reference kernels and,
+with the transposes and layout changes around them, took about as long as the multiplies
+(ResNet-101@1024 under the AVX2 cap: the dense part 0.86-0.91x the time with the gather).
+The results differ from the direct convolution's by float
 rounding (about 2e-5 of the largest output). OpenVINO's float32 graphs use it
 (`vidseg.maskrcnn.engines`); ONNX Runtime's do not (tf2onnx ran out of memory on
 ResNet-101@1024's).
@@ -95,26 +100,25 @@ def conv3x3(x, kernel):
         if _active is not None:
             _active[key] = u
     th, tw = -(-h // TILE), -(-w // TILE)  # tiles per side; the last ones padded
-    # one row (column) of zeros before, after it as many as fill (count + 1) * TILE: windows reach count * TILE + 2
-    padded = tf.pad(x, [[0, 0], [1, (th + 1) * TILE - h - 1], [1, (tw + 1) * TILE - w - 1], [0, 0]])
-    tiles = _windows(_windows(padded, 1, th), 3, tw)  # [N, th, 6, tw, 6, C]: tile (i, j)'s element (r, s)
-    tiles = tf.transpose(tiles, (2, 4, 0, 1, 3, 5))  # [6, 6, N, th, tw, C]
-    v = tf.matmul(np.kron(B_T, B_T).astype(np.float32), tf.reshape(tiles, (WINDOW * WINDOW, -1)))  # B^T d B
-    m = tf.matmul(tf.reshape(v, (WINDOW * WINDOW, -1, c)), u)  # [36, N*th*tw, K]
+    hp, wp = th * TILE + 2, tw * TILE + 2  # a row (column) of zeros before, after it as many as the tiles reach
+    padded = tf.reshape(tf.pad(x, [[0, 0], [1, hp - h - 1], [1, wp - w - 1], [0, 0]]), (-1, c))  # [N*hp*wp, C]
+    # every tile's 6x6 window in one gather of C-long rows, in the order the products read them: [36, N*T, C]
+    # (window position (r, s), then image, then tile), so each of the 36 products spans all N images' tiles
+    rows = _window_rows(th, tw, wp)[:, None, :] + tf.reshape(tf.range(tf.shape(x)[0]) * (hp * wp), (1, -1, 1))
+    tiles = tf.reshape(tf.gather(padded, rows), (WINDOW * WINDOW, -1))
+    v = tf.matmul(np.kron(B_T, B_T).astype(np.float32), tiles)  # B^T d B
+    m = tf.matmul(tf.reshape(v, (WINDOW * WINDOW, -1, c)), u)  # [36, N*T, K]
     y = tf.matmul(np.kron(A_T, A_T).astype(np.float32), tf.reshape(m, (WINDOW * WINDOW, -1)))
     y = tf.transpose(tf.reshape(y, (TILE, TILE, -1, th, tw, k)), (2, 3, 0, 4, 1, 5))
-    return tf.reshape(y, (-1, th * TILE, tw * TILE, k))[:, :h, :w, :]
+    y = tf.reshape(y, (-1, th * TILE, tw * TILE, k))
+    return y if (th * TILE, tw * TILE) == (h, w) else y[:, :h, :w, :]
 
 
-def _windows(x, axis: int, count: int):
-    """The `count` overlapping windows of WINDOW elements, TILE apart, along `axis` of `x` (TILE * (count + 1)
-    long): that axis becomes two, (window, element). Reshapes and a concat, which every converter reads."""
-    import tensorflow as tf
+def _window_rows(th: int, tw: int, wp: int) -> np.ndarray:
+    """Where each tile's window elements are in one padded image flattened to [rows * wp, C]: [36, th * tw],
+    window position (r, s), then tile (i, j)."""
+    r = np.arange(WINDOW)
+    rows = (TILE * np.arange(th))[None, None, :, None] + r[:, None, None, None]
+    cols = (TILE * np.arange(tw))[None, None, None, :] + r[None, :, None, None]
+    return (rows * wp + cols).reshape(WINDOW * WINDOW, th * tw).astype(np.int32)
 
-    def split(start):  # elements start .. start + TILE * count - 1 as [count, TILE]
-        part = x[(slice(None),) * axis + (slice(start, start + TILE * count),)]
-        shape = [-1 if size is None else size for size in part.shape]  # only the batch may be unknown
-        return tf.reshape(part, shape[:axis] + [count, TILE] + shape[axis + 1:])
-
-    head, tail = split(0), split(TILE)
-    return tf.concat([head, tail[(slice(None),) * (axis + 1) + (slice(0, WINDOW - TILE),)]], axis + 1)
