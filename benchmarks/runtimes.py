@@ -1,7 +1,7 @@
 """The segment stage under each runtime and precision, side by side in one run (issue 36).
 
     python benchmarks/runtimes.py [--configs resnet50@512 resnet101@1024] [--frames 12] [--threads 2]
-                                  [--workflow-frames 24] [--isa native|avx2] [--port DIR]
+                                  [--workflow-frames 24] [--isa native|avx2] [--port DIR] [--variants NAME ...]
 
 Per config (COCO's 81 classes, seeded weights: they detect arbitrary things), on
 real photographs (scikit-image's bundled ones, cut to 640x480 and repeated):
@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def report(spec: str, name: str, row: dict | None = None, error: Exception | Non
 
 
 def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has_bf16: bool,
-               port: Path | None = None) -> list[dict]:
+               port: Path | None = None, variants: Sequence[str] = ()) -> list[dict]:
     from vidseg.inference.segment import calibrate
 
     rows = []
@@ -176,7 +177,7 @@ def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has
         except Exception as err:  # noqa: BLE001 - as a variant's failure below
             report(spec, "matterport port", error=err)
     for name, options, engine, int8 in VARIANTS:
-        if "bfloat16" in name and not has_bf16:
+        if ("bfloat16" in name and not has_bf16) or (variants and name not in variants):
             continue
         model = seeded_model(spec, streams, MIN_CONFIDENCE, **options)
         tag = f"{spec}-{name}".replace(" ", "_")
@@ -286,6 +287,8 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=["models", "demo", "workflow"],
                         default=["models", "demo", "workflow"])
     parser.add_argument("--isa", choices=list(ISA_CAPS), default="native")
+    parser.add_argument("--variants", nargs="+", choices=[name for name, *_ in VARIANTS],
+                        help="only these of vidseg's rows (default: all)")
     parser.add_argument("--port", type=Path, help="a folder holding a TF2 port's mrcnn package (matterport_port.py)")
     args = parser.parse_args()
     caps = ISA_CAPS[args.isa]
@@ -313,7 +316,8 @@ def main() -> None:
         index = write_jpegs(photos(args.frames), work)
         rows = []
         for spec in args.configs if "models" in args.parts else []:
-            rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native", args.port)
+            rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native", args.port,
+                               args.variants or ())
         print("\n| config | variant | s/frame | frames/s | x matterport port | x matterport graph | x keras float32 | "
               "setup s | detections | keras float32's found | mask IoU | port's found | mask IoU |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
