@@ -31,15 +31,11 @@ COCOeval mask and box AP, the accuracy int8 must keep. Last, with
 (probe, plan, frames, segment, track) for keras float32 and openvino int8:
 frames/s with every start-up cost in (`--parts workflow` runs only that).
 
-`--isa avx2` runs it all as on an AVX2-only CPU, on a CPU that has more: TensorFlow's own
-kernels (its default without AVX512-VNNI/BF16 or AMX, TF_ENABLE_ONEDNN_OPTS=0) and oneDNN,
-in TensorFlow and in OpenVINO, capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2: no AVX-512, no VNNI
-for int8). Same cores and caches, so an emulation, named as one in the output. ONNX Runtime's
-own kernels (MLAS) choose their instructions from the CPU and take no cap: its rows keep the
-CPU's AVX-512, and the output says so. OpenVINO runs MLAS too for a float32 fully connected layer
-with no post-op fused into it (the classifier head's first, 12.8 GMAC a frame at 1,000 ROIs):
-uncapped as well. Where AVX-512 doubles the AVX2 rate (Intel Xeons with two 512-bit FMA units) that
-layer then runs twice as fast as on an AVX2 CPU (docs/benchmarks.md).
+`--isa avx2` runs it all as on an AVX2-only CPU, on a CPU that has more (benchmarks/isa.py):
+CPUID masked where the machine allows it, so TensorFlow, oneDNN, OpenVINO and ONNX Runtime each
+pick their AVX2 kernels themselves; else caps that reach TensorFlow and oneDNN but not MLAS (ONNX
+Runtime's kernels, and OpenVINO's fully connected layers without a fused post-op, the classifier
+head's first among them). The output names which. Same cores and caches either way: an emulation.
 """
 
 from __future__ import annotations
@@ -64,7 +60,7 @@ from common import CALIBRATION_SIZE, agreement, make_config, seeded_model, segme
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina")
 MIN_CONFIDENCE = 0.7
-ISA_CAPS = {"native": {}, "avx2": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+ISAS = ("native", "avx2")
 
 
 def photos(count: int, size: tuple[int, int] = CALIBRATION_SIZE) -> list[np.ndarray]:
@@ -286,14 +282,17 @@ def main() -> None:
     parser.add_argument("--workflow-frames", type=int, default=24)
     parser.add_argument("--parts", nargs="+", choices=["models", "demo", "workflow"],
                         default=["models", "demo", "workflow"])
-    parser.add_argument("--isa", choices=list(ISA_CAPS), default="native")
+    parser.add_argument("--isa", choices=ISAS, default="native")
     parser.add_argument("--variants", nargs="+", choices=[name for name, *_ in VARIANTS],
                         help="only these of vidseg's rows (default: all)")
     parser.add_argument("--port", type=Path, help="a folder holding a TF2 port's mrcnn package (matterport_port.py)")
     args = parser.parse_args()
-    caps = ISA_CAPS[args.isa]
-    if any(os.environ.get(k) != v for k, v in caps.items()):  # the caps hold only from a process's start
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **caps})
+    if args.isa != "native" and os.environ.get("VIDSEG_BENCH_ISA") != args.isa:  # they hold from a process's start
+        from isa import avx2_environment
+
+        env, how = avx2_environment()
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, **env, "VIDSEG_BENCH_ISA": args.isa, "VIDSEG_BENCH_ISA_HOW": how})
 
     from bench import cpu_name, nominal_peak_gflops
     from vidseg.inference.cpu import has_bf16
@@ -301,16 +300,13 @@ def main() -> None:
 
     streams = use_threads(args.threads)
     isa = nominal_peak_gflops(args.threads)[1] if args.isa == "native" else \
-        f"emulating an AVX2-only CPU: {' '.join(f'{k}={v}' for k, v in caps.items())}"
+        f"emulating an AVX2-only CPU, {os.environ['VIDSEG_BENCH_ISA_HOW']}"
     print(f"CPU: {cpu_name()} ({isa}), {args.threads} threads as {streams} model streams", flush=True)
     per_round = streams * streams  # each stream runs batches of `streams` frames (seeded_model's IMAGES_PER_GPU)
     if args.frames % per_round:  # else one stream runs a batch more than the other while it idles: not a job's pace
         args.frames += per_round - args.frames % per_round
         print(f"  --frames rounded up to {args.frames}, a multiple of {per_round} (batches of {streams} frames over "
               f"{streams} streams)", flush=True)
-    if args.isa != "native":
-        print("  (onnxruntime rows are not capped: its MLAS kernels pick the CPU's own instructions; nor are OpenVINO's\n"
-              "   fully connected layers without a fused post-op, the classifier head's 12.8-GMAC one: MLAS too)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         index = write_jpegs(photos(args.frames), work)
