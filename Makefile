@@ -17,6 +17,10 @@ EXTRA ?= cpu
 ARGS ?=
 # A TF2 port of matterport's mrcnn to compare with (the folder holding its mrcnn package; needs tf-keras)
 PORT ?=
+# Trained COCO weights (mask_rcnn_coco.h5) and a folder of your own images for runtimes.py, in place of the
+# seeded weights and scikit-image's photographs
+WEIGHTS ?=
+IMAGES ?=
 
 .PHONY: setup setup-test run test ffmpeg train-demo bench
 
@@ -65,5 +69,6 @@ bench: setup-test
 	$(VENV)/bin/python benchmarks/annotate.py
 	$(VENV)/bin/python benchmarks/mrcnn_layer.py
 	$(VENV)/bin/python examples/train_shapes.py
-	$(VENV)/bin/python benchmarks/runtimes.py $(if $(PORT),--port $(PORT))
+	$(VENV)/bin/python benchmarks/runtimes.py $(if $(PORT),--port $(PORT)) $(if $(WEIGHTS),--weights $(WEIGHTS)) \
+	  $(if $(IMAGES),--images $(IMAGES))
 	$(VENV)/bin/python benchmarks/short_clips.py

@@ -24,13 +24,17 @@ def make_config(spec: str, batch: int, min_confidence: float):
                       images_per_gpu=batch, detection_min_confidence=min_confidence)
 
 
-def seeded_model(spec: str, batch: int, min_confidence: float, **options):
-    """A `MaskRCNN` (`options` as its own) for `spec` with seeded COCO-class weights: they detect arbitrary things."""
+def seeded_model(spec: str, batch: int, min_confidence: float, weights: Path | None = None, **options):
+    """A `MaskRCNN` (`options` as its own) for `spec` with seeded COCO-class weights (they detect arbitrary things),
+    or with `weights` loaded: a matterport-layout `.h5` of COCO's 81 classes (mask_rcnn_coco.h5), every layer."""
     from vidseg.maskrcnn import MaskRCNN
     from vidseg.maskrcnn.seeded_weights import calibration_frames, seed_weights
 
     model = MaskRCNN(make_config(spec, batch, min_confidence), **options)
-    seed_weights(model, seed=0, frames=calibration_frames(count=2, size=CALIBRATION_SIZE, seed=1))
+    if weights is not None:
+        model.load_weights(weights, strict=True)
+    else:
+        seed_weights(model, seed=0, frames=calibration_frames(count=2, size=CALIBRATION_SIZE, seed=1))
     return model
 
 

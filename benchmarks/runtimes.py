@@ -2,9 +2,11 @@
 
     python benchmarks/runtimes.py [--configs resnet50@512 resnet101@1024] [--frames 12] [--threads 2]
                                   [--workflow-frames 24] [--isa native|avx2] [--port DIR] [--variants NAME ...]
+                                  [--weights mask_rcnn_coco.h5] [--images DIR]
 
-Per config (COCO's 81 classes, seeded weights: they detect arbitrary things), on
-real photographs (scikit-image's bundled ones, cut to 640x480 and repeated):
+Per config (COCO's 81 classes, seeded weights: they detect arbitrary things; or --weights, a
+trained COCO model such as matterport's mask_rcnn_coco.h5), on real photographs (scikit-image's
+bundled ones, or the images in --images DIR, cut to 640x480 and repeated):
 
 - with --port DIR, "matterport port": a TF2 port of matterport's `mrcnn` (DIR holds its
   `mrcnn` package; not in this repository, see benchmarks/matterport_port.py) on the same
@@ -23,7 +25,7 @@ compiled once. Setup: the first pass's time beyond the second's (conversion,
 quantization, tracing, compiling). Agreement: the share of keras float32's
 detections found again (same class, box IoU >= 0.9) and their mean mask IoU, and the same
 against the port's where it ran. Seeded weights score many near-ties, so agreement on them is
-a lower bound.
+a lower bound; with trained --weights it is the runtimes' accuracy on those frames (int8's included).
 
 Then the demo model (trained) on the demo video per runtime and precision:
 COCOeval mask and box AP, the accuracy int8 must keep. Last, with
@@ -63,20 +65,40 @@ MIN_CONFIDENCE = 0.7
 ISAS = ("native", "avx2")
 
 
-def photos(count: int, size: tuple[int, int] = CALIBRATION_SIZE) -> list[np.ndarray]:
-    """`count` RGB frames [H, W, 3] from scikit-image's bundled photographs, centre-cut to `size` (repeating)."""
-    import cv2
-    from skimage import data
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
+
+def photos(count: int, size: tuple[int, int] = CALIBRATION_SIZE, folder: Path | None = None) -> list[np.ndarray]:
+    """`count` RGB frames [H, W, 3] from scikit-image's bundled photographs, or from the images in `folder` (JPEG or
+    PNG, by name), each scaled and centre-cut to `size` (repeating)."""
+    import cv2
+
+    if folder is None:
+        from skimage import data
+
+        images = (getattr(data, name)() for name in PHOTOS)
+    else:
+        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise SystemExit(f"--images {folder}: no {', '.join(IMAGE_SUFFIXES)} files there")
+        images = (_read_rgb(path) for path in files[:count])
     out = []
     h, w = size
-    for name in PHOTOS:
-        image = getattr(data, name)()
+    for image in images:
         scale = max(h / image.shape[0], w / image.shape[1])
         image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
         top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
         out.append(np.ascontiguousarray(image[top:top + h, left:left + w, :3]))
     return [out[i % len(out)] for i in range(count)]
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"--images: {path} is not an image OpenCV can read")
+    return image[..., ::-1]
 
 
 def write_jpegs(frames: list[np.ndarray], work: Path) -> Path:
@@ -129,13 +151,15 @@ VARIANTS = [  # (name, MaskRCNN options, engine, int8)
 ]
 
 
-def port_row(spec: str, port: Path, work: Path, count: int, threads: int) -> dict:
-    """The matterport port's row for `spec`: the same seeded weights and frames, one frame a call."""
+def port_row(spec: str, port: Path, work: Path, count: int, threads: int, weights: Path | None = None) -> dict:
+    """The matterport port's row for `spec`: the same weights (seeded, or `weights`) and frames, one frame a call."""
     import json
 
-    model = seeded_model(spec, 1, MIN_CONFIDENCE)
-    weights, config = work / f"{spec}.h5", work / f"{spec}.json"
-    model.save_weights(weights)
+    model = seeded_model(spec, 1, MIN_CONFIDENCE, weights)
+    config = work / f"{spec}.json"
+    if weights is None:
+        weights = work / f"{spec}.h5"
+        model.save_weights(weights)
     config.write_text(json.dumps(model.config.to_dict()))
     out = work / f"{spec}-port.json"
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("matterport_port.py")), "--port", str(port),
@@ -162,20 +186,20 @@ def report(spec: str, name: str, row: dict | None = None, error: Exception | Non
 
 
 def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has_bf16: bool,
-               port: Path | None = None, variants: Sequence[str] = ()) -> list[dict]:
+               port: Path | None = None, variants: Sequence[str] = (), weights: Path | None = None) -> list[dict]:
     from vidseg.inference.segment import calibrate
 
     rows = []
     if port is not None:
         try:
-            rows.append(port_row(spec, port, work, count, streams))
+            rows.append(port_row(spec, port, work, count, streams, weights))
             report(spec, "matterport port", rows[-1])
         except Exception as err:  # noqa: BLE001 - as a variant's failure below
             report(spec, "matterport port", error=err)
     for name, options, engine, int8 in VARIANTS:
         if ("bfloat16" in name and not has_bf16) or (variants and name not in variants):
             continue
-        model = seeded_model(spec, streams, MIN_CONFIDENCE, **options)
+        model = seeded_model(spec, streams, MIN_CONFIDENCE, weights, **options)
         tag = f"{spec}-{name}".replace(" ", "_")
         warm = count  # the same frames once first: every graph shape they meet compiled (a long video's steady state)
         start = time.perf_counter()
@@ -244,9 +268,10 @@ def demo_rows(work: Path, streams: int) -> list[dict]:
     return rows
 
 
-def workflow_fps(work: Path, frames: list[np.ndarray], spec: str, threads: int, segment: dict) -> float:
+def workflow_fps(work: Path, frames: list[np.ndarray], spec: str, threads: int, segment: dict,
+                 weights: Path | None = None) -> float:
     """Frames/s of the workflow from one video of `frames` to its detections table (probe, plan, frames,
-    segment, track)."""
+    segment, track), on `weights` (default the seeded ones)."""
     import cv2
     import yaml
 
@@ -259,13 +284,14 @@ def workflow_fps(work: Path, frames: list[np.ndarray], spec: str, threads: int, 
     writer.release()
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(folder / "clip.avi"), "-c:v", "libx264", "-pix_fmt",
                     "yuv420p", str(folder / "videos" / "clip.mp4")], check=True)
-    model = seeded_model(spec, 1, MIN_CONFIDENCE)
-    model.save_weights(folder / "weights.h5")
+    if weights is None:
+        weights = folder / "weights.h5"
+        seeded_model(spec, 1, MIN_CONFIDENCE).save_weights(weights)
     config = make_config(spec, 1, MIN_CONFIDENCE)
     settings = {"backbone": config.BACKBONE, "image_min_dim": config.IMAGE_MIN_DIM,
                 "image_max_dim": config.IMAGE_MAX_DIM, "detection_min_confidence": MIN_CONFIDENCE}
     (folder / "config.yaml").write_text(yaml.safe_dump({
-        "videos": "videos", "weights": str(folder / "weights.h5"), "model": settings,
+        "videos": "videos", "weights": str(Path(weights).resolve()), "model": settings,
         "segment": {"device": "cpu", **segment}}))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(folder),
@@ -286,7 +312,14 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=[name for name, *_ in VARIANTS],
                         help="only these of vidseg's rows (default: all)")
     parser.add_argument("--port", type=Path, help="a folder holding a TF2 port's mrcnn package (matterport_port.py)")
+    parser.add_argument("--weights", type=Path, help="a matterport-layout .h5 of COCO's 81 classes (mask_rcnn_coco.h5) "
+                                                     "in place of the seeded weights, for every row")
+    parser.add_argument("--images", type=Path, help="a folder of JPEG or PNG images to use as the frames (by name, "
+                                                    "scaled and centre-cut to 640x480), in place of scikit-image's")
     args = parser.parse_args()
+    for given in (args.weights, args.images):
+        if given is not None and not given.exists():
+            parser.error(f"{given} does not exist")
     if args.isa != "native" and os.environ.get("VIDSEG_BENCH_ISA") != args.isa:  # they hold from a process's start
         from isa import avx2_environment
 
@@ -309,11 +342,11 @@ def main() -> None:
               f"{streams} streams)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        index = write_jpegs(photos(args.frames), work)
+        index = write_jpegs(photos(args.frames, folder=args.images), work)
         rows = []
         for spec in args.configs if "models" in args.parts else []:
             rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native", args.port,
-                               args.variants or ())
+                               args.variants or (), args.weights)
         print("\n| config | variant | s/frame | frames/s | x matterport port | x matterport graph | x keras float32 | "
               "setup s | detections | keras float32's found | mask IoU | port's found | mask IoU |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -335,12 +368,12 @@ def main() -> None:
             print(f"| {row['variant']} | {row['segm_AP']:.3f} | {row['segm_AP50']:.3f} | {row['bbox_AP']:.3f} | "
                   f"{row['bbox_AP50']:.3f} |")
         if args.workflow_frames and "workflow" in args.parts:
-            frames = photos(args.workflow_frames)
+            frames = photos(args.workflow_frames, folder=args.images)
             spec = args.configs[0]
             print(f"\nWhole workflow, video to tables ({args.workflow_frames} frames of 640x480, {spec}, "
                   f"--cores {args.threads}, every start-up included):")
             for segment in ({}, {"engine": "openvino", "precision": "int8"}):
-                fps = workflow_fps(work, frames, spec, args.threads, segment)
+                fps = workflow_fps(work, frames, spec, args.threads, segment, args.weights)
                 print(f"  {segment or 'keras float32'}: {fps:.2f} frames/s", flush=True)
 
 

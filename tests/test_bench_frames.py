@@ -1,0 +1,36 @@
+"""The frames `benchmarks/runtimes.py --images DIR` times the runtimes on."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import runtimes  # noqa: E402
+
+
+def test_images_from_a_folder_are_scaled_cut_and_repeated_in_name_order(tmp_path):
+    tall = np.zeros((900, 300, 3), np.uint8)
+    tall[:, :, 2] = 255  # red in OpenCV's BGR
+    wide = np.zeros((240, 1280, 3), np.uint8)
+    wide[:, :, 1] = 255  # green
+    cv2.imwrite(str(tmp_path / "b.jpg"), wide)
+    cv2.imwrite(str(tmp_path / "a.png"), tall)
+    (tmp_path / "notes.txt").write_text("not an image")
+    frames = runtimes.photos(3, folder=tmp_path)
+    assert [f.shape for f in frames] == [(480, 640, 3)] * 3
+    centres = np.array([f[240, 320] for f in frames], np.int16)  # RGB; JPEG moves a value by a few
+    assert np.abs(centres - [(255, 0, 0), (0, 255, 0), (255, 0, 0)]).max() <= 3
+
+
+def test_a_folder_without_images_or_with_a_broken_one_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no .jpg, .jpeg, .png files there"):
+        runtimes.photos(2, folder=tmp_path)
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(SystemExit, match="broken.jpg is not an image OpenCV can read"):
+        runtimes.photos(2, folder=tmp_path)
