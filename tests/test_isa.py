@@ -47,12 +47,13 @@ def test_the_shim_hides_avx512_from_every_library_and_passes_real_faults_on(tmp_
 
 @needs_cc
 def test_avx2_environment_says_how_it_emulates(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "built"))  # the shim is built there, not in ~/.cache
     env, how = isa.avx2_environment()
     if cpuid_faulting():
-        assert env["LD_PRELOAD"].endswith(".so") and how.startswith("CPUID masked")
+        assert env["LD_PRELOAD"].startswith(str(tmp_path / "built")) and how.startswith("CPUID masked")
     else:
         assert env == isa.CAPS and "CPUID masking unavailable" in how
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing built there yet
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))  # nothing built there yet
     monkeypatch.setattr(isa.shutil, "which", lambda name: None)
     env, how = isa.avx2_environment()
     assert env == isa.CAPS
