@@ -28,7 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-KERNELS = {"tensorflow-avx2": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+from isa import CAPS
+
+KERNELS = {"tensorflow-avx2": CAPS,  # what an AVX2-only CPU runs by default
            "tensorflow": {"TF_ENABLE_ONEDNN_OPTS": "0"},
            "onednn-avx2": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
            "onednn": {"TF_ENABLE_ONEDNN_OPTS": "1"}}

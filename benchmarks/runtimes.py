@@ -151,16 +151,20 @@ VARIANTS = [  # (name, MaskRCNN options, engine, int8)
 ]
 
 
+def weights_file(spec: str, path: Path, weights: Path | None = None) -> Path:
+    """`weights` where given, else `spec`'s seeded weights saved to `path`: what a process of its own loads."""
+    if weights is None:
+        seeded_model(spec, 1, MIN_CONFIDENCE).save_weights(path)
+    return path if weights is None else weights
+
+
 def port_row(spec: str, port: Path, work: Path, count: int, threads: int, weights: Path | None = None) -> dict:
     """The matterport port's row for `spec`: the same weights (seeded, or `weights`) and frames, one frame a call."""
     import json
 
-    model = seeded_model(spec, 1, MIN_CONFIDENCE, weights)
+    weights = weights_file(spec, work / f"{spec}.h5", weights)
     config = work / f"{spec}.json"
-    if weights is None:
-        weights = work / f"{spec}.h5"
-        model.save_weights(weights)
-    config.write_text(json.dumps(model.config.to_dict()))
+    config.write_text(json.dumps(make_config(spec, 1, MIN_CONFIDENCE).to_dict()))
     out = work / f"{spec}-port.json"
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("matterport_port.py")), "--port", str(port),
                            "--weights", str(weights), "--config", str(config), "--frames-dir", str(work / "frames"),
@@ -284,9 +288,7 @@ def workflow_fps(work: Path, frames: list[np.ndarray], spec: str, threads: int, 
     writer.release()
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(folder / "clip.avi"), "-c:v", "libx264", "-pix_fmt",
                     "yuv420p", str(folder / "videos" / "clip.mp4")], check=True)
-    if weights is None:
-        weights = folder / "weights.h5"
-        seeded_model(spec, 1, MIN_CONFIDENCE).save_weights(weights)
+    weights = weights_file(spec, folder / "weights.h5", weights)
     config = make_config(spec, 1, MIN_CONFIDENCE)
     settings = {"backbone": config.BACKBONE, "image_min_dim": config.IMAGE_MIN_DIM,
                 "image_max_dim": config.IMAGE_MAX_DIM, "detection_min_confidence": MIN_CONFIDENCE}

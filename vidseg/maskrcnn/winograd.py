@@ -21,10 +21,10 @@ padded input, already in the order the matrix products read them: cut out by sli
 concatenations instead (the first version), they ran on OpenVINO's reference kernels and,
 with the transposes and layout changes around them, took about as long as the multiplies
 (ResNet-101@1024 under the AVX2 cap: the dense part 0.86-0.91x the time with the gather).
-The results differ from the direct convolution's by float
-rounding (about 2e-5 of the largest output). OpenVINO's float32 graphs use it
-(`vidseg.maskrcnn.engines`); ONNX Runtime's do not (tf2onnx ran out of memory on
-ResNet-101@1024's).
+The results differ from the direct convolution's by float rounding (about 2e-5 of the
+largest output). OpenVINO's float32 graphs use it (`vidseg.maskrcnn.engines`); ONNX
+Runtime's do not (tf2onnx ran out of memory on ResNet-101@1024's, and needed 16.4 GB for
+ResNet-50@512's).
 
 Written with TensorFlow ops: it is used when tracing the graphs the runtimes read
 (`vidseg.maskrcnn.export`), never in the Keras model's own path.
