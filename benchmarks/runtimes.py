@@ -158,6 +158,24 @@ def weights_file(spec: str, path: Path, weights: Path | None = None) -> Path:
     return path if weights is None else weights
 
 
+def weights_mismatch(weights: Path, specs: list[str]) -> str | None:
+    """Why `weights` cannot run `specs`' COCO configurations (a class count or backbone of its own), or None."""
+    from vidseg.core.errors import WeightsError
+    from vidseg.maskrcnn.h5file import weights_layout
+
+    try:
+        layout = weights_layout(weights)
+    except WeightsError as err:
+        return f"--weights: {err}"
+    for spec in specs:
+        config = make_config(spec, 1, MIN_CONFIDENCE).to_dict()
+        wrong = [f"{key} {value} (the config's {config[key]})" for key, value in layout.items() if config[key] != value]
+        if wrong:
+            return (f"--weights {weights} does not fit --configs {spec}: the file has {', '.join(wrong)}; the rows "
+                    f"need matterport's COCO layout (mask_rcnn_coco.h5: 81 classes) and a config of its backbone")
+    return None
+
+
 def port_row(spec: str, port: Path, work: Path, count: int, threads: int, weights: Path | None = None) -> dict:
     """The matterport port's row for `spec`: the same weights (seeded, or `weights`) and frames, one frame a call."""
     import json
@@ -333,6 +351,10 @@ def main() -> None:
     from vidseg.inference.cpu import has_bf16
     from vidseg.inference.threads import use_threads
 
+    if args.weights is not None:
+        mismatch = weights_mismatch(args.weights, args.configs)
+        if mismatch:
+            parser.error(mismatch)
     streams = use_threads(args.threads)
     isa = nominal_peak_gflops(args.threads)[1] if args.isa == "native" else \
         f"emulating an AVX2-only CPU, {os.environ['VIDSEG_BENCH_ISA_HOW']}"

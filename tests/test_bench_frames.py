@@ -34,3 +34,16 @@ def test_a_folder_without_images_or_with_a_broken_one_says_so(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(SystemExit, match="broken.jpg is not an image OpenCV can read"):
         runtimes.photos(2, folder=tmp_path)
+
+
+def test_weights_of_another_class_count_or_backbone_are_named_before_any_row_runs():
+    demo = Path(__file__).resolve().parents[1] / "models" / "shapes.h5"  # the demo model: 4 classes, ResNet-50
+    message = runtimes.weights_mismatch(demo, ["resnet50@512"])
+    assert message.startswith(f"--weights {demo} does not fit --configs resnet50@512") and "num_classes 4" in message
+    assert "81 classes" in message
+
+
+def test_an_unreadable_weights_file_is_named(tmp_path):
+    bad = tmp_path / "weights.h5"
+    bad.write_text("not HDF5")
+    assert runtimes.weights_mismatch(bad, ["resnet50@512"]) == f"--weights: file {str(bad)!r} is not an HDF5 weights file"
