@@ -13,21 +13,49 @@ from vidseg.maskrcnn.layers import conv
 from vidseg.maskrcnn.preprocess import mold_batch
 
 
+@pytest.mark.parametrize("tile", [4, 6])
 @pytest.mark.parametrize("shape", [(2, 16, 16, 8, 4), (1, 14, 14, 32, 16), (3, 13, 10, 5, 7), (1, 1, 1, 4, 4),
-                                   (1, 6, 3, 2, 2)])
-def test_conv3x3_is_the_direct_convolution(shape):
+                                   (1, 6, 3, 2, 2), (1, 18, 24, 16, 8)])
+def test_conv3x3_is_the_direct_convolution(shape, tile):
     n, h, w, c, k = shape
     rng = np.random.default_rng(sum(shape))
     x = rng.normal(size=(n, h, w, c)).astype(np.float32)
     kernel = rng.normal(size=(3, 3, c, k)).astype(np.float32)
     want = tf.nn.conv2d(x, kernel, 1, "SAME").numpy()
-    got = winograd.conv3x3(tf.constant(x), kernel).numpy()
+    got = winograd.conv3x3(tf.constant(x), kernel, tile).numpy()
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
     # traced with an unknown batch size, as the runtimes' graphs are
-    traced = tf.function(lambda t: winograd.conv3x3(t, kernel)).get_concrete_function(
+    traced = tf.function(lambda t: winograd.conv3x3(t, kernel, tile)).get_concrete_function(
         tf.TensorSpec([None, h, w, c], tf.float32))
     np.testing.assert_allclose(traced(tf.constant(x)).numpy(), got, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
+def test_f4x4_matrices_are_lavin_and_grays():
+    """Toom-Cook's construction from the points 0, +-1, +-2 and infinity gives the published F(4x4, 3x3)."""
+    a_t, g, b_t = winograd.matrices(4)
+    np.testing.assert_array_equal(b_t, [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                                        [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]])
+    np.testing.assert_allclose(g, [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                                   [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], rtol=1e-15)
+    np.testing.assert_array_equal(a_t, [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+                                        [0, 1, -1, 8, -8, 1]])
+
+
+@pytest.mark.parametrize("tile", sorted(winograd.POINTS))
+def test_each_tiles_matrices_compute_a_1d_correlation_exactly(tile):
+    """A^T ((G g) * (B^T d)) is the valid correlation of d (m+2 long) with g (3 taps), up to float64 rounding."""
+    a_t, g, b_t = winograd.matrices(tile)
+    rng = np.random.default_rng(tile)
+    d, taps = rng.normal(size=tile + 2), rng.normal(size=3)
+    np.testing.assert_allclose(a_t @ ((g @ taps) * (b_t @ d)), np.correlate(d, taps, "valid"), rtol=0, atol=1e-13)
+
+
+def test_each_layer_takes_the_tile_with_fewer_transformed_elements():
+    assert winograd.tile_for(256, 256) == winograd.tile_for(128, 128) == winograd.tile_for(64, 64) == 6
+    assert winograd.tile_for(32, 32) == winograd.tile_for(16, 16) == 4  # a tie: F(4x4)'s transforms cost less
+    assert winograd.tile_for(8, 8) == winograd.tile_for(4, 4) == 4
+    assert winograd.tile_for(18, 12) == winograd.tile_for(16, 12) == 6  # 3x2 tiles of 64 against 4x3 of 36
 
 
 def test_only_wide_float32_3x3_convolutions_of_stride_1_in_traced_graphs_take_it():
@@ -50,14 +78,15 @@ def test_the_windows_are_one_gather_and_the_output_one_transpose():
     """The tiles' overlapping windows: one gather from the padded input, not slices and concatenations (on
     OpenVINO those ran on reference kernels and cost as much as the multiplies); no crop where the tiles fit."""
     kernel = np.ones((3, 3, 8, 4), np.float32)
-    traced = tf.function(lambda t: winograd.conv3x3(t, kernel)).get_concrete_function(
-        tf.TensorSpec([None, 16, 12, 8], tf.float32))
-    ops = traced.graph.get_operations()
-    kinds = [op.type for op in ops]
-    assert kinds.count("GatherV2") == 1 and kinds.count("Transpose") == 1 and kinds.count("Pad") == 1
-    assert "ConcatV2" not in kinds
-    # the one slice reads the batch size off the input's shape
-    assert [op.inputs[0].op.type for op in ops if op.type in ("StridedSlice", "Slice")] == ["Shape"]
+    for size in ((16, 16), (18, 12)):  # F(4x4) and F(6x6), both without a crop
+        traced = tf.function(lambda t: winograd.conv3x3(t, kernel)).get_concrete_function(
+            tf.TensorSpec([None, *size, 8], tf.float32))
+        ops = traced.graph.get_operations()
+        kinds = [op.type for op in ops]
+        assert kinds.count("GatherV2") == 1 and kinds.count("Transpose") == 1 and kinds.count("Pad") == 1
+        assert "ConcatV2" not in kinds
+        # the one slice reads the batch size off the input's shape
+        assert [op.inputs[0].op.type for op in ops if op.type in ("StridedSlice", "Slice")] == ["Shape"]
 
 
 def _matmuls(function) -> int:
@@ -79,11 +108,14 @@ def test_the_dense_part_traced_for_runtimes_is_the_direct_one_up_to_rounding():
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_convolution_applied_at_several_levels_transforms_its_kernel_once():
-    """As the RPN's shared convolution on P2..P6: one kernel transform, three matrix products per application."""
+def test_a_convolution_applied_at_several_levels_transforms_its_kernel_once_per_tile():
+    """As the RPN's shared convolution on P2..P6: one kernel transform per tile side (P2..P4 by F(6x6), P5 and P6
+    by F(4x4) at 1024x1024), three matrix products per application."""
     layer = conv(8, 3, "shared", padding="same")
-    levels = [tf.TensorSpec([None, size, size, winograd.MIN_CHANNELS], tf.float32) for size in (8, 4)]
-    function = tf.function(lambda a, b: [layer(a), layer(b)])
+    sizes = (64, 8, 4)
+    assert [winograd.tile_for(s, s) for s in sizes] == [6, 4, 4]
+    levels = [tf.TensorSpec([None, size, size, winograd.MIN_CHANNELS], tf.float32) for size in sizes]
+    function = tf.function(lambda a, b, c: [layer(a), layer(b), layer(c)])
     with winograd.tracing():
         traced = function.get_concrete_function(*levels)
-    assert _matmuls(traced) == 1 + 2 * 3
+    assert _matmuls(traced) == 2 + 3 * 3

@@ -19,7 +19,7 @@ engine is chosen, with the weights then loaded:
 
 Why these (measured per CPU in docs/benchmarks.md, "Runtimes and int8" and the sections after it):
 OpenVINO's float32 graphs compute the wide 3x3 convolutions by Winograd's algorithm
-(`vidseg.maskrcnn.winograd`), a quarter of their multiplies; a runtime's direct convolution
+(`vidseg.maskrcnn.winograd`), a fifth to a quarter of their multiplies; a runtime's direct convolution
 already runs at the CPU's peak, so that is where float32 gains, on CPUs without AVX-512 most.
 ONNX Runtime gained as much from it, but tf2onnx ran out of 24 GB converting ResNet-101@1024's
 Winograd graph, so its graphs keep direct convolutions. The classifier head's graph takes its 1x1
