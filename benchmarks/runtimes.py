@@ -371,7 +371,8 @@ def main() -> None:
         for spec in args.configs if "models" in args.parts else []:
             rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native", args.port,
                                args.variants or (), args.weights)
-        print("\n| config | variant | s/frame | frames/s | x matterport port | x matterport graph | x keras float32 | "
+        print(f"\nOn {cpu_name()} ({isa}):")  # with the table, for whoever copies it alone
+        print("| config | variant | s/frame | frames/s | x matterport port | x matterport graph | x keras float32 | "
               "setup s | detections | keras float32's found | mask IoU | port's found | mask IoU |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for row in rows:
