@@ -46,4 +46,5 @@ def test_weights_of_another_class_count_or_backbone_are_named_before_any_row_run
 def test_an_unreadable_weights_file_is_named(tmp_path):
     bad = tmp_path / "weights.h5"
     bad.write_text("not HDF5")
-    assert runtimes.weights_mismatch(bad, ["resnet50@512"]) == f"--weights: file {str(bad)!r} is not an HDF5 weights file"
+    message = runtimes.weights_mismatch(bad, ["resnet50@512"])
+    assert message == f"--weights: file {str(bad)!r} is not an HDF5 weights file"
