@@ -4,8 +4,8 @@ The workflow's `plots` rule draws them per video into results/plots/<id>/, each 
 declared output (so Snakemake schedules, stores and reports them: `snakemake --report`);
 the HTML report's page shows them, and draws them into its own folder only for a video
 the rule has not drawn (a run stopped before, a failed job). Which file holds which
-figure is the run plan's (`vidseg.workflow.plan.PLOT_FILES`); here a figure is a kind:
-`FIGURES`.
+figure is the run plan's (`vidseg.workflow.plan.PLOT_FILES`); here a figure is a kind,
+one of its keys.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import Any, Mapping
 from vidseg.core.atomic import atomic_path
 from vidseg.core.errors import VidsegError
 
-FIGURES = ("detections", "tracks", "scores", "contact_sheet", "poster", "record")
-# record: each time plot's axis (plots.time_axis, by kind), the contact sheet's note ('' or why there is none), the
-# video's length
+# The record (kind "record"): each time plot's axis (plots.time_axis, by kind), the contact sheet's note ('' or why
+# there is none), the video's length
 
 
 def duration_of(data) -> float:
@@ -29,8 +28,8 @@ def duration_of(data) -> float:
 
 
 def draw_figures(data, annotated: str | Path | None, paths: Mapping[str, str | Path]) -> dict[str, Any]:
-    """Draw `data`'s (vidseg.report.data.VideoData) figures to `paths` (a path per kind of `FIGURES`), the contact
-    sheet and poster from the `annotated` video; write and return the record."""
+    """Draw `data`'s (vidseg.report.data.VideoData) figures to `paths` (a path per kind of `plan.PLOT_FILES`), the
+    contact sheet and poster from the `annotated` video; write and return the record."""
     from vidseg.report import plots
     from vidseg.report.data import SCORE_BINS
 

@@ -67,7 +67,7 @@ PATHS = {
     "trained_model_file": "models/{name}.yaml",
 }
 
-# The files of a video's figures in its plots folder, by kind (vidseg.report.figures.FIGURES).
+# The files of a video's figures in its plots folder, by kind (what vidseg.report.figures draws).
 PLOT_FILES = {"detections": "detections.png", "tracks": "tracks.png", "scores": "scores.png",
               "contact_sheet": "contact_sheet.png", "poster": "poster.png", "record": "figures.json"}
 
