@@ -161,15 +161,15 @@ def weights_file(spec: str, path: Path, weights: Path | None = None) -> Path:
 def weights_mismatch(weights: Path, specs: list[str]) -> str | None:
     """Why `weights` cannot run `specs`' COCO configurations (a class count or backbone of its own), or None."""
     from vidseg.core.errors import WeightsError
-    from vidseg.maskrcnn.h5file import weights_layout
+    from vidseg.maskrcnn.h5file import layout_mismatches, weights_layout
 
     try:
         layout = weights_layout(weights)
     except WeightsError as err:
         return f"--weights: {err}"
     for spec in specs:
-        config = make_config(spec, 1, MIN_CONFIDENCE).to_dict()
-        wrong = [f"{key} {value} (the config's {config[key]})" for key, value in layout.items() if config[key] != value]
+        wrong = [f"{key} {value} (the config's {wanted})"
+                 for key, value, wanted in layout_mismatches(layout, make_config(spec, 1, MIN_CONFIDENCE))]
         if wrong:
             return (f"--weights {weights} does not fit --configs {spec}: the file has {', '.join(wrong)}; the rows "
                     f"need matterport's COCO layout (mask_rcnn_coco.h5: 81 classes) and a config of its backbone")

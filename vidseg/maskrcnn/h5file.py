@@ -88,8 +88,10 @@ def weights_layout(path: str | Path) -> dict[str, object]:
     return layout
 
 
-def check_layout(layout: dict[str, object], config, source: str) -> None:
-    """`config` (a Config) has each value `layout` (from `weights_layout`) fixes; the error names the key to set."""
+def layout_mismatches(layout: dict[str, object], config) -> list[tuple[str, object, object]]:
+    """(key, the file's value, `config`'s) for each value `layout` (from `weights_layout`) fixes that `config` (a
+    Config) does not have, in `layout`'s order."""
+    wrong = []
     for key, value in layout.items():
         wanted = getattr(config, key.upper())
         if key == "backbone_width":  # the network rounds the scaled channel counts
@@ -97,8 +99,17 @@ def check_layout(layout: dict[str, object], config, source: str) -> None:
         else:
             same = wanted == value
         if not same:
-            raise WeightsError(
-                f"{source} has {key} {value}"
-                + (f" (layer {CLASS_LOGITS})" if key == "num_classes" else "")
-                + f", but the model config has {key} {wanted}; set 'model: {key}' to {value!r} to match the weights"
-                + (" (and 'class_names')" if key == "num_classes" else ""))
+            wrong.append((key, value, wanted))
+    return wrong
+
+
+def check_layout(layout: dict[str, object], config, source: str) -> None:
+    """`config` (a Config) has each value `layout` (from `weights_layout`) fixes; the error names the key to set."""
+    wrong = layout_mismatches(layout, config)
+    if wrong:
+        key, value, wanted = wrong[0]
+        raise WeightsError(
+            f"{source} has {key} {value}"
+            + (f" (layer {CLASS_LOGITS})" if key == "num_classes" else "")
+            + f", but the model config has {key} {wanted}; set 'model: {key}' to {value!r} to match the weights"
+            + (" (and 'class_names')" if key == "num_classes" else ""))
