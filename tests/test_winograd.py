@@ -13,7 +13,7 @@ from vidseg.maskrcnn.layers import conv
 from vidseg.maskrcnn.preprocess import mold_batch
 
 
-@pytest.mark.parametrize("tile", [4, 6])
+@pytest.mark.parametrize("tile", [4, 5, 6])
 @pytest.mark.parametrize("shape", [(2, 16, 16, 8, 4), (1, 14, 14, 32, 16), (3, 13, 10, 5, 7), (1, 1, 1, 4, 4),
                                    (1, 6, 3, 2, 2), (1, 18, 24, 16, 8)])
 def test_conv3x3_is_the_direct_convolution(shape, tile):
@@ -56,6 +56,8 @@ def test_each_layer_takes_the_tile_with_fewer_transformed_elements():
     assert winograd.tile_for(32, 32) == winograd.tile_for(16, 16) == 4  # a tie: F(4x4)'s transforms cost less
     assert winograd.tile_for(8, 8) == winograd.tile_for(4, 4) == 4
     assert winograd.tile_for(18, 12) == winograd.tile_for(16, 12) == 6  # 3x2 tiles of 64 against 4x3 of 36
+    assert winograd.tile_for(14, 14) == 5  # the mask head's: 3x3 tiles of 49 against 4x4 of 36 and 3x3 of 64
+    assert winograd.tile_for(15, 10) == 5 and winograd.tile_for(20, 20) == 5
 
 
 def test_only_wide_float32_3x3_convolutions_of_stride_1_in_traced_graphs_take_it():
@@ -78,7 +80,7 @@ def test_the_windows_are_one_gather_and_the_output_one_transpose():
     """The tiles' overlapping windows: one gather from the padded input, not slices and concatenations (on
     OpenVINO those ran on reference kernels and cost as much as the multiplies); no crop where the tiles fit."""
     kernel = np.ones((3, 3, 8, 4), np.float32)
-    for size in ((16, 16), (18, 12)):  # F(4x4) and F(6x6), both without a crop
+    for size in ((16, 16), (15, 10), (18, 12)):  # F(4x4), F(5x5) and F(6x6), each without a crop
         traced = tf.function(lambda t: winograd.conv3x3(t, kernel)).get_concrete_function(
             tf.TensorSpec([None, *size, 8], tf.float32))
         ops = traced.graph.get_operations()

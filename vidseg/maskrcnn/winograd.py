@@ -1,4 +1,4 @@
-"""3x3 convolutions by Winograd's minimal filtering, F(6x6, 3x3) or F(4x4, 3x3), for the graphs other runtimes run.
+"""3x3 convolutions by Winograd's minimal filtering, F(m x m, 3x3) for m = 4, 5, 6, in the graphs other runtimes run.
 
 A 3x3 "same" convolution of stride 1 computes each m x m block of outputs from an
 (m+2) x (m+2) tile of input in a transformed domain: U = G g G^T per kernel slice (a
@@ -9,10 +9,13 @@ and Y = A^T M A. For m = 6 that is 64 multiply-adds per input-output channel pai
 plus the two transforms, which cost more per output the larger the tile. The matrices
 come from Toom-Cook's construction (`matrices`; Lavin and Gray, "Fast Algorithms for
 Convolutional Neural Networks", 2016): points 0, +-1, +-2 and infinity for m = 4,
-+-1/2 added for m = 6. Each layer takes the tile with fewer transformed elements once
-its output is padded to whole tiles (`tile_for`): 6 at the pyramid's large levels, 4
-where they tie (32x32 and smaller). Single convolutions under the AVX2 mask, OpenVINO,
-one thread (docs/benchmarks.md, "F(6x6, 3x3)"): 256 channels at 256x256 ran in 420 ms
+1/2 added for m = 5, +-1/2 for m = 6. Each layer takes the tile with the fewest
+transformed elements once its output is padded to whole tiles (`tile_for`): 6 at the
+pyramid's large levels, 4 where 4 and 6 tie (32x32, 16x16), 5 on the mask head's 14x14
+(9 tiles of 49 against 16 of 36 for F(4x4)): the whole mask head then took 0.89x the
+time (median of 12 interleaved rounds, 8 detections, one thread under the AVX2 mask),
+its error 1.4e-5 of the largest output against F(4x4)'s 1.1e-5. Single convolutions
+under the AVX2 mask, OpenVINO, one thread (docs/benchmarks.md, "F(6x6, 3x3)"): 256 channels at 256x256 ran in 420 ms
 by F(6x6) against 545 by F(4x4) and 1011 directly, at 64x64 in 29 against 39; the
 error grew from 1.6e-5 to 2.3e-5 of the largest output. In ResNet-101@1024's whole dense
 part (one thread, interleaved) the per-layer choice took 0.93x the time of F(4x4)
@@ -51,12 +54,13 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial import polynomial
 
-POINTS = {4: (0, 1, -1, 2, -2), 6: (0, 1, -1, 2, -2, 1 / 2, -1 / 2)}  # F(m x m, 3x3)'s finite points, by m
+# F(m x m, 3x3)'s finite points, by m
+POINTS = {4: (0, 1, -1, 2, -2), 5: (0, 1, -1, 2, -2, 1 / 2), 6: (0, 1, -1, 2, -2, 1 / 2, -1 / 2)}
 
 
 def tile_for(h: int, w: int) -> int:
     """The output tile side m for an h x w output: the one with the fewest transformed elements (the products'
-    size), F(4x4, 3x3) where they tie (its transforms cost less per element)."""
+    size), the smaller tile where they tie (its transforms cost less per element)."""
     return min(POINTS, key=lambda m: (-(-h // m) * -(-w // m) * (m + 2) ** 2, m))
 
 
