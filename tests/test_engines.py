@@ -75,29 +75,47 @@ def test_engine_streams_called_at_once_give_what_one_call_gives(demo, scenes, en
             np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_an_engines_mask_head_runs_on_the_real_detections_in_chunks_of_one_shape(demo, monkeypatch):
-    """Frames of 11 and 3 detections in 16 slots: 14 detections in two calls of MASK_CHUNK (8), each detection's
-    mask of its own class back in its slot, the slots past a frame's count zero."""
+@pytest.mark.parametrize("count, calls", [((11, 3), [8, 8]), ((11, 2), [8, 8]), ((9, 3), [8, 4]), ((0, 2), [2]),
+                                          ((1, 0), [1]), ((16, 0), [8, 8])])
+def test_an_engines_mask_head_runs_on_the_real_detections_in_chunks(demo, monkeypatch, count, calls):
+    """Frames of `count` detections in 16 slots: calls of MASK_CHUNK (8) and one for the rest, rounded up to a power
+    of two; each detection with its class, its mask back in its slot, the slots past a frame's count zero."""
     from vidseg.maskrcnn.model import MASK_CHUNK
 
     rng = np.random.default_rng(0)
     pooled = rng.standard_normal((2, 16, 2, 2, 3)).astype(np.float32)
     class_ids = rng.integers(0, 5, (2, 16)).astype(np.int32)
-    count = np.array([11, 3])
+    count = np.array(count)
     shapes = []
 
-    def mask_head(x):  # per ROI and class a distinct constant mask: (the ROI's first value) * 10 + class
-        shapes.append(x.shape)
-        return {"masks": x[:, :, :1, :1, :1] * 10 + np.arange(5, dtype=np.float32) + np.zeros((1, 1, 4, 4, 5))}
+    def mask_head(x, own):  # per ROI a distinct constant mask: (the ROI's first value) * 10 + its class
+        shapes.append((x.shape, own.shape))
+        return {"masks": x[:, :, :1, :1, 0] * 10 + own[:, :, None, None] + np.zeros((1, 1, 4, 4))}
 
     monkeypatch.setattr(demo, "_parts", Engine("fake", None, None, mask_head))
     masks = demo._engine_masks(pooled, class_ids, count, lambda name, part, *args: part(*args))
-    assert shapes == [(1, MASK_CHUNK, 2, 2, 3)] * 2
+    assert MASK_CHUNK == 8 and shapes == [((1, n, 2, 2, 3), (1, n)) for n in calls]
     assert masks.shape == (2, 16, 4, 4)
     for i in range(2):
         for j in range(16):
             want = pooled[i, j, 0, 0, 0] * 10 + class_ids[i, j] if j < count[i] else 0.0
             np.testing.assert_allclose(masks[i, j], want, rtol=1e-6)
+
+
+def test_the_mask_head_for_each_rois_own_class_equals_every_class_picked_by_class():
+    """The runtimes' mask head takes each ROI's class and computes only its mask: the same as every class's masks
+    picked by class, up to float rounding."""
+    from conftest import seeded_model
+
+    head = seeded_model(0).network.mask_head
+    rng = np.random.default_rng(3)
+    pooled = rng.standard_normal((2, 5, 14, 14, head.convs[0].kernel.shape[2])).astype(np.float32)
+    class_ids = rng.integers(0, head.mask.filters, (2, 5)).astype(np.int32)
+    every = np.asarray(head(pooled))
+    own = np.asarray(head(pooled, class_ids))
+    assert every.shape[-1] == head.mask.filters and own.shape == every.shape[:-1]
+    np.testing.assert_allclose(own, np.take_along_axis(every, class_ids[:, :, None, None, None], -1)[..., 0],
+                               rtol=0, atol=1e-6)
 
 
 def test_an_engine_compiles_the_weights_loaded_after_it():

@@ -24,7 +24,10 @@ already runs at the CPU's peak, so that is where float32 gains, on CPUs without 
 ONNX Runtime gained as much from it, but tf2onnx ran out of 24 GB converting ResNet-101@1024's
 Winograd graph, so its graphs keep direct convolutions. The classifier head's graph takes its 1x1
 convolution as a matrix product (OpenVINO ran the convolution over 1,000 ROIs 4.6x slower), and
-the mask head runs on the frames' real detections in calls of `model.MASK_CHUNK`. "keras" stays
+the mask head runs on the frames' real detections in calls of `model.MASK_CHUNK` (the rest in one
+call rounded up to a power of two), each detection's mask of its own class only (its last 1x1
+convolution on one kernel column of K; with F(5x5, 3x3) on its 14x14, 0.81x the time of every
+class by F(4x4, 3x3), under the AVX2 mask on one thread). "keras" stays
 the default: no conversion, no extra packages, and its tables are the reference the others are
 checked against.
 Float32 detections match Keras's up to float rounding (tests/test_engines.py).
@@ -49,12 +52,13 @@ PARTS = ("dense", "classifier", "mask_head")
 CLASSIFIER_CALIBRATION = 8  # frames whose pooled proposals calibrate the classifier head (50 MB each at 1000 ROIs)
 MASK_CALIBRATION_ROIS = 32  # the best proposals of each calibration frame that calibrate the mask head
 
-Part = Callable[[np.ndarray], dict]
-"""`run(input) -> outputs by name (export.OUTPUTS[part])`, numpy in and out."""
+Part = Callable[..., dict]
+"""`run(*inputs) -> outputs by name (export.OUTPUTS[part])`, numpy in and out, the inputs in `export.input_specs`'s
+order."""
 
 
 class Engine(NamedTuple):
-    """The parts under one runtime: `dense(images)`, `classifier(pooled)`, `mask_head(pooled)`."""
+    """The parts under one runtime: `dense(images)`, `classifier(pooled)`, `mask_head(pooled, class_ids)`."""
 
     name: str
     dense: Part
@@ -80,37 +84,40 @@ def build_engine(engine: str, model, streams: int = 1, gpu: bool = False,
     return Engine(engine, *(build(part) for part in PARTS))
 
 
-def calibration_inputs(model, images: np.ndarray) -> dict[str, list[np.ndarray]]:
-    """What each part sees on the calibration `images`, one frame at a time (computed by the Keras model):
-    the images; the pooled proposals (the classifier head's input); the pooled best proposals (the mask head
-    runs on detections, which are refined proposals)."""
+def calibration_inputs(model, images: np.ndarray) -> dict[str, list[tuple[np.ndarray, ...]]]:
+    """What each part sees on the calibration `images`, one frame at a time (computed by the Keras model), as
+    tuples of its inputs: the images; the pooled proposals (the classifier head's input); the pooled best
+    proposals with the classes the classifier head gives them (the mask head runs on detections, which are
+    refined proposals)."""
     net = model.network
     out = {part: [] for part in PARTS}
     for i in range(len(images)):
         image = images[i:i + 1]
         feature_maps, rpn_probs, rpn_deltas = model._features(image)
         rois, pooled = net.pooled_proposals(feature_maps, rpn_probs, rpn_deltas)
-        out["dense"].append(image)
+        out["dense"].append((image,))
         if i < CLASSIFIER_CALIBRATION:
-            out["classifier"].append(np.asarray(pooled))
+            out["classifier"].append((np.asarray(pooled),))
+        classes = np.argmax(np.asarray(net.classifier(pooled[:, :MASK_CALIBRATION_ROIS])[1]), -1).astype(np.int32)
         best = rois[:, :MASK_CALIBRATION_ROIS]
-        out["mask_head"].append(np.asarray(net.pool(feature_maps, best, model.config.MASK_POOL_SIZE)))
+        out["mask_head"].append((np.asarray(net.pool(feature_maps, best, model.config.MASK_POOL_SIZE)), classes))
     return out
 
 
-def _per_shape(build: Callable[[tuple], Part]) -> Part:
-    """A part compiling one static-shape graph per input shape it meets (`build(shape)`), under a lock: one per
-    batch size (the mask head takes `model.MASK_CHUNK` detections a call)."""
+def _per_shape(build: Callable[[tuple], Part], dtypes: list) -> Part:
+    """A part compiling one static-shape graph per input shapes it meets (`build(shapes)`), under a lock: one per
+    batch size (the mask head takes `model.MASK_CHUNK` detections a call). The inputs are cast to `dtypes`."""
     graphs: dict[tuple, Part] = {}
     lock = threading.Lock()
 
-    def run(x):
-        x = np.ascontiguousarray(x, np.float32)
-        if x.shape not in graphs:
+    def run(*inputs):
+        inputs = tuple(np.ascontiguousarray(x, dtype) for x, dtype in zip(inputs, dtypes, strict=True))
+        shapes = tuple(x.shape for x in inputs)
+        if shapes not in graphs:
             with lock:
-                if x.shape not in graphs:
-                    graphs[x.shape] = build(x.shape)
-        return graphs[x.shape](x)
+                if shapes not in graphs:
+                    graphs[shapes] = build(shapes)
+        return graphs[shapes](*inputs)
 
     return run
 
@@ -127,38 +134,40 @@ def _openvino(model, streams: int, samples: dict | None) -> Callable[[str], Part
         # any batch (and detection count); int8 quantizes the direct convolutions (Winograd's transformed
         # inputs span wider ranges than 8 bits keep)
         graph = ov.convert_model(concrete_function(model, name, fast_3x3=samples is None))
+        specs = input_specs(model, name)
+        names = [spec.name for spec in specs]
         if samples is not None:
-            graph = quantize(graph, samples[name], name)
-        input_name = input_specs(model, name)[0].name
+            graph = quantize(graph, [dict(zip(names, inputs)) for inputs in samples[name]], name)
 
-        def build(shape: tuple) -> Part:
-            graph.reshape({input_name: list(shape)})  # static shapes compile to faster kernels
+        def build(shapes: tuple) -> Part:
+            graph.reshape({n: list(shape) for n, shape in zip(names, shapes)})  # static shapes: faster kernels
             # threads not pinned to cores: the parts' streams and TensorFlow's threads between them share the
             # job's cores (pinned: 0.94x Keras's speed against 1.30x unpinned, ResNet-50@512 on 2 cores)
             compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "ENABLE_CPU_PINNING": False,
                                                          "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams})
             outputs = {o.get_any_name(): o for o in compiled.outputs}
             local = threading.local()  # one infer request per calling thread
-            log.info("OpenVINO %s runs the %s in %s (input %s, %d stream%s)", ov.get_version(), name, precision,
-                     list(shape), streams, "" if streams == 1 else "s")
+            log.info("OpenVINO %s runs the %s in %s (inputs %s, %d stream%s)", ov.get_version(), name, precision,
+                     [list(shape) for shape in shapes], streams, "" if streams == 1 else "s")
 
-            def infer(x):
+            def infer(*inputs):
                 request = getattr(local, "request", None)
                 if request is None:
                     request = local.request = compiled.create_infer_request()
-                result = request.infer({input_name: x})  # copies out of the request's buffers
+                result = request.infer(dict(zip(names, inputs)))  # copies out of the request's buffers
                 return {key: result[output] for key, output in outputs.items()}
 
             return infer
 
-        return _per_shape(build)
+        return _per_shape(build, [spec.dtype.as_numpy_dtype for spec in specs])
 
     return part
 
 
-def quantize(graph, samples: list[np.ndarray], part: str = "dense"):
+def quantize(graph, samples: list, part: str = "dense"):
     """The OpenVINO `graph` of `part` with int8 weights and activations (NNCF post-training quantization), its
-    activation ranges taken from `samples` (its inputs on frames like the ones it will run on)."""
+    activation ranges taken from `samples` (its inputs on frames like the ones it will run on: arrays, or dicts
+    of them by input name)."""
     try:
         import nncf
     except ImportError:
@@ -184,8 +193,10 @@ def _onnxruntime(model, gpu: bool) -> Callable[[str], Part]:
         options.intra_op_num_threads = 1  # one thread per model stream: the job's streams call at once
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(onnx_proto(model, name).SerializeToString(), options, providers=providers)
-        names, input_name = list(OUTPUTS[name]), session.get_inputs()[0].name
+        names, inputs = list(OUTPUTS[name]), [i.name for i in session.get_inputs()]
+        dtypes = [spec.dtype.as_numpy_dtype for spec in input_specs(model, name)]
         log.info("ONNX Runtime %s runs the %s (%s)", ort.__version__, name, providers[0])
-        return lambda x: dict(zip(names, session.run(names, {input_name: np.ascontiguousarray(x, np.float32)})))
+        return lambda *xs: dict(zip(names, session.run(names, {
+            i: np.ascontiguousarray(x, dtype) for i, x, dtype in zip(inputs, xs, dtypes, strict=True)})))
 
     return part

@@ -58,7 +58,7 @@ DENSE_TOLERANCE = 1e-3
 
 def input_specs(model, part: str) -> list:
     """The `tf.TensorSpec`s of `part`'s inputs, any batch size. The heads take pooled ROIs: all the proposals
-    (classifier), any number of detections (mask_head)."""
+    (classifier), any number of detections with their class ids (mask_head)."""
     import tensorflow as tf
 
     config = model.config
@@ -69,7 +69,8 @@ def input_specs(model, part: str) -> list:
                               name="pooled")]
     if part == "mask_head":
         pool = int(config.MASK_POOL_SIZE)
-        return [tf.TensorSpec([None, None, pool, pool, depth], tf.float32, name="pooled")]
+        return [tf.TensorSpec([None, None, pool, pool, depth], tf.float32, name="pooled"),
+                tf.TensorSpec([None, None], tf.int32, name="class_ids")]
     specs = [tf.TensorSpec([None, size, size, 3], tf.float32, name="images")]
     if part == "whole":
         specs.append(tf.TensorSpec([None, 4], tf.float32, name="windows"))
@@ -96,7 +97,7 @@ def graph_function(model, part: str):
             return {"class_probs": class_probs, "box_deltas": box_deltas}
         return classifier
     if part == "mask_head":
-        return lambda pooled: {"masks": net.mask_head(pooled)}
+        return lambda pooled, class_ids: {"masks": net.mask_head(pooled, class_ids)}  # each ROI's own class
     raise VidsegError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
 
 

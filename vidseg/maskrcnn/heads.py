@@ -64,7 +64,7 @@ class ClassifierHead(Composite):
 
 
 class MaskHead(Composite):
-    """Pooled ROIs [B, N, 14, 14, C] -> per-class mask probabilities [B, N, 28, 28, K]."""
+    """Pooled ROIs [B, N, 14, 14, C] -> per-class mask probabilities [B, N, 28, 28, K] (or each ROI's own class's)."""
 
     def __init__(self, num_classes: int, conv_size: int = 256, **kw):
         super().__init__(name="mrcnn_mask_head", **kw)
@@ -79,11 +79,22 @@ class MaskHead(Composite):
             out += [c, b]
         return out + [self.deconv, self.mask]
 
-    def call(self, pooled):
+    def call(self, pooled, class_ids=None):
+        """Pooled ROIs [B, N, 14, 14, C] -> mask probabilities [B, N, 28, 28, K] of every class or, given
+        `class_ids` [B, N], [B, N, 28, 28] of each ROI's own class: the last 1x1 convolution then takes only that
+        class's kernel column, 1/K of its multiply-adds (the runtimes' graphs, vidseg.maskrcnn.engines; the same
+        sums, in another order)."""
         x, batch, n = _merge_rois(pooled)
         for c, b in zip(self.convs, self.bns):
             x = ops.relu(b(c(x)))
         x = ops.relu(self.deconv(x))
-        x = ops.sigmoid(self.mask(x))
         shape = ops.shape(x)
-        return ops.reshape(x, (batch, n, shape[1], shape[2], shape[3]))
+        if class_ids is None:
+            x = ops.sigmoid(self.mask(x))
+            return ops.reshape(x, (batch, n, shape[1], shape[2], -1))
+        own = ops.reshape(ops.cast(class_ids, "int32"), (-1,))
+        kernels = ops.take(ops.transpose(ops.reshape(self.mask.kernel, (shape[3], -1))), own, axis=0)  # [M, C]
+        flat = ops.reshape(x, (-1, shape[1] * shape[2], shape[3]))  # [M, h*w, C]
+        logits = ops.squeeze(ops.matmul(flat, ops.expand_dims(ops.cast(kernels, x.dtype), -1)), -1)
+        logits = logits + ops.expand_dims(ops.cast(ops.take(self.mask.bias, own, axis=0), x.dtype), -1)
+        return ops.reshape(ops.sigmoid(logits), (batch, n, shape[1], shape[2]))

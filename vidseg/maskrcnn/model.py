@@ -152,7 +152,7 @@ def _run_part(name: str, part: Callable, *args):
     return part(*args)
 
 
-MASK_CHUNK = 8  # detections per call of an engine's mask head (per detection as fast as 32 or 64 at once)
+MASK_CHUNK = 8  # detections per call of an engine's mask head (per detection as fast as 12 or 16 at once)
 
 
 def mask_slots(count: int, max_instances: int) -> int:
@@ -266,16 +266,22 @@ class MaskRCNN:
         return out
 
     def _engine_masks(self, pooled: np.ndarray, class_ids: np.ndarray, count: np.ndarray, run: PartRunner) -> np.ndarray:
-        """The engine's mask head on the frames' detections only, `MASK_CHUNK` at a time -> [B, n, m, m] (slots past
-        a frame's count zero). One input shape for every batch, where whole slot counts (`mask_slots`) would
-        compile a graph per power of two and compute up to twice the detections."""
+        """The engine's mask head on the frames' detections only, each for its own class -> [B, n, m, m] (slots past
+        a frame's count zero). In calls of `MASK_CHUNK` detections and one for the rest, rounded up to a power of
+        two: four input shapes at most, where whole slot counts (`mask_slots`) would compile a graph per power of
+        two up to D and compute up to twice the detections."""
         frame, slot = np.nonzero(np.arange(pooled.shape[1]) < count[:, None])  # the real detections, in order
-        real = np.zeros((-(-len(frame) // MASK_CHUNK) * MASK_CHUNK, *pooled.shape[2:]), np.float32)
+        rest = len(frame) % MASK_CHUNK
+        calls = [MASK_CHUNK] * (len(frame) // MASK_CHUNK) + ([1 << (rest - 1).bit_length()] if rest else [])
+        real = np.zeros((sum(calls), *pooled.shape[2:]), np.float32)
         real[:len(frame)] = pooled[frame, slot]
-        probs = np.concatenate([run("masks", self._parts.mask_head, real[None, i:i + MASK_CHUNK])["masks"][0]
-                                for i in range(0, len(real), MASK_CHUNK)])  # [T, m, m, K]
-        masks = np.zeros((*pooled.shape[:2], *probs.shape[1:3]), np.float32)
-        masks[frame, slot] = probs[np.arange(len(frame)), :, :, class_ids[frame, slot]]  # each its own class
+        own = np.zeros(len(real), np.int32)  # the padding's class 0 (background) is as good as any
+        own[:len(frame)] = class_ids[frame, slot]
+        starts = np.cumsum([0] + calls[:-1])
+        probs = np.concatenate([run("masks", self._parts.mask_head, real[None, i:i + n], own[None, i:i + n])["masks"][0]
+                                for i, n in zip(starts, calls)])  # [T, m, m]
+        masks = np.zeros((*pooled.shape[:2], *probs.shape[1:]), np.float32)
+        masks[frame, slot] = probs[:len(frame)]
         return masks
 
     def _slots(self, out: dict) -> int:
