@@ -104,14 +104,19 @@ def calibration_inputs(model, images: np.ndarray) -> dict[str, list[tuple[np.nda
     return out
 
 
-def _per_shape(build: Callable[[tuple], Part], dtypes: list) -> Part:
+def _contiguous(inputs: tuple, specs: list) -> tuple[np.ndarray, ...]:
+    """A part's `inputs` as contiguous arrays of their `specs`' (`export.input_specs`) dtypes, what runtimes take."""
+    return tuple(np.ascontiguousarray(x, spec.dtype.as_numpy_dtype) for x, spec in zip(inputs, specs, strict=True))
+
+
+def _per_shape(build: Callable[[tuple], Part], specs: list) -> Part:
     """A part compiling one static-shape graph per input shapes it meets (`build(shapes)`), under a lock: one per
-    batch size (the mask head takes `model.MASK_CHUNK` detections a call). The inputs are cast to `dtypes`."""
+    batch size (the mask head takes calls of up to `model.MASK_CHUNK` detections). Inputs as `_contiguous`."""
     graphs: dict[tuple, Part] = {}
     lock = threading.Lock()
 
     def run(*inputs):
-        inputs = tuple(np.ascontiguousarray(x, dtype) for x, dtype in zip(inputs, dtypes, strict=True))
+        inputs = _contiguous(inputs, specs)
         shapes = tuple(x.shape for x in inputs)
         if shapes not in graphs:
             with lock:
@@ -159,7 +164,7 @@ def _openvino(model, streams: int, samples: dict | None) -> Callable[[str], Part
 
             return infer
 
-        return _per_shape(build, [spec.dtype.as_numpy_dtype for spec in specs])
+        return _per_shape(build, specs)
 
     return part
 
@@ -193,10 +198,8 @@ def _onnxruntime(model, gpu: bool) -> Callable[[str], Part]:
         options.intra_op_num_threads = 1  # one thread per model stream: the job's streams call at once
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(onnx_proto(model, name).SerializeToString(), options, providers=providers)
-        names, inputs = list(OUTPUTS[name]), [i.name for i in session.get_inputs()]
-        dtypes = [spec.dtype.as_numpy_dtype for spec in input_specs(model, name)]
+        names, inputs, specs = list(OUTPUTS[name]), [i.name for i in session.get_inputs()], input_specs(model, name)
         log.info("ONNX Runtime %s runs the %s (%s)", ort.__version__, name, providers[0])
-        return lambda *xs: dict(zip(names, session.run(names, {
-            i: np.ascontiguousarray(x, dtype) for i, x, dtype in zip(inputs, xs, dtypes, strict=True)})))
+        return lambda *xs: dict(zip(names, session.run(names, dict(zip(inputs, _contiguous(xs, specs))))))
 
     return part

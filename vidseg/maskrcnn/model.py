@@ -272,14 +272,13 @@ class MaskRCNN:
         two up to D and compute up to twice the detections."""
         frame, slot = np.nonzero(np.arange(pooled.shape[1]) < count[:, None])  # the real detections, in order
         rest = len(frame) % MASK_CHUNK
-        calls = [MASK_CHUNK] * (len(frame) // MASK_CHUNK) + ([1 << (rest - 1).bit_length()] if rest else [])
+        calls = [MASK_CHUNK] * (len(frame) // MASK_CHUNK) + ([mask_slots(rest, MASK_CHUNK)] if rest else [])
         real = np.zeros((sum(calls), *pooled.shape[2:]), np.float32)
         real[:len(frame)] = pooled[frame, slot]
         own = np.zeros(len(real), np.int32)  # the padding's class 0 (background) is as good as any
         own[:len(frame)] = class_ids[frame, slot]
-        starts = np.cumsum([0] + calls[:-1])
         probs = np.concatenate([run("masks", self._parts.mask_head, real[None, i:i + n], own[None, i:i + n])["masks"][0]
-                                for i, n in zip(starts, calls)])  # [T, m, m]
+                                for i, n in zip(range(0, len(real), MASK_CHUNK), calls)])  # [T, m, m]
         masks = np.zeros((*pooled.shape[:2], *probs.shape[1:]), np.float32)
         masks[frame, slot] = probs[:len(frame)]
         return masks
