@@ -196,7 +196,7 @@ def nominal_peak_gflops(cores: int) -> tuple[float, str]:
     clock, so the real peak can be higher). bfloat16 dot products (AVX512-BF16)
     do twice the multiply-adds of float32 per instruction.
     """
-    from vidseg.inference.cpu import cpu_flags, has_bf16
+    from vidseg.core.cpu import cpu_flags, has_bf16
 
     try:
         info = open("/proc/cpuinfo").read()
@@ -239,7 +239,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from vidseg.inference.cpu import has_bf16
+    from vidseg.core.cpu import has_bf16
     from vidseg.inference.threads import usable_cores
     from vidseg.media.synthetic import write_video
 

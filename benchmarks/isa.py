@@ -13,8 +13,10 @@ Two ways, the first where this machine allows it:
   MLAS takes no cap: ONNX Runtime's kernels, and OpenVINO's fully connected layers that run on
   MLAS, keep the CPU's AVX-512.
 
-Either way the cores, clocks and caches are this machine's: an emulation of an AVX2 CPU's
-instruction set, not of its speed.
+Either way vidseg's own reading of the CPU's flags (`vidseg.core.cpu`, from /proc/cpuinfo, which
+neither reaches) gets a copy without the masked ones (`VIDSEG_CPUINFO`), so its choices are an AVX2
+CPU's too (int8 keeps the classifier head in float32 there). The cores, clocks and caches are this
+machine's: an emulation of an AVX2 CPU's instruction set, not of its speed.
 """
 
 from __future__ import annotations
@@ -28,16 +30,22 @@ from pathlib import Path
 
 SHIM_SOURCE = Path(__file__).with_name("avx2_cpuid.c")
 CAPS = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+MASKED_FLAGS = ("avx512", "avx_vnni", "avx_ifma", "avx_ne_convert", "amx")  # /proc/cpuinfo's names of them
 # glibc picked its string functions before the shim loaded: mask AVX-512 there too
 GLIBC_MASK = "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD"
 PROBE = ("from numpy._core._multiarray_umath import __cpu_features__ as f; "
          "import sys; sys.exit(0 if f['AVX2'] and not f['AVX512F'] else 1)")
 
 
+def cache_dir() -> Path:
+    """Where the shim and the masked copy of /proc/cpuinfo are kept."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidseg"
+
+
 def build_shim(cache: Path | None = None) -> Path:
     """avx2_cpuid.c built into a shared library (once per source text); raises OSError without `cc`."""
     source = SHIM_SOURCE.read_bytes()
-    cache = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidseg"
+    cache = cache or cache_dir()
     library = cache / f"avx2_cpuid-{hashlib.sha256(source).hexdigest()[:12]}.so"
     if not library.exists():
         compiler = shutil.which("cc") or shutil.which("gcc")
@@ -54,10 +62,32 @@ def build_shim(cache: Path | None = None) -> Path:
 
 
 def masked_environment(library: Path) -> dict[str, str]:
-    """The variables that load the shim into a process and every process it starts."""
+    """The variables that load the shim into a process and every process it starts, and point vidseg's own
+    reading of the CPU's flags (`vidseg.core.cpu`, from /proc/cpuinfo, which CPUID masking does not reach) at a
+    copy without the masked ones."""
     preload = " ".join(filter(None, [str(library), os.environ.get("LD_PRELOAD", "")]))
     tunables = ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES", ""), GLIBC_MASK]))
-    return {"LD_PRELOAD": preload, "GLIBC_TUNABLES": tunables, "AVX2_CPUID_REQUIRED": "1"}
+    return {"LD_PRELOAD": preload, "GLIBC_TUNABLES": tunables, "AVX2_CPUID_REQUIRED": "1",
+            "VIDSEG_CPUINFO": str(masked_cpuinfo(library.parent))}
+
+
+def masked_cpuinfo(cache: Path, cpuinfo: Path = Path("/proc/cpuinfo")) -> Path:
+    """A copy of `cpuinfo` in `cache` whose flags lines lack what the shim masks (AVX-512, AVX-VNNI, AVX-IFMA,
+    AMX and the like: every flag starting with one of `MASKED_FLAGS`)."""
+    def keep(line: str) -> str:
+        if not line.startswith("flags"):
+            return line
+        name, _, flags = line.partition(":")
+        return f"{name}:" + "".join(f" {flag}" for flag in flags.split() if not flag.startswith(MASKED_FLAGS)) + "\n"
+
+    text = "".join(keep(line) for line in cpuinfo.read_text().splitlines(keepends=True))
+    cache.mkdir(parents=True, exist_ok=True)
+    copy = cache / f"cpuinfo-avx2-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    if not copy.exists():
+        partial = copy.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(text)
+        partial.replace(copy)
+    return copy
 
 
 def avx2_environment() -> tuple[dict[str, str], str]:
@@ -75,5 +105,6 @@ def avx2_environment() -> tuple[dict[str, str], str]:
         if probe.returncode == 0:
             return env, "CPUID masked to AVX2 (benchmarks/avx2_cpuid.c): every library picks its AVX2 kernels itself"
         why = (probe.stderr.strip().splitlines() or ["the probe still saw AVX-512"])[-1]
-    return dict(CAPS), (f"capped: {' '.join(f'{k}={v}' for k, v in CAPS.items())}; ONNX Runtime's and OpenVINO's "
-                        f"MLAS kernels are not (CPUID masking unavailable: {why})")
+    caps = " ".join(f"{k}={v}" for k, v in CAPS.items())
+    return ({**CAPS, "VIDSEG_CPUINFO": str(masked_cpuinfo(cache_dir()))},
+            f"capped: {caps}; ONNX Runtime's and OpenVINO's MLAS kernels are not (CPUID masking unavailable: {why})")

@@ -348,7 +348,7 @@ def main() -> None:
                   {**os.environ, **env, "VIDSEG_BENCH_ISA": args.isa, "VIDSEG_BENCH_ISA_HOW": how})
 
     from bench import cpu_name, nominal_peak_gflops
-    from vidseg.inference.cpu import has_bf16
+    from vidseg.core.cpu import has_bf16
     from vidseg.inference.threads import use_threads
 
     if args.weights is not None:

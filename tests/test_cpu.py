@@ -1,4 +1,4 @@
-"""CPU feature detection behind the precision warning (vidseg/inference/cpu.py), and a segment job's tables: the same
+"""CPU feature detection behind the precision warning (vidseg/core/cpu.py), and a segment job's tables: the same
 whatever its thread count, under either of TensorFlow's CPU kernel sets."""
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from vidseg.inference.cpu import cpu_flags, has_bf16, precision_warning
+from vidseg.core.cpu import cpu_flags, has_bf16, has_int8_dot, precision_warning
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -30,6 +30,12 @@ def test_bf16_needs_avx512_bf16_or_amx():
     assert has_bf16(cpu_flags(ZEN4))
     assert not has_bf16(cpu_flags(ZEN2))
     assert has_bf16({"amx_bf16", "amx_tile"})
+
+
+def test_int8_dot_products_need_vnni_or_amx():
+    assert has_int8_dot(cpu_flags(ZEN4))
+    assert not has_int8_dot(cpu_flags(ZEN2))
+    assert has_int8_dot({"avx2", "avx_vnni"}) and has_int8_dot({"amx_int8", "amx_tile"})
 
 
 def test_precision_warning_only_where_16_bit_math_is_emulated():

@@ -10,7 +10,7 @@ from pycocotools import mask as mask_utils
 
 from vidseg.core.errors import VidsegError
 from vidseg.inference.segment import load_model
-from vidseg.maskrcnn import winograd
+from vidseg.maskrcnn import engines, winograd
 from vidseg.maskrcnn.engines import Engine
 from vidseg.maskrcnn.export import match_detections
 from vidseg.maskrcnn.preprocess import mold_batch
@@ -174,6 +174,27 @@ def test_int8_keeps_the_demo_models_mask_ap_within_0_01(tmp_path):
     for kind in ("segm", "bbox"):
         for stat in ("AP", "AP50"):
             assert abs(got[kind][stat] - want[kind][stat]) <= 0.01, (kind, stat, got[kind], want[kind])
+
+
+@pytest.mark.parametrize("int8_dot, quantized", [(True, ["dense", "classifier", "mask_head"]),
+                                                   (False, ["dense", "mask_head"])], ids=["vnni", "avx2"])
+def test_int8_keeps_the_classifier_head_float32_on_cpus_without_int8_dot_products(demo, monkeypatch, int8_dot,
+                                                                                   quantized):
+    """Without VNNI or AMX the classifier head's big matrix product runs slower in int8 than in float32."""
+    seen = []
+
+    def quantize(graph, samples, part):  # records what NNCF would quantize, on what
+        seen.append((part, len(samples), sorted(samples[0])))
+        return graph
+
+    monkeypatch.setattr(engines, "has_int8_dot", lambda: int8_dot)
+    monkeypatch.setattr(engines, "quantize", quantize)
+    images = mold_batch(scene_frames(3), demo.config)[0]
+    parts = engines.build_engine("openvino", demo, calibration=images)
+    inputs = {"dense": ["images"], "classifier": ["pooled"], "mask_head": ["class_ids", "pooled"]}
+    assert seen == [(part, 3, inputs[part]) for part in quantized]  # each on the 3 frames, by input name
+    pooled = demo.network.pooled_proposals(*demo._features(images[:1]))[1]
+    assert parts.classifier(np.asarray(pooled))["class_probs"].shape[:2] == (1, demo.config.POST_NMS_ROIS_INFERENCE)
 
 
 class Recorder:

@@ -16,7 +16,7 @@ SCRIPTS = JOB_SCRIPTS
 
 def test_closures_hold_what_the_hand_written_lists_missed():
     segment = set(import_closure(SCRIPTS_DIR / "segment.py"))
-    assert {"vidseg.inference.batches", "vidseg.inference.modelfile", "vidseg.inference.cpu", "vidseg.inference.gpu",
+    assert {"vidseg.inference.batches", "vidseg.inference.modelfile", "vidseg.core.cpu", "vidseg.inference.gpu",
             "vidseg.core.atomic", "vidseg.inference.segment", "vidseg.inference.unit", "vidseg.maskrcnn.model",
             "vidseg.maskrcnn.kernels", "vidseg.core.provenance"} <= segment
     assert not any(m.startswith("vidseg.workflow") for m in segment)  # library stages do not import planning

@@ -23,7 +23,7 @@ from vidseg.core.atomic import atomic_folder
 from vidseg.core.errors import VidsegError
 from vidseg.formats.tables import detection_table, frame_table, with_provenance, write_atomic
 from vidseg.inference.batches import BatchReader, Frame, UnreadableFrame, frames_of
-from vidseg.inference.cpu import precision_warning
+from vidseg.core.cpu import precision_warning
 from vidseg.inference.modelfile import class_names_for, model_file_for, resolve_model
 from vidseg.inference.unit import TABLES, Member, Unit, member_path, note_failure
 from vidseg.maskrcnn import MaskRCNN

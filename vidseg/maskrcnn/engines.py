@@ -10,9 +10,10 @@ engine is chosen, with the weights then loaded:
 - "openvino": `openvino.convert_model` straight from the TensorFlow functions (12-19 s a job with
   compiling, ResNet-50@512 to ResNet-101@1024) and OpenVINO's CPU plugin in float32 (`INFERENCE_PRECISION_HINT`: OpenVINO
   would otherwise pick bfloat16 on CPUs that have it), one stream per model stream of the
-  job, one thread each. With `calibration` frames, every part is quantized to int8 by
+  job, one thread each. With `calibration` frames, the parts are quantized to int8 by
   NNCF (Apache-2.0; post-training quantization, the activation ranges measured on
-  those frames): `segment.precision: int8`.
+  those frames): `segment.precision: int8`. The classifier head only where the CPU has
+  int8 dot products (VNNI, AMX: `int8_parts`).
 - "onnxruntime": ONNX from tf2onnx (40-90 s a job, ResNet-50@512 to ResNet-101@1024), then ONNX
   Runtime: its CUDA provider where the job has a GPU and onnxruntime-gpu is installed,
   else its CPU provider.
@@ -42,6 +43,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from vidseg.core.cpu import has_int8_dot
 from vidseg.core.errors import VidsegError
 from vidseg.maskrcnn.export import OUTPUTS, concrete_function, input_specs, onnx_proto
 
@@ -79,28 +81,45 @@ def build_engine(engine: str, model, streams: int = 1, gpu: bool = False,
         raise VidsegError(f"segment.precision int8 runs on segment.engine openvino, not {engine}")
     if engine == "keras":
         return None
-    samples = None if calibration is None else calibration_inputs(model, calibration)
+    samples = None
+    if calibration is not None:
+        parts = int8_parts()
+        if "classifier" not in parts:
+            log.info("int8: the classifier head stays float32 (this CPU has no int8 dot products: VNNI, AVX-VNNI, AMX)")
+        samples = calibration_inputs(model, calibration, parts)
     build = _openvino(model, max(1, int(streams)), samples) if engine == "openvino" else _onnxruntime(model, gpu)
     return Engine(engine, *(build(part) for part in PARTS))
 
 
-def calibration_inputs(model, images: np.ndarray) -> dict[str, list[tuple[np.ndarray, ...]]]:
-    """What each part sees on the calibration `images`, one frame at a time (computed by the Keras model), as
-    tuples of its inputs: the images; the pooled proposals (the classifier head's input); the pooled best
+def int8_parts() -> tuple[str, ...]:
+    """The parts `segment.precision: int8` quantizes on this CPU: all of them where it has int8 dot products
+    (`vidseg.core.cpu.has_int8_dot`); elsewhere the classifier head stays float32. Its first layer is one
+    12.8 GMAC matrix product a frame (1,000 ROIs). On one thread at ResNet-50@512 the head took, int8 against
+    float32: 90 against 267 ms on a Zen 4 with AVX512-VNNI; under an AVX2 CPUID mask 283 against 269 ms
+    on the Zen 4 and about 630 against 400 on a Xeon (docs/benchmarks.md). Without VNNI int8 does not pay
+    there, and float32 keeps the scores that pick the detections unrounded."""
+    return PARTS if has_int8_dot() else tuple(part for part in PARTS if part != "classifier")
+
+
+def calibration_inputs(model, images: np.ndarray, parts: tuple[str, ...] = PARTS) -> dict[str, list[tuple]]:
+    """What each of `parts` sees on the calibration `images`, one frame at a time (computed by the Keras model),
+    as tuples of its inputs: the images; the pooled proposals (the classifier head's input); the pooled best
     proposals with the classes the classifier head gives them (the mask head runs on detections, which are
     refined proposals)."""
     net = model.network
-    out = {part: [] for part in PARTS}
+    out = {part: [] for part in parts}
     for i in range(len(images)):
         image = images[i:i + 1]
         feature_maps, rpn_probs, rpn_deltas = model._features(image)
         rois, pooled = net.pooled_proposals(feature_maps, rpn_probs, rpn_deltas)
-        out["dense"].append((image,))
-        if i < CLASSIFIER_CALIBRATION:
+        if "dense" in out:
+            out["dense"].append((image,))
+        if "classifier" in out and i < CLASSIFIER_CALIBRATION:
             out["classifier"].append((np.asarray(pooled),))
-        classes = np.argmax(np.asarray(net.classifier(pooled[:, :MASK_CALIBRATION_ROIS])[1]), -1).astype(np.int32)
-        best = rois[:, :MASK_CALIBRATION_ROIS]
-        out["mask_head"].append((np.asarray(net.pool(feature_maps, best, model.config.MASK_POOL_SIZE)), classes))
+        if "mask_head" in out:
+            classes = np.argmax(np.asarray(net.classifier(pooled[:, :MASK_CALIBRATION_ROIS])[1]), -1).astype(np.int32)
+            best = rois[:, :MASK_CALIBRATION_ROIS]
+            out["mask_head"].append((np.asarray(net.pool(feature_maps, best, model.config.MASK_POOL_SIZE)), classes))
     return out
 
 
@@ -133,15 +152,17 @@ def _openvino(model, streams: int, samples: dict | None) -> Callable[[str], Part
     except ImportError:
         raise VidsegError("segment.engine openvino needs the openvino package: pip install 'vidseg[runtimes]'") from None
     core = ov.Core()
-    precision = "float32" if samples is None else "int8"
+    samples = samples or {}  # by part, for the parts quantized to int8
 
     def part(name: str) -> Part:
         # any batch (and detection count); int8 quantizes the direct convolutions (Winograd's transformed
         # inputs span wider ranges than 8 bits keep)
-        graph = ov.convert_model(concrete_function(model, name, fast_3x3=samples is None))
+        int8 = name in samples
+        precision = "int8" if int8 else "float32"
+        graph = ov.convert_model(concrete_function(model, name, fast_3x3=not int8))
         specs = input_specs(model, name)
         names = [spec.name for spec in specs]
-        if samples is not None:
+        if int8:
             graph = quantize(graph, [dict(zip(names, inputs)) for inputs in samples[name]], name)
 
         def build(shapes: tuple) -> Part:

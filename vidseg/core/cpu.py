@@ -1,19 +1,25 @@
-"""What this CPU can do that the model's options depend on (Linux: /proc/cpuinfo)."""
+"""What this CPU can do that the model's options depend on (Linux: /proc/cpuinfo).
+
+`VIDSEG_CPUINFO` names a file to read in its place: benchmarks/isa.py's AVX2 emulation hands the
+processes it starts a copy without the flags it masks from CPUID (the kernel's file keeps them).
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 CPUINFO = Path("/proc/cpuinfo")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
 def cpu_flags(cpuinfo: str | None = None) -> set[str]:
     """The first CPU's feature flags; empty where /proc/cpuinfo cannot be read (not Linux)."""
     if cpuinfo is None:
         try:
-            cpuinfo = CPUINFO.read_text()
+            cpuinfo = Path(os.environ.get("VIDSEG_CPUINFO") or CPUINFO).read_text()
         except OSError:
             return set()
     found = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M)
@@ -27,6 +33,16 @@ def has_bf16(flags: set[str] | None = None) -> bool:
     """
     flags = cpu_flags() if flags is None else flags
     return any(flag in flags for flag in BF16_FLAGS)
+
+
+def has_int8_dot(flags: set[str] | None = None) -> bool:
+    """Does the CPU compute int8 dot products in one instruction (VNNI, AVX-VNNI or AMX)?
+
+    Without them (AVX2-only CPUs) an int8 matrix product takes two instructions and an
+    intermediate 16-bit sum per step, and runs no faster than float32's.
+    """
+    flags = cpu_flags() if flags is None else flags
+    return any(flag in flags for flag in INT8_DOT_FLAGS)
 
 
 def precision_warning(precision: str, gpu: bool, flags: set[str] | None = None) -> str | None:
