@@ -18,8 +18,8 @@ bundled ones, or the images in --images DIR, cut to 640x480 and repeated):
 - openvino int8 (`segment.precision: int8`), quantized on the unit's own frames as a job does.
 
 Each row is the segment stage as a job runs it (`segment_unit`: JPEG read, mold,
-model, post-processing, RLE, Parquet), with the job's threads as model streams
-of one thread each, timed on a second pass over the frames: the steady state of a
+model, post-processing, RLE, Parquet), in a process of its own as a job's, with the job's
+threads as model streams of one thread each, timed on a second pass over the frames: the steady state of a
 long video, where every graph shape (the mask head's detection counts) is traced or
 compiled once. Setup: the first pass's time beyond the second's (conversion,
 quantization, tracing, compiling). Agreement: the share of keras float32's
@@ -43,7 +43,6 @@ head's first among them). The output names which. Same cores and caches either w
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import subprocess
 import sys
@@ -207,10 +206,8 @@ def report(spec: str, name: str, row: dict | None = None, error: Exception | Non
               f"{row['detections']} detections", flush=True)
 
 
-def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has_bf16: bool,
+def run_config(spec: str, work: Path, count: int, streams: int, has_bf16: bool,
                port: Path | None = None, variants: Sequence[str] = (), weights: Path | None = None) -> list[dict]:
-    from vidseg.inference.segment import calibrate
-
     rows = []
     if port is not None:
         try:
@@ -218,39 +215,62 @@ def run_config(spec: str, work: Path, index: Path, count: int, streams: int, has
             report(spec, "matterport port", rows[-1])
         except Exception as err:  # noqa: BLE001 - as a variant's failure below
             report(spec, "matterport port", error=err)
-    for name, options, engine, int8 in VARIANTS:
+    weights = weights_file(spec, work / f"{spec}.h5", weights)
+    for name, *_ in VARIANTS:
         if ("bfloat16" in name and not has_bf16) or (variants and name not in variants):
             continue
-        model = seeded_model(spec, streams, MIN_CONFIDENCE, weights, **options)
         tag = f"{spec}-{name}".replace(" ", "_")
-        warm = count  # the same frames once first: every graph shape they meet compiled (a long video's steady state)
-        start = time.perf_counter()
-        if engine != "keras" and not int8:
-            model.use_engine(engine, streams=streams)
-
-        def quantize(frames, model=model, engine=engine):
-            calibrate(model, engine, frames, "jpg", streams=streams)
-
         try:
-            segment_seconds(model, work, index, warm, tag + "-warm", streams=streams,
-                            prepare=quantize if int8 else None)  # converts, quantizes, traces and compiles
-            first = time.perf_counter() - start
-            seconds = segment_seconds(model, work, index, count, tag, streams=streams)
+            rows.append({"config": spec, "variant": name, **variant_process(spec, name, work, count, streams, weights)})
         except Exception as err:  # noqa: BLE001 - a variant that fails is a row that says so, not the end
             report(spec, name, error=err)
             continue
         found = detections_of(work, tag, count)
-        rows.append({"config": spec, "variant": name, "s_per_frame": seconds,
-                     "setup_s": max(0.0, first - warm * seconds), "detections": sum(len(f) for f in found),
-                     "found": found})
+        rows[-1].update(detections=sum(len(f) for f in found), found=found)
         report(spec, name, rows[-1])
-        gc.collect()
     for reference, key in (("keras float32", "keras"), ("matterport port", "port")):
         want = next((r["found"] for r in rows if r["variant"] == reference), None)
         for row in rows:
             if want is not None and row["variant"] != reference:
                 row.update({f"{key}_{name}": value for name, value in agreement(want, row["found"]).items()})
     return rows
+
+
+def variant_process(spec: str, name: str, work: Path, count: int, threads: int, weights: Path) -> dict:
+    """`variant_row` in a process of its own, as a segment job runs (one engine a process): a row run after
+    another in one process ran slower (OpenVINO float32 after Keras float32 at ResNet-101@1024: 3.08 s a frame
+    against 2.54 alone). Its tables land in `work` as in-process; returns its seconds."""
+    import json
+
+    out = work / f"{spec}-{name}.json".replace(" ", "_")
+    done = subprocess.run([sys.executable, __file__, "--row", spec, name, "--work", str(work), "--frames", str(count),
+                           "--threads", str(threads), "--weights", str(weights)], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+    return json.loads(out.read_text())
+
+
+def variant_row(spec: str, name: str, work: Path, count: int, streams: int, weights: Path) -> dict:
+    """Variant `name` of `spec` on the first `count` frames of work/frames: seconds a frame on the second pass, and
+    the first pass's time beyond it (setup); its tables in work/<spec>-<name>."""
+    from vidseg.inference.segment import calibrate
+
+    options, engine, int8 = next(rest for variant, *rest in VARIANTS if variant == name)
+    model = seeded_model(spec, streams, MIN_CONFIDENCE, weights, **options)
+    tag = f"{spec}-{name}".replace(" ", "_")
+    warm = count  # the same frames once first: every graph shape they meet compiled (a long video's steady state)
+    start = time.perf_counter()
+    if engine != "keras" and not int8:
+        model.use_engine(engine, streams=streams)
+
+    def quantize(frames):
+        calibrate(model, engine, frames, "jpg", streams=streams)
+
+    segment_seconds(model, work, work / "index.tsv", warm, tag + "-warm", streams=streams,
+                    prepare=quantize if int8 else None)  # converts, quantizes, traces and compiles
+    first = time.perf_counter() - start
+    seconds = segment_seconds(model, work, work / "index.tsv", count, tag, streams=streams)
+    return {"s_per_frame": seconds, "setup_s": max(0.0, first - warm * seconds)}
 
 
 def demo_rows(work: Path, streams: int) -> list[dict]:
@@ -336,7 +356,18 @@ def main() -> None:
                                                      "in place of the seeded weights, for every row")
     parser.add_argument("--images", type=Path, help="a folder of JPEG or PNG images to use as the frames (by name, "
                                                     "scaled and centre-cut to 640x480), in place of scikit-image's")
+    parser.add_argument("--row", nargs=2, metavar=("CONFIG", "VARIANT"), help=argparse.SUPPRESS)  # variant_process's
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.row:  # one variant's row in a process of its own, for variant_process
+        import json
+
+        from vidseg.inference.threads import use_threads
+
+        spec, name = args.row
+        row = variant_row(spec, name, args.work, args.frames, use_threads(args.threads), args.weights)
+        (args.work / f"{spec}-{name}.json".replace(" ", "_")).write_text(json.dumps(row))
+        return
     for given in (args.weights, args.images):
         if given is not None and not given.exists():
             parser.error(f"{given} does not exist")
@@ -366,10 +397,10 @@ def main() -> None:
               f"{streams} streams)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        index = write_jpegs(photos(args.frames, folder=args.images), work)
+        write_jpegs(photos(args.frames, folder=args.images), work)
         rows = []
         for spec in args.configs if "models" in args.parts else []:
-            rows += run_config(spec, work, index, args.frames, streams, has_bf16() and args.isa == "native", args.port,
+            rows += run_config(spec, work, args.frames, streams, has_bf16() and args.isa == "native", args.port,
                                args.variants or (), args.weights)
         print(f"\nOn {cpu_name()} ({isa}):")  # with the table, for whoever copies it alone
         print("| config | variant | s/frame | frames/s | x matterport port | x matterport graph | x keras float32 | "
