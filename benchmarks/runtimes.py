@@ -219,13 +219,12 @@ def run_config(spec: str, work: Path, count: int, streams: int, has_bf16: bool,
     for name, *_ in VARIANTS:
         if ("bfloat16" in name and not has_bf16) or (variants and name not in variants):
             continue
-        tag = f"{spec}-{name}".replace(" ", "_")
         try:
             rows.append({"config": spec, "variant": name, **variant_process(spec, name, work, count, streams, weights)})
         except Exception as err:  # noqa: BLE001 - a variant that fails is a row that says so, not the end
             report(spec, name, error=err)
             continue
-        found = detections_of(work, tag, count)
+        found = detections_of(work, row_tag(spec, name), count)
         rows[-1].update(detections=sum(len(f) for f in found), found=found)
         report(spec, name, rows[-1])
     for reference, key in (("keras float32", "keras"), ("matterport port", "port")):
@@ -242,12 +241,21 @@ def variant_process(spec: str, name: str, work: Path, count: int, threads: int, 
     against 2.54 alone). Its tables land in `work` as in-process; returns its seconds."""
     import json
 
-    out = work / f"{spec}-{name}.json".replace(" ", "_")
     done = subprocess.run([sys.executable, __file__, "--row", spec, name, "--work", str(work), "--frames", str(count),
                            "--threads", str(threads), "--weights", str(weights)], capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
-    return json.loads(out.read_text())
+    return json.loads(row_result(work, spec, name).read_text())
+
+
+def row_tag(spec: str, name: str) -> str:
+    """The folder name of variant `name`'s tables for `spec` (segment_seconds's tag)."""
+    return f"{spec}-{name}".replace(" ", "_")
+
+
+def row_result(work: Path, spec: str, name: str) -> Path:
+    """Where a `--row` process leaves its seconds for `variant_process`."""
+    return work / f"{row_tag(spec, name)}.json"
 
 
 def variant_row(spec: str, name: str, work: Path, count: int, streams: int, weights: Path) -> dict:
@@ -257,7 +265,7 @@ def variant_row(spec: str, name: str, work: Path, count: int, streams: int, weig
 
     options, engine, int8 = next(rest for variant, *rest in VARIANTS if variant == name)
     model = seeded_model(spec, streams, MIN_CONFIDENCE, weights, **options)
-    tag = f"{spec}-{name}".replace(" ", "_")
+    tag = row_tag(spec, name)
     warm = count  # the same frames once first: every graph shape they meet compiled (a long video's steady state)
     start = time.perf_counter()
     if engine != "keras" and not int8:
@@ -366,7 +374,7 @@ def main() -> None:
 
         spec, name = args.row
         row = variant_row(spec, name, args.work, args.frames, use_threads(args.threads), args.weights)
-        (args.work / f"{spec}-{name}.json".replace(" ", "_")).write_text(json.dumps(row))
+        row_result(args.work, spec, name).write_text(json.dumps(row))
         return
     for given in (args.weights, args.images):
         if given is not None and not given.exists():
