@@ -194,3 +194,30 @@ def test_the_model_builds_its_layers_without_tracing_them(small_model, monkeypat
     assert traced == []
     assert [v.path for v in model.network.weights] == [v.path for v in small_model.network.weights]
     assert [tuple(v.shape) for v in model.network.weights] == [tuple(v.shape) for v in small_model.network.weights]
+
+
+def test_the_inference_graph_holds_no_sum_of_three_that_grappler_could_make_a_temporary_variable(small_model):
+    """TensorFlow's graph optimizer folds a sum of three or more same-shape tensors into one AddN, and where a
+    graph's estimated peak memory passes 0.8 of the free RAM it rewrites that AddN into a TemporaryVariable named
+    by the node: two threads running the graph at once (model streams, a served SavedModel) then failed with
+    AlreadyExistsError (matterport's whole graph at ResNet-101@1024, batch 2, on 2 streams). The box decoding
+    held two such sums. The optimized whole inference graph (offline Grappler, as at run time) holds none."""
+    import keras
+    import tensorflow as tf
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.grappler import tf_optimizer
+
+    assert keras.backend.backend() == "tensorflow"
+    config = small_model.config
+    size = config.IMAGE_MAX_DIM
+    function = copy_model(small_model, all_mask_slots=True)._full.get_concrete_function(
+        tf.TensorSpec((config.BATCH_SIZE, size, size, 3), tf.float32), tf.TensorSpec((config.BATCH_SIZE, 4), tf.float32))
+    graph = tf.compat.v1.train.export_meta_graph(graph_def=function.graph.as_graph_def(add_shapes=True),
+                                                 graph=function.graph)
+    graph.collection_def["train_op"].node_list.value.extend(t.name for t in function.outputs)  # what Grappler keeps
+    optimized = tf_optimizer.OptimizeGraph(config_pb2.ConfigProto(), graph)
+    nodes = [*optimized.node, *(node for f in optimized.library.function for node in f.node_def)]
+    assert sum(node.op == "Conv2D" or node.op.startswith("_FusedConv2D") for node in nodes) > 50  # the whole graph
+    sums = {node.name: sum(not i.startswith("^") for i in node.input) for node in nodes if node.op == "AddN"}
+    assert {name: n for name, n in sums.items() if n > 2} == {}
+    assert [node.name for node in nodes if node.op == "TemporaryVariable"] == []

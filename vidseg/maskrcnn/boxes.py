@@ -47,11 +47,18 @@ def encode(boxes, gt_boxes):
 
 
 def decode(boxes, deltas):
-    """Apply deltas `(dy, dx, log dh, log dw)` to `boxes`; inverse of `encode`."""
+    """Apply deltas `(dy, dx, log dh, log dw)` to `boxes`; inverse of `encode`.
+
+    Each center is one sum of two terms, `y1 + (0.5 + dy) * h`, not `y1 + 0.5 h + dy h`: TensorFlow's
+    graph optimizer folds a sum of three same-shape terms into one AddN, and in a graph whose estimated
+    peak memory passes its budget (matterport's whole graph at ResNet-101@1024, batch 2) rewrites that
+    AddN into a temporary variable named by the node, so two threads running the graph at once (two
+    model streams, a served SavedModel) failed with AlreadyExistsError. tests/test_boxes.py checks the
+    optimized graph."""
     height = boxes[..., 2] - boxes[..., 0]
     width = boxes[..., 3] - boxes[..., 1]
-    center_y = boxes[..., 0] + 0.5 * height + deltas[..., 0] * height
-    center_x = boxes[..., 1] + 0.5 * width + deltas[..., 1] * width
+    center_y = boxes[..., 0] + (0.5 + deltas[..., 0]) * height
+    center_x = boxes[..., 1] + (0.5 + deltas[..., 1]) * width
     height = height * ops.exp(deltas[..., 2])
     width = width * ops.exp(deltas[..., 3])
     y1 = center_y - 0.5 * height
