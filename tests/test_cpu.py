@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vidseg.core.cpu import cpu_flags, has_bf16, has_int8_dot, precision_warning
+from vidseg.core.errors import VidsegError
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -24,6 +25,15 @@ ZEN2 = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 fma\n"
 def test_flags_are_the_first_cpus():
     assert cpu_flags(ZEN4) == {"fpu", "sse2", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni"}
     assert cpu_flags("no flags line here") == set()
+
+
+def test_a_cpuinfo_named_by_the_environment_must_be_readable(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDSEG_CPUINFO", str(tmp_path / "missing"))
+    with pytest.raises(VidsegError, match=r"VIDSEG_CPUINFO names .*missing, which cannot be read"):
+        cpu_flags()
+    (tmp_path / "zen2").write_text(ZEN2)
+    monkeypatch.setenv("VIDSEG_CPUINFO", str(tmp_path / "zen2"))
+    assert cpu_flags() == {"fpu", "sse2", "avx2", "fma"}
 
 
 def test_bf16_needs_avx512_bf16_or_amx():

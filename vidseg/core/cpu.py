@@ -2,6 +2,7 @@
 
 `VIDSEG_CPUINFO` names a file to read in its place: benchmarks/isa.py's AVX2 emulation hands the
 processes it starts a copy without the flags it masks from CPUID (the kernel's file keeps them).
+A `VIDSEG_CPUINFO` that cannot be read is an error, not a CPU without flags.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+
+from vidseg.core.errors import VidsegError
 
 CPUINFO = Path("/proc/cpuinfo")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -18,9 +21,12 @@ INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 def cpu_flags(cpuinfo: str | None = None) -> set[str]:
     """The first CPU's feature flags; empty where /proc/cpuinfo cannot be read (not Linux)."""
     if cpuinfo is None:
+        chosen = os.environ.get("VIDSEG_CPUINFO")
         try:
-            cpuinfo = Path(os.environ.get("VIDSEG_CPUINFO") or CPUINFO).read_text()
-        except OSError:
+            cpuinfo = Path(chosen or CPUINFO).read_text()
+        except OSError as error:
+            if chosen:
+                raise VidsegError(f"VIDSEG_CPUINFO names {chosen}, which cannot be read: {error.strerror}") from None
             return set()
     found = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M)
     return set(found.group(1).split()) if found else set()
