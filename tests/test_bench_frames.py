@@ -43,6 +43,17 @@ def test_weights_of_another_class_count_or_backbone_are_named_before_any_row_run
     assert "81 classes" in message
 
 
+def test_coco_weights_of_a_backbone_fit_its_configs_and_no_other(tmp_path):
+    from matterport_layout import matterport_layers, write_keras2_h5
+
+    coco = tmp_path / "mask_rcnn_coco_resnet50.h5"  # matterport's layout and shapes, seeded values
+    write_keras2_h5(coco, matterport_layers("resnet50", 81))
+    assert runtimes.weights_mismatch(coco, ["resnet50@512", "resnet50@1024"]) is None
+    message = runtimes.weights_mismatch(coco, ["resnet50@512", "resnet101@1024"])
+    assert message.startswith(f"--weights {coco} does not fit --configs resnet101@1024")
+    assert "backbone resnet50 (the config's resnet101)" in message
+
+
 def test_an_unreadable_weights_file_is_named(tmp_path):
     bad = tmp_path / "weights.h5"
     bad.write_text("not HDF5")

@@ -95,7 +95,7 @@ def place_labels(boxes: Sequence[tuple[int, int, int, int]], sizes: Sequence[tup
         return not any(x <= px1 and px0 <= x + w and y <= py1 and py0 <= y + h for px0, py0, px1, py1 in placed)
 
     for i in order:
-        (x0, y0, x1, y1), (w, h) = boxes[i], sizes[i]
+        (x0, y0, _, y1), (w, h) = boxes[i], sizes[i]
         x = min(max(0, int(x0)), max(0, width - 1 - w))
         step = h + 1
         spots = ((x, min(max(0, y), max(0, height - 1 - h)))
