@@ -367,10 +367,13 @@ def main() -> None:
     parser.add_argument("--row", nargs=2, metavar=("CONFIG", "VARIANT"), help=argparse.SUPPRESS)  # variant_process's
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.row:  # one variant's row in a process of its own, for variant_process
+    if args.row:  # one variant's row in a process of its own, for variant_process: as a segment job runs
         import json
 
+        from vidseg.core.allocator import keep_freed_memory
         from vidseg.inference.threads import use_threads
+
+        keep_freed_memory()
 
         spec, name = args.row
         row = variant_row(spec, name, args.work, args.frames, use_threads(args.threads), args.weights)

@@ -3,6 +3,10 @@ from vidseg.core.logs import log_to
 
 log = log_to(snakemake.log[0])
 
+from vidseg.core.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # before TensorFlow's, OpenVINO's and the streams' threads start
+
 from vidseg.core.provenance import file_sha256  # noqa: E402
 from vidseg.inference.gpu import bind_gpu  # noqa: E402
 from vidseg.inference.segment import calibrate, io_threads_for, load_model, segment_unit  # noqa: E402

@@ -17,6 +17,9 @@ from pathlib import Path
 
 stage, work = sys.argv[1], Path(sys.argv[2])
 if stage == "segment":
+    from vidseg.core.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as scripts/segment.py does
     from vidseg.inference.segment import load_model, segment_unit
     from vidseg.inference.unit import whole
 

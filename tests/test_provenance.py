@@ -18,7 +18,7 @@ def test_closures_hold_what_the_hand_written_lists_missed():
     segment = set(import_closure(SCRIPTS_DIR / "segment.py"))
     assert {"vidseg.inference.batches", "vidseg.inference.modelfile", "vidseg.core.cpu", "vidseg.inference.gpu",
             "vidseg.core.atomic", "vidseg.inference.segment", "vidseg.inference.unit", "vidseg.maskrcnn.model",
-            "vidseg.maskrcnn.kernels", "vidseg.core.provenance"} <= segment
+            "vidseg.maskrcnn.kernels", "vidseg.core.provenance", "vidseg.core.allocator"} <= segment
     assert not any(m.startswith("vidseg.workflow") for m in segment)  # library stages do not import planning
     assert "vidseg.formats.tables" in import_closure(SCRIPTS_DIR / "annotate.py")
     # the model is reached through vidseg.maskrcnn's lazy names ("vidseg.maskrcnn.model" as a string)

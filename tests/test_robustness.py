@@ -188,7 +188,9 @@ def test_two_full_runs_give_identical_tables(two_video_run, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "TensorFlow uses 2 threads" in (tmp_path / "logs/segment/street_clip.0000.log").read_text()
     for unit in ("street_clip.0000", "street_clip.0001"):
-        assert "TensorFlow uses 1 thread " in (two_video_run / f"logs/segment/{unit}.log").read_text()
+        log = (two_video_run / f"logs/segment/{unit}.log").read_text()
+        assert "TensorFlow uses 1 thread " in log
+        assert "C heap: freed memory kept for the next frames" in log  # vidseg.core.allocator, on Linux's glibc
     for kind in ("detections", "frames"):
         part = f"results/{kind}/video_id=street_clip/part-0.parquet"
         first, second = (pd.read_parquet(root / part) for root in (two_video_run, tmp_path))
