@@ -209,9 +209,9 @@ def test_the_inference_graph_holds_no_sum_of_three_that_grappler_could_make_a_te
 
     assert keras.backend.backend() == "tensorflow"
     config = small_model.config
-    size = config.IMAGE_MAX_DIM
+    batch, size = config.BATCH_SIZE, config.IMAGE_MAX_DIM
     function = copy_model(small_model, all_mask_slots=True)._full.get_concrete_function(
-        tf.TensorSpec((config.BATCH_SIZE, size, size, 3), tf.float32), tf.TensorSpec((config.BATCH_SIZE, 4), tf.float32))
+        tf.TensorSpec((batch, size, size, 3), tf.float32), tf.TensorSpec((batch, 4), tf.float32))
     graph = tf.compat.v1.train.export_meta_graph(graph_def=function.graph.as_graph_def(add_shapes=True),
                                                  graph=function.graph)
     graph.collection_def["train_op"].node_list.value.extend(t.name for t in function.outputs)  # what Grappler keeps
