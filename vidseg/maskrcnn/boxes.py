@@ -53,7 +53,7 @@ def decode(boxes, deltas):
     graph optimizer folds a sum of three same-shape terms into one AddN, and in a graph whose estimated
     peak memory passes its budget (matterport's whole graph at ResNet-101@1024, batch 2) rewrites that
     AddN into a temporary variable named by the node, so two threads running the graph at once (two
-    model streams, a served SavedModel) failed with AlreadyExistsError. tests/test_boxes.py checks the
+    model streams, a served SavedModel) failed with AlreadyExistsError. tests/test_model.py checks the
     optimized graph."""
     height = boxes[..., 2] - boxes[..., 0]
     width = boxes[..., 3] - boxes[..., 1]
