@@ -197,6 +197,29 @@ def test_int8_keeps_the_classifier_head_float32_on_cpus_without_int8_dot_product
     assert parts.classifier(np.asarray(pooled))["class_probs"].shape[:2] == (1, demo.config.POST_NMS_ROIS_INFERENCE)
 
 
+def test_the_heads_calibrate_on_frames_spread_over_the_calibration_frames(demo, monkeypatch):
+    """The dense part calibrates on every frame; the Keras model, whose outputs calibrate the heads, runs on
+    HEAD_CALIBRATION of them, the first and the last among them, and on none for the dense part alone."""
+    images = mold_batch(scene_frames(10), demo.config)[0]
+    ran, features = [], demo._features
+
+    def recording(image):
+        ran.append(next(i for i in range(len(images)) if np.array_equal(np.asarray(image)[0], images[i])))
+        return features(image)
+
+    monkeypatch.setattr(demo, "_features", recording)
+    monkeypatch.setattr(engines, "HEAD_CALIBRATION", 4)
+    samples = engines.calibration_inputs(demo, images)
+    assert ran == [0, 3, 6, 9]
+    assert [len(samples[part]) for part in engines.PARTS] == [10, 4, 4]
+    assert [len(x) for x in samples["dense"]] == [1] * 10 and np.array_equal(samples["dense"][9][0], images[9:10])
+    pooled = demo.network.pooled_proposals(*features(images[9:10]))[1]
+    np.testing.assert_array_equal(samples["classifier"][3][0], np.asarray(pooled))  # the last frame's
+    assert samples["mask_head"][3][0].shape[:2] == (1, engines.MASK_CALIBRATION_ROIS)
+    ran.clear()
+    assert list(engines.calibration_inputs(demo, images, ("dense",))) == ["dense"] and ran == []
+
+
 class Recorder:
     """Stands in for a MaskRCNN in `calibrate`: records what it is asked to quantize on."""
 

@@ -51,8 +51,12 @@ log = logging.getLogger(__name__)
 
 ENGINES = ("keras", "openvino", "onnxruntime")
 PARTS = ("dense", "classifier", "mask_head")
-CLASSIFIER_CALIBRATION = 8  # frames whose pooled proposals calibrate the classifier head (50 MB each at 1000 ROIs)
-MASK_CALIBRATION_ROIS = 32  # the best proposals of each calibration frame that calibrate the mask head
+# Of the calibration frames, those (evenly spread) the Keras model runs on for the heads' calibration: their pooled
+# proposals calibrate the classifier head (50 MB a frame at 1000 ROIs), their MASK_CALIBRATION_ROIS best proposals
+# the mask head. The Keras model takes 4.3 s a frame at ResNet-101@1024 (2 cores, AVX2 mask); on the demo model's
+# test video, heads calibrated on 8 frames instead of 16 moved int8's mask AP by 0.0003-0.0006 (docs/benchmarks.md).
+HEAD_CALIBRATION = 8
+MASK_CALIBRATION_ROIS = 32
 
 Part = Callable[..., dict]
 """`run(*inputs) -> outputs by name (export.OUTPUTS[part])`, numpy in and out, the inputs in `export.input_specs`'s
@@ -102,25 +106,30 @@ def int8_parts() -> tuple[str, ...]:
 
 
 def calibration_inputs(model, images: np.ndarray, parts: tuple[str, ...] = PARTS) -> dict[str, list[tuple]]:
-    """What each of `parts` sees on the calibration `images`, one frame at a time (computed by the Keras model),
-    as tuples of its inputs: the images; the pooled proposals (the classifier head's input); the pooled best
-    proposals with the classes the classifier head gives them (the mask head runs on detections, which are
-    refined proposals)."""
+    """What each of `parts` sees on the calibration `images`, one frame at a time, as tuples of its inputs: every
+    image (the dense part's input); on HEAD_CALIBRATION of them, computed by the Keras model, the pooled proposals
+    (the classifier head's input) and the pooled best proposals with the classes the classifier head gives them
+    (the mask head runs on detections, which are refined proposals)."""
     net = model.network
     out = {part: [] for part in parts}
-    for i in range(len(images)):
-        image = images[i:i + 1]
-        feature_maps, rpn_probs, rpn_deltas = model._features(image)
+    if "dense" in out:
+        out["dense"] = [(images[i:i + 1],) for i in range(len(images))]
+    heads = [part for part in parts if part != "dense"]
+    for i in sorted(_spread(len(images), HEAD_CALIBRATION)) if heads else ():
+        feature_maps, rpn_probs, rpn_deltas = model._features(images[i:i + 1])
         rois, pooled = net.pooled_proposals(feature_maps, rpn_probs, rpn_deltas)
-        if "dense" in out:
-            out["dense"].append((image,))
-        if "classifier" in out and i < CLASSIFIER_CALIBRATION:
+        if "classifier" in out:
             out["classifier"].append((np.asarray(pooled),))
         if "mask_head" in out:
             classes = np.argmax(np.asarray(net.classifier(pooled[:, :MASK_CALIBRATION_ROIS])[1]), -1).astype(np.int32)
             best = rois[:, :MASK_CALIBRATION_ROIS]
             out["mask_head"].append((np.asarray(net.pool(feature_maps, best, model.config.MASK_POOL_SIZE)), classes))
     return out
+
+
+def _spread(n: int, k: int) -> set[int]:
+    """`k` of the indices 0 .. n-1 (all of them where n <= k), evenly spread, the first and the last among them."""
+    return set(np.linspace(0, n - 1, min(n, k)).round().astype(int).tolist())
 
 
 def _contiguous(inputs: tuple, specs: list) -> tuple[np.ndarray, ...]:
