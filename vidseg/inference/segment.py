@@ -78,10 +78,10 @@ def calibrate(model: MaskRCNN, engine: str, frames: Sequence[Frame], image_forma
     """Quantize `model`'s dense part to int8 under `engine` on `count` of `frames` (evenly spread; a unit's own
     frames, so a job's quantization depends on its unit alone), skipping frames that cannot be read. Returns how
     many frames it used. With none readable (every video of the job will fail) the dense part stays float32."""
+    from vidseg.maskrcnn.engines import spread
     from vidseg.media.frames import read_rgb
 
-    n = min(count, len(frames))
-    picked = [frames[round(i * (len(frames) - 1) / max(n - 1, 1))] for i in range(n)]
+    picked = [frames[i] for i in spread(len(frames), count)]
     images = []
     for frame in dict.fromkeys(picked):
         try:

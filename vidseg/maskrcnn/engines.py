@@ -115,7 +115,7 @@ def calibration_inputs(model, images: np.ndarray, parts: tuple[str, ...] = PARTS
     if "dense" in out:
         out["dense"] = [(images[i:i + 1],) for i in range(len(images))]
     heads = [part for part in parts if part != "dense"]
-    for i in sorted(_spread(len(images), HEAD_CALIBRATION)) if heads else ():
+    for i in spread(len(images), HEAD_CALIBRATION) if heads else ():
         feature_maps, rpn_probs, rpn_deltas = model._features(images[i:i + 1])
         rois, pooled = net.pooled_proposals(feature_maps, rpn_probs, rpn_deltas)
         if "classifier" in out:
@@ -127,9 +127,11 @@ def calibration_inputs(model, images: np.ndarray, parts: tuple[str, ...] = PARTS
     return out
 
 
-def _spread(n: int, k: int) -> set[int]:
-    """`k` of the indices 0 .. n-1 (all of them where n <= k), evenly spread, the first and the last among them."""
-    return set(np.linspace(0, n - 1, min(n, k)).round().astype(int).tolist())
+def spread(n: int, k: int) -> list[int]:
+    """`k` of the indices 0 .. n-1 (all of them where n <= k), evenly spread and in order, the first and the last
+    among them: the calibration frames of a unit's frames, and the heads' of those."""
+    k = min(n, k)
+    return [round(i * (n - 1) / max(k - 1, 1)) for i in range(k)]
 
 
 def _contiguous(inputs: tuple, specs: list) -> tuple[np.ndarray, ...]:
