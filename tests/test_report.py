@@ -18,13 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from vidseg.core.errors import VidsegError
+from vidseg.core.sampling import evenly_spaced
 from vidseg.evaluation.errors import KINDS, error_table
 from vidseg.formats.tables import DETECTIONS_SCHEMA, FRAMES_SCHEMA, TRACKS_SCHEMA, with_provenance
 from vidseg.report import build as report
 from vidseg.report import contact_sheet
 from vidseg.report import data as report_data
 from vidseg.report.build import build_report
-from vidseg.report.contact_sheet import pick_frames, thumb_size
+from vidseg.report.contact_sheet import THUMBS, thumb_size
 from vidseg.workflow.plan import PATHS
 from vidseg.workflow.status import COLUMNS
 
@@ -205,7 +206,7 @@ def test_the_contact_sheet_shows_evenly_spaced_frames(run, monkeypatch, select_u
     build_report(run)
     sheet = cv2.imread(str(run / PATHS["report_assets"].format(video="cars") / "contact_sheet.png"), cv2.IMREAD_GRAYSCALE)
     w, h = thumb_size(96, 64)
-    positions = pick_frames(20)
+    positions = evenly_spaced(20, THUMBS)
     assert positions == [0, 3, 5, 8, 11, 14, 16, 19]
     assert sheet.shape == (2 * h + 4, 4 * w + 3 * 4)
     for i, frame in enumerate(positions):

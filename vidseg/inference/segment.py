@@ -21,6 +21,7 @@ import numpy as np
 
 from vidseg.core.atomic import atomic_folder
 from vidseg.core.errors import VidsegError
+from vidseg.core.sampling import evenly_spaced
 from vidseg.formats.tables import detection_table, frame_table, with_provenance, write_atomic
 from vidseg.inference.batches import BatchReader, Frame, UnreadableFrame, frames_of
 from vidseg.core.cpu import precision_warning
@@ -78,10 +79,9 @@ def calibrate(model: MaskRCNN, engine: str, frames: Sequence[Frame], image_forma
     """Quantize `model`'s dense part to int8 under `engine` on `count` of `frames` (evenly spread; a unit's own
     frames, so a job's quantization depends on its unit alone), skipping frames that cannot be read. Returns how
     many frames it used. With none readable (every video of the job will fail) the dense part stays float32."""
-    from vidseg.maskrcnn.engines import spread
     from vidseg.media.frames import read_rgb
 
-    picked = [frames[i] for i in spread(len(frames), count)]
+    picked = [frames[i] for i in evenly_spaced(len(frames), count)]
     images = []
     for frame in dict.fromkeys(picked):
         try:

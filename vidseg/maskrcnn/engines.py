@@ -45,6 +45,7 @@ import numpy as np
 
 from vidseg.core.cpu import has_int8_dot
 from vidseg.core.errors import VidsegError
+from vidseg.core.sampling import evenly_spaced
 from vidseg.maskrcnn.export import OUTPUTS, concrete_function, input_specs, onnx_proto
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def calibration_inputs(model, images: np.ndarray, parts: tuple[str, ...] = PARTS
     if "dense" in out:
         out["dense"] = [(images[i:i + 1],) for i in range(len(images))]
     heads = [part for part in parts if part != "dense"]
-    for i in spread(len(images), HEAD_CALIBRATION) if heads else ():
+    for i in evenly_spaced(len(images), HEAD_CALIBRATION) if heads else ():
         feature_maps, rpn_probs, rpn_deltas = model._features(images[i:i + 1])
         rois, pooled = net.pooled_proposals(feature_maps, rpn_probs, rpn_deltas)
         if "classifier" in out:
@@ -125,13 +126,6 @@ def calibration_inputs(model, images: np.ndarray, parts: tuple[str, ...] = PARTS
             best = rois[:, :MASK_CALIBRATION_ROIS]
             out["mask_head"].append((np.asarray(net.pool(feature_maps, best, model.config.MASK_POOL_SIZE)), classes))
     return out
-
-
-def spread(n: int, k: int) -> list[int]:
-    """`k` of the indices 0 .. n-1 (all of them where n <= k), evenly spread and in order, the first and the last
-    among them: the calibration frames of a unit's frames, and the heads' of those."""
-    k = min(n, k)
-    return [round(i * (n - 1) / max(k - 1, 1)) for i in range(k)]
 
 
 def _contiguous(inputs: tuple, specs: list) -> tuple[np.ndarray, ...]:

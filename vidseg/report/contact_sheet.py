@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vidseg.core.errors import VidsegError
+from vidseg.core.sampling import evenly_spaced
 from vidseg.media.ffmpeg import run
 
 COLUMNS = 4
@@ -30,13 +31,6 @@ def thumb_size(width: int, height: int, max_width: int = THUMB_WIDTH) -> tuple[i
     w = min(max_width, width)
     h = max(2, round(w * height / width / 2) * 2)
     return max(2, w // 2 * 2), h
-
-
-def pick_frames(n_frames: int, count: int = THUMBS) -> list[int]:
-    """`count` evenly spaced positions in 0..n_frames-1, first and last included (fewer for short videos)."""
-    if n_frames <= 0:
-        return []
-    return sorted({round(x) for x in np.linspace(0, n_frames - 1, min(count, n_frames))})
 
 
 def read_thumbnails(video: str | Path, positions: Sequence[int], times: Sequence[float], size: tuple[int, int],
@@ -99,7 +93,7 @@ def contact_sheet(video: str | Path, times: Sequence[float], frame_size: tuple[i
 
     Returns the number of thumbnails.
     """
-    positions = pick_frames(len(times), count)
+    positions = evenly_spaced(len(times), count)  # fewer for short videos
     size = thumb_size(*frame_size)
     shown = [float(times[p]) for p in positions]
     thumbs = read_thumbnails(video, positions, shown, size, len(times))
